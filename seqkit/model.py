@@ -1,0 +1,177 @@
+"""A stacked recurrent language model: tokens -> input layer -> L recurrent layers -> linear ->
+softmax cross-entropy.
+
+Letters: T time steps, B batch, V vocabulary, E embedding size, H hidden size, L layers,
+N = T * B. Tokens and targets are integer arrays (T, B): time-major, one column per stream.
+
+              tokens (T, B)
+                   |  embedding row gather (T, B, E), or one-hot: a row gather of weight_ih_l0.T
+      layer 0 .. L-1 recurrent cells (T, B, H), inverted dropout on each layer's output
+                   |  linear (T, B, V)
+        softmax cross-entropy, mean over the N tokens
+
+Parameter names follow a PyTorch module with attributes `embedding` (nn.Embedding), `rnn`
+(nn.RNN/LSTM/GRU with num_layers=L) and `output` (nn.Linear).
+"""
+import numpy as np
+
+from seqkit.layers import (gather_rows, linear_backward, linear_forward, scatter_add_rows,
+                           softmax_cross_entropy)
+from seqkit.recurrent import GRU, LSTM, RNN, check_array, check_dtype
+from seqkit.init import uniform
+
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+class Model:
+    """A recurrent language model whose parameters and gradients are dicts of arrays by name."""
+
+    def __init__(self, vocab_size, hidden_size=128, num_layers=2, cell="lstm", embed_size=None,
+                 dropout=0.0, dtype=np.float32, seed=None, init="uniform", forget_bias=1.0,
+                 nonlinearity="tanh"):
+        """vocab_size V; hidden_size H; num_layers L >= 1; cell "rnn", "lstm" or "gru";
+        embed_size E, or None for one-hot input; dropout in [0, 1), applied in training to the
+        output of every recurrent layer; dtype float32 or float64; seed int, None or a
+        np.random.Generator; init "uniform" or "xavier"; forget_bias (LSTM); nonlinearity
+        "tanh" or "relu" (RNN)."""
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+        for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size),
+                            ("num_layers", num_layers), ("embed_size", embed_size or 1)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        dtype = check_dtype(dtype)
+        self.config = dict(vocab_size=int(vocab_size), hidden_size=int(hidden_size),
+                           num_layers=int(num_layers), cell=cell, embed_size=embed_size,
+                           dropout=float(dropout), dtype=dtype.name, init=init,
+                           forget_bias=forget_bias, nonlinearity=nonlinearity)
+        self.vocab_size, self.dropout, self.dtype = int(vocab_size), float(dropout), dtype
+        self.one_hot = embed_size is None
+        rng = np.random.default_rng(seed)
+
+        self.parameters = {}
+        if not self.one_hot:
+            # nn.Embedding's default initialisation: N(0, 1).
+            self.parameters["embedding.weight"] = rng.standard_normal((vocab_size, embed_size)).astype(dtype)
+        options = dict(dtype=dtype, seed=rng, init=init)
+        if cell == "lstm":
+            options["forget_bias"] = forget_bias
+        if cell == "rnn":
+            options["nonlinearity"] = nonlinearity
+        self.layers = []
+        for k in range(num_layers):
+            input_size = (vocab_size if self.one_hot else embed_size) if k == 0 else hidden_size
+            layer = CELLS[cell](input_size, hidden_size, **options)
+            self.layers.append(layer)
+            for name, array in layer.params.items():
+                self.parameters[f"rnn.{name}_l{k}"] = array
+        # nn.Linear's default initialisation: U(-1/sqrt(H), 1/sqrt(H)).
+        bound = 1.0 / np.sqrt(hidden_size)
+        self.parameters["output.weight"] = uniform(rng, (vocab_size, hidden_size), bound, dtype)
+        self.parameters["output.bias"] = uniform(rng, (vocab_size,), bound, dtype)
+        self.gradients = {name: np.zeros_like(array) for name, array in self.parameters.items()}
+
+    def initial_state(self, batch_size):
+        """All-zeros state: a list with one state per layer (h, or (h, c) for LSTM)."""
+        return [layer.zero_state(batch_size) for layer in self.layers]
+
+    def forward(self, tokens, targets, state=None, dropout_rng=None):
+        """Mean cross-entropy of predicting targets (T, B) from tokens (T, B).
+
+        state: from initial_state or a previous forward, None for zeros. dropout_rng: a
+        np.random.Generator to draw dropout masks from (training), or None for no dropout.
+        Returns (loss, final state, cache for backward)."""
+        tokens = self._check_tokens("tokens", tokens)
+        targets = self._check_tokens("targets", targets, tokens.shape)
+        T, B = tokens.shape
+        state = self.initial_state(B) if state is None else state
+        if len(state) != len(self.layers):
+            raise ValueError(f"state has {len(state)} layers, the model {len(self.layers)}")
+
+        p = self.parameters
+        layer_caches, masks, final_state = [], [], []
+        x = None if self.one_hot else gather_rows(tokens, p["embedding.weight"])
+        for k, layer in enumerate(self.layers):
+            if x is None:
+                xproj = gather_rows(tokens, layer.params["weight_ih"].T)
+                xproj += layer.params["bias_ih"]
+                y, layer_state, cache = layer.forward_projected(xproj, state[k])
+            else:
+                y, layer_state, cache = layer.forward(x, state[k])
+            final_state.append(layer_state)
+            layer_caches.append(cache)
+            mask = self._dropout_mask(y.shape, dropout_rng)
+            masks.append(mask)
+            x = y if mask is None else y * mask
+        logits = linear_forward(x, p["output.weight"], p["output.bias"])
+        N = T * B
+        loss_sum, dlogits = softmax_cross_entropy(logits.reshape(N, self.vocab_size),
+                                                  targets.reshape(N), 1.0 / N)
+        cache = (tokens, layer_caches, masks, x, dlogits.reshape(T, B, self.vocab_size))
+        return loss_sum / N, final_state, cache
+
+    def backward(self, cache, dstate=None):
+        """Gradients of the loss that forward returned (plus sum(final state * dstate), if a
+        dstate is given, one per layer, for chaining or checking). Fills self.gradients in
+        place and returns (self.gradients, gradient of the initial state, one per layer)."""
+        tokens, layer_caches, masks, x, dlogits = cache
+        p, g = self.parameters, self.gradients
+        dx, g["output.weight"][...], g["output.bias"][...] = linear_backward(dlogits, x, p["output.weight"])
+        dstate0 = [None] * len(self.layers)
+        for k in reversed(range(len(self.layers))):
+            layer = self.layers[k]
+            dy = dx if masks[k] is None else dx * masks[k]
+            layer_dstate = None if dstate is None else dstate[k]
+            if k == 0 and self.one_hot:
+                dxproj, dstate0[k], grads = layer.backward_projected(dy, layer_dstate, layer_caches[k])
+                grads["bias_ih"] = dxproj.sum(axis=(0, 1))
+                grads["weight_ih"] = np.zeros_like(layer.params["weight_ih"])
+                scatter_add_rows(dxproj, tokens, grads["weight_ih"].T)
+            else:
+                grads, dx, dstate0[k] = layer.backward(dy, layer_dstate, layer_caches[k])
+            for name, grad in grads.items():
+                g[f"rnn.{name}_l{k}"][...] = grad
+        if not self.one_hot:
+            g["embedding.weight"][...] = 0
+            scatter_add_rows(dx, tokens, g["embedding.weight"])
+        return g, dstate0
+
+    def step(self, tokens, state=None):
+        """One time step for sampling, no dropout: tokens (B,) in, (logits (B, V), next state)
+        out. It runs the same compiled cell steps as forward."""
+        tokens = self._check_tokens("tokens", tokens, ndim=1)
+        state = self.initial_state(len(tokens)) if state is None else state
+        p = self.parameters
+        next_state = []
+        x = None if self.one_hot else p["embedding.weight"][tokens]
+        for k, layer in enumerate(self.layers):
+            if x is None:
+                xproj = layer.params["weight_ih"].T[tokens] + layer.params["bias_ih"]
+                x, layer_state = layer.step_projected(xproj, state[k])
+            else:
+                x, layer_state = layer.step(x, state[k])
+            next_state.append(layer_state)
+        logits = linear_forward(x[None], p["output.weight"], p["output.bias"])[0]
+        return logits, next_state
+
+    def _dropout_mask(self, shape, rng):
+        """Inverted dropout: units kept with probability 1 - p and scaled by 1 / (1 - p), so the
+        expected activation is unchanged and evaluation needs no rescaling. None when off."""
+        if rng is None or self.dropout == 0.0:
+            return None
+        keep = rng.random(shape) >= self.dropout
+        return keep.astype(self.dtype) / self.dtype.type(1.0 - self.dropout)
+
+    def _check_tokens(self, name, tokens, shape=None, ndim=2):
+        tokens = np.asarray(tokens)
+        if tokens.dtype.kind not in "iu" or tokens.ndim != ndim or tokens.size == 0:
+            raise ValueError(f"{name} must be a non-empty {ndim}-d integer array, got "
+                             f"{tokens.dtype} of shape {tokens.shape}")
+        if shape is not None and tokens.shape != shape:
+            raise ValueError(f"{name} has shape {tokens.shape}, expected {shape}")
+        if tokens.min() < 0 or tokens.max() >= self.vocab_size:
+            raise ValueError(f"{name} holds ids outside [0, {self.vocab_size})")
+        # One integer type for the kernels, whatever the corpus is stored in, so they compile once.
+        return np.ascontiguousarray(tokens, dtype=np.int64)
