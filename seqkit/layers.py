@@ -62,16 +62,19 @@ def scatter_add_rows(dout, tokens, dtable):
 
 
 @kernel
-def softmax_cross_entropy(logits, targets, grad_scale):
+def softmax_cross_entropy(logits, targets, ignore, grad_scale):
     """Fused softmax and cross-entropy for logits (N, V) and integer targets (N,).
 
-    Log-sum-exp is taken after subtracting each row's maximum, so no logit overflows.
-    Returns the summed loss (a float64, accumulated in float64) and
-    dlogits = (softmax(logits) - onehot(targets)) * grad_scale, shape (N, V)."""
+    Log-sum-exp is taken after subtracting each row's maximum, so no logit overflows. Rows
+    whose target equals `ignore` count for nothing (as PyTorch's ignore_index). Returns the
+    summed loss (a float64, accumulated in float64) and
+    dlogits = (softmax(logits) - onehot(targets)) * grad_scale, shape (N, V), zero on ignored rows."""
     N, V = logits.shape
-    dlogits = np.empty_like(logits)
+    dlogits = np.zeros_like(logits)
     total = 0.0
     for n in range(N):
+        if targets[n] == ignore:
+            continue
         top = logits[n, 0]
         for v in range(1, V):
             top = max(top, logits[n, v])

@@ -77,11 +77,13 @@ class Model:
         """All-zeros state: a list with one state per layer (h, or (h, c) for LSTM)."""
         return [layer.zero_state(batch_size) for layer in self.layers]
 
-    def forward(self, tokens, targets, state=None, dropout_rng=None):
+    def forward(self, tokens, targets, state=None, dropout_rng=None, ignore_index=-1):
         """Mean cross-entropy of predicting targets (T, B) from tokens (T, B).
 
         state: from initial_state or a previous forward, None for zeros. dropout_rng: a
         np.random.Generator to draw dropout masks from (training), or None for no dropout.
+        Targets equal to ignore_index are not predicted: they count neither in the loss nor in
+        the mean (a language model never predicts its start token <s>).
         Returns (loss, final state, cache for backward)."""
         tokens = self._check_tokens("tokens", tokens)
         targets = self._check_tokens("targets", targets, tokens.shape)
@@ -106,11 +108,11 @@ class Model:
             masks.append(mask)
             x = y if mask is None else y * mask
         logits = linear_forward(x, p["output.weight"], p["output.bias"])
-        N = T * B
-        loss_sum, dlogits = softmax_cross_entropy(logits.reshape(N, self.vocab_size),
-                                                  targets.reshape(N), 1.0 / N)
+        counted = max(int(np.count_nonzero(targets != ignore_index)), 1)
+        loss_sum, dlogits = softmax_cross_entropy(logits.reshape(T * B, self.vocab_size),
+                                                  targets.reshape(T * B), ignore_index, 1.0 / counted)
         cache = (tokens, layer_caches, masks, x, dlogits.reshape(T, B, self.vocab_size))
-        return loss_sum / N, final_state, cache
+        return loss_sum / counted, final_state, cache
 
     def backward(self, cache, dstate=None):
         """Gradients of the loss that forward returned (plus sum(final state * dstate), if a

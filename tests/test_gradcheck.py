@@ -36,11 +36,11 @@ def test_cell_gradients(variant):
         assert max_relative_error(grad, numeric) <= TOLERANCE, name
 
 
-MODEL_CASES = {
-    "embedding": dict(embed_size=3),
-    "one_hot": dict(embed_size=None),
-    "embedding_dropout": dict(embed_size=3, dropout=0.3),
-    "one_hot_dropout": dict(embed_size=None, dropout=0.3),
+MODEL_CASES = {  # name: (Model options, whether one target id is ignored)
+    "embedding": (dict(embed_size=3), False),
+    "one_hot": (dict(embed_size=None), False),
+    "embedding_dropout": (dict(embed_size=3, dropout=0.3), False),
+    "one_hot_dropout_ignore": (dict(embed_size=None, dropout=0.3), True),
 }
 
 
@@ -52,15 +52,18 @@ def test_model_gradients(cell, case):
     evaluation (a freshly seeded generator), which makes the loss a fixed function."""
     V = 7
     rng = np.random.default_rng(2)
-    model = Model(V, hidden_size=H, num_layers=2, cell=cell, dtype=np.float64, seed=3, **MODEL_CASES[case])
+    options, ignore = MODEL_CASES[case]
+    model = Model(V, hidden_size=H, num_layers=2, cell=cell, dtype=np.float64, seed=3, **options)
     tokens = rng.integers(0, V, (T, B))
     tokens[1, 0] = tokens[0, 0]  # a repeated token, so gathered rows must accumulate
     targets = rng.integers(0, V, (T, B))
+    ignore_index = targets[0, 0] if ignore else -1
     state = [random_state(layer, B, rng) for layer in model.layers]
     dstate = [random_state(layer, B, rng) for layer in model.layers]
 
     def run():
-        return model.forward(tokens, targets, state, dropout_rng=np.random.default_rng(4))
+        return model.forward(tokens, targets, state, dropout_rng=np.random.default_rng(4),
+                             ignore_index=ignore_index)
 
     def loss():
         value, final, _ = run()

@@ -37,6 +37,26 @@ def test_model_equals_its_parts_composed(cell, embed_size):
     assert loss == pytest.approx(composed_loss(model, tokens, targets), abs=1e-12)
 
 
+def test_ignored_targets_count_for_nothing():
+    rng = np.random.default_rng(10)
+    model = Model(V, H, num_layers=1, cell="gru", embed_size=4, dtype=np.float64, seed=11)
+    tokens, targets = rng.integers(0, V, (T, B)), rng.integers(1, V, (T, B))
+    targets[::2, 1] = 0
+    kept = targets != 0
+    loss, _, cache = model.forward(tokens, targets, ignore_index=0)
+    dlogits = cache[4]
+    assert not dlogits[~kept].any()
+    assert np.allclose(dlogits[kept].sum(axis=-1), 0)
+    full_loss, _, _ = model.forward(tokens, targets)
+    assert loss != full_loss
+    state, step_logits = None, []
+    for t in range(T):
+        step_out, state = model.step(tokens[t], state)
+        step_logits.append(step_out)
+    step_logits = np.stack(step_logits)
+    assert loss == pytest.approx(numpy_cross_entropy(step_logits[kept], targets[kept]), abs=1e-12)
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_initial_loss_is_about_log_vocab(cell):
     rng = np.random.default_rng(2)

@@ -1,0 +1,86 @@
+"""Checkpoint files: plain arrays plus JSON, written atomically, read without pickle.
+
+A checkpoint is an .npz archive (readable by `np.load(path, allow_pickle=False)` anywhere)
+whose members are the arrays by name plus `__meta__`, the UTF-8 bytes of a JSON object, so
+the arrays and what describes them (step, RNG state, ...) are replaced together in one
+rename. Members are written in the order given with a fixed timestamp, so the same
+content gives the same bytes: two runs with the same seed end in identical files.
+"""
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+META = "__meta__"
+FORMAT_VERSION = 1
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or run file that cannot be read as seqkit wrote it."""
+
+
+def _atomic_write(path, write):
+    """Call write(file) on a temporary file beside `path`, fsync it, then rename it over `path`:
+    a reader sees the old file or the new one, never a half-written one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+def save_arrays(path, arrays, meta):
+    """Write `arrays` (name -> ndarray) and `meta` (JSON-able dict) to the .npz `path`, atomically."""
+    def write(file):
+        with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
+            members = dict(arrays)
+            members[META] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), np.uint8)
+            for name, array in members.items():
+                with archive.open(zipfile.ZipInfo(f"{name}.npy", _EPOCH), "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+    _atomic_write(path, write)
+
+
+def load_arrays(path):
+    """Read a checkpoint written by save_arrays: returns (arrays, meta). Raises CheckpointError
+    naming the file for anything else: a truncated or corrupt archive, a pickled object."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(arrays.pop(META).tobytes().decode())
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not a readable seqkit checkpoint ({error})") from None
+    found = meta.get("format") if isinstance(meta, dict) else None
+    if found != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {found!r}, this seqkit reads format "
+                              f"{FORMAT_VERSION}")
+    return arrays, meta
+
+
+def write_json(path, obj):
+    """Write `obj` as indented JSON to `path`, atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    _atomic_write(path, lambda file: file.write(text.encode()))
+
+
+def read_json(path):
+    """Read a JSON file that seqkit wrote, raising CheckpointError naming the file if it can't."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"{path} could not be read ({error})") from None

@@ -1,0 +1,98 @@
+"""Checkpoint files: exact round trips, identical bytes for identical content, atomic
+replacement, and refusal of anything that is not what seqkit wrote (pickles included)."""
+import io
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from seqkit.checkpoint import CheckpointError, load_arrays, save_arrays, write_json, read_json
+
+META = {"format": 1, "step": 7, "rng": {"state": 2 ** 100 + 3}}
+
+
+def sample_arrays():
+    rng = np.random.default_rng(0)
+    return {"model.output.weight": rng.standard_normal((3, 4)).astype(np.float32),
+            "optim.exp_avg.x": rng.standard_normal(5), "state.0.0": np.arange(6, dtype=np.uint16)}
+
+
+def test_round_trip_is_exact(tmp_path):
+    arrays = sample_arrays()
+    save_arrays(tmp_path / "c.npz", arrays, META)
+    loaded, meta = load_arrays(tmp_path / "c.npz")
+    assert meta == META
+    assert list(loaded) == list(arrays)
+    for name, array in arrays.items():
+        assert loaded[name].dtype == array.dtype
+        np.testing.assert_array_equal(loaded[name], array)
+
+
+def test_files_are_plain_npz_without_pickle(tmp_path):
+    save_arrays(tmp_path / "c.npz", sample_arrays(), META)
+    with np.load(tmp_path / "c.npz", allow_pickle=False) as archive:
+        assert "model.output.weight" in archive.files
+
+
+def test_same_content_gives_the_same_bytes(tmp_path):
+    save_arrays(tmp_path / "a.npz", sample_arrays(), META)
+    save_arrays(tmp_path / "b.npz", sample_arrays(), META)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_truncated_or_corrupt_files_are_refused_naming_the_file(tmp_path):
+    path = tmp_path / "c.npz"
+    save_arrays(path, sample_arrays(), META)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="c.npz is not a readable seqkit checkpoint"):
+        load_arrays(path)
+    path.write_bytes(b"\x00" * 100)
+    with pytest.raises(CheckpointError, match="c.npz is not a readable seqkit checkpoint"):
+        load_arrays(path)
+
+
+def test_a_pickled_object_is_refused_and_never_run(tmp_path):
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("import pathlib; pathlib.Path('PWNED').touch()",))
+
+    path = tmp_path / "c.npz"
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([Boom()], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("model.x.npy", buffer.getvalue())
+        archive.writestr("__meta__.npy", pickle.dumps(META))
+    with pytest.raises(CheckpointError):
+        load_arrays(path)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_another_format_version_is_refused(tmp_path):
+    save_arrays(tmp_path / "c.npz", sample_arrays(), dict(META, format=99))
+    with pytest.raises(CheckpointError, match="checkpoint format 99, this seqkit reads format 1"):
+        load_arrays(tmp_path / "c.npz")
+
+
+def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "c.npz"
+    save_arrays(path, sample_arrays(), META)
+    before = path.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np.lib.format, "write_array", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_arrays(path, sample_arrays(), dict(META, step=8))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]  # no temporary file left behind
+
+
+def test_json_round_trip_and_errors(tmp_path):
+    write_json(tmp_path / "c.json", {"b": [1, 2], "a": "é"})
+    assert read_json(tmp_path / "c.json") == {"a": "é", "b": [1, 2]}
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="bad.json could not be read"):
+        read_json(tmp_path / "bad.json")
