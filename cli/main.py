@@ -1,10 +1,261 @@
-"""The `seqkit` command: a thin click layer over the seqkit library."""
+"""The `seqkit` command: a thin click layer over the seqkit library.
+
+Generated text goes to stdout; progress, logs and evaluation samples to stderr. Usage errors
+exit with 2, runtime errors with 1, an interrupted training run with 130 after saving.
+"""
+import random
+import signal
+import sys
+from pathlib import Path
+
 import click
 
 import seqkit
+from seqkit.checkpoint import CheckpointError
+from seqkit.config import TrainConfig
+from seqkit.data import TextOptions, read_text
+from seqkit.lm import latest_run, load
+from seqkit.model import CELLS
+from seqkit.optim import OPTIMIZERS, SCHEDULES
+from seqkit.sample import check_sampling_options
+from seqkit.train import CONFIG, LATEST, Trainer, TrainingError, corpus_path
+
+RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
+POSITIVE = click.IntRange(min=1)
+RESUMABLE = {"epochs", "steps", "minutes"}  # what --resume may change
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def fail(error):
+    """Turn a library error into click's one-line 'Error: ...' and exit status 1."""
+    raise click.ClickException(str(error)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(seqkit.__version__, prog_name="seqkit")
 def main():
-    """Recurrent language models (RNN, LSTM, GRU) compiled with Numba."""
+    """Recurrent language models (RNN, LSTM, GRU) compiled with Numba: train, sample, evaluate."""
+
+
+@main.command()
+@click.argument("corpus", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Run directory. [default: runs/<corpus name>]")
+@click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False),
+              help="Continue the run in this directory exactly where it stopped.")
+@click.option("--level", type=click.Choice(["char", "word"]), default="char", show_default=True, help="Token level.")
+@click.option("--graphemes", is_flag=True, help="Char level: one token per grapheme cluster (emoji, combining marks).")
+@click.option("--tokenize", type=click.Choice(["regex", "whitespace"]), default="regex", show_default=True,
+              help="Word level: Unicode-aware regex, or split on whitespace only (pre-tokenized corpora).")
+@click.option("--lowercase", is_flag=True, help="Word level: lowercase the text first.")
+@click.option("--unit", type=click.Choice(["line", "paragraph", "document"]),
+              help="What <s> ... </s> frame. [default: line for words, document for chars]")
+@click.option("--max-vocab", type=POSITIVE, help="Keep only the most frequent tokens; the rest become <unk>.")
+@click.option("--min-count", type=POSITIVE, default=1, show_default=True, help="Drop tokens seen fewer times.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the corpus.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="Last fraction of the corpus held out for validation.")
+@click.option("--val-file", type=click.Path(exists=True, dir_okay=False), help="Validate on this text instead.")
+@click.option("--cell", type=click.Choice(list(CELLS)), default="lstm", show_default=True, help="Recurrent cell.")
+@click.option("--nonlinearity", type=click.Choice(["tanh", "relu"]), default="tanh", show_default=True,
+              help="Activation of the rnn cell.")
+@click.option("--layers", type=POSITIVE, default=2, show_default=True, help="Stacked recurrent layers.")
+@click.option("--hidden", type=POSITIVE, default=256, show_default=True, help="Hidden state size.")
+@click.option("--embed", type=POSITIVE, help="Embedding size. [default: one-hot for chars, --hidden for words]")
+@click.option("--one-hot", is_flag=True, help="One-hot input instead of an embedding.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+              help="Dropout on each recurrent layer's output during training.")
+@click.option("--init", type=click.Choice(["uniform", "xavier"]), default="uniform", show_default=True,
+              help="uniform: PyTorch's U(+-1/sqrt(H)); xavier: Xavier input, orthogonal recurrent weights.")
+@click.option("--forget-bias", type=float, default=1.0, show_default=True, help="LSTM forget-gate bias at start.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+              help="Floating-point type of the model.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True, help="Update rule.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3, show_default=True, help="Learning rate.")
+@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
+              help="Momentum of momentum and nesterov.")
+@click.option("--alpha", type=click.FloatRange(0, 1, max_open=True), default=0.99, show_default=True,
+              help="Smoothing constant of rmsprop.")
+@click.option("--beta1", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True, help="Adam's beta1.")
+@click.option("--beta2", type=click.FloatRange(0, 1, max_open=True), default=0.999, show_default=True, help="Adam's beta2.")
+@click.option("--eps", type=click.FloatRange(0, min_open=True), default=1e-8, show_default=True,
+              help="Denominator term of adagrad, rmsprop and adam.")
+@click.option("--weight-decay", type=click.FloatRange(0), default=0.0, show_default=True, help="L2 penalty.")
+@click.option("--lr-schedule", type=click.Choice(SCHEDULES),
+              help="Learning-rate schedule. [default: step if --lr-decay-every is given, else constant]")
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+              help="Factor of each learning-rate decay (step and plateau schedules).")
+@click.option("--lr-decay-every", type=click.IntRange(min=0), default=0, help="Step schedule: decay every N steps.")
+@click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Plateau schedule: evaluations without improvement before decaying.")
+@click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
+              help="Clip gradients to this global norm; 0 turns clipping off.")
+@click.option("--clip-value", type=click.FloatRange(0, min_open=True), help="Also clamp each gradient element.")
+@click.option("--batch-size", type=POSITIVE, default=64, show_default=True, help="Parallel streams.")
+@click.option("--seq-len", type=POSITIVE, default=100, show_default=True, help="Truncated BPTT length in tokens.")
+@click.option("--epochs", type=POSITIVE, default=10, show_default=True, help="Stop after this many epochs.")
+@click.option("--steps", type=POSITIVE, help="Stop after this many updates.")
+@click.option("--time", "minutes", type=click.FloatRange(0, min_open=True), help="Stop after this many minutes.")
+@click.option("--eval-every", type=POSITIVE, default=200, show_default=True,
+              help="Evaluate, show a sample and save a checkpoint every N steps.")
+@click.option("--sample-length", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Tokens of the sample shown at each evaluation.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for a reproducible run. [default: random, recorded]")
+@click.pass_context
+def train(ctx, corpus, out, resume_dir, **options):
+    """Train a language model on CORPUS (default: the shipped tiny-shakespeare)."""
+    try:
+        if resume_dir:
+            given = [name for name in options if ctx.get_parameter_source(name).name == "COMMANDLINE"]
+            fixed = sorted(set(given) - RESUMABLE) + (["corpus"] if corpus else []) + (["out"] if out else [])
+            if fixed:
+                raise click.UsageError(f"--resume continues a run as it was configured; only --epochs, "
+                                       f"--steps and --time can change (got {', '.join(fixed)})")
+            trainer = Trainer.resume(resume_dir, **{k: options[k] for k in given})
+            click.echo(f"resuming {resume_dir} at step {trainer.step}", err=True)
+        else:
+            config = build_config(corpus, options)
+            run_dir = choose_run_dir(out, config)
+            trainer = Trainer.start(config, run_dir)
+            click.echo(f"training on {corpus_path(config)} ({len(trainer.vocab)} tokens in the "
+                       f"vocabulary, seed {config.seed}) into {run_dir}", err=True)
+    except RUNTIME_ERRORS as error:
+        fail(error)
+    run_training(trainer)
+
+
+def build_config(corpus, options):
+    text = TextOptions(level=options.pop("level"), graphemes=options.pop("graphemes"),
+                       tokenize=options.pop("tokenize"), lowercase=options.pop("lowercase"),
+                       unit=options.pop("unit"), max_vocab=options.pop("max_vocab"),
+                       min_count=options.pop("min_count"))
+    if options.pop("one_hot"):
+        options["embed"] = None
+    elif options["embed"] is None and text.level == "word":
+        options["embed"] = options["hidden"]
+    if options["lr_schedule"] is None:
+        options["lr_schedule"] = "step" if options["lr_decay_every"] else "constant"
+    if options["seed"] is None:
+        options["seed"] = random.SystemRandom().randrange(2 ** 31)
+    return TrainConfig(corpus=str(Path(corpus).resolve()) if corpus else None, text=text, **options)
+
+
+def choose_run_dir(out, config):
+    """-o as given, refusing one that already holds a run; else runs/<corpus name>, numbered
+    runs/<name>-2, -3 ... when taken, so no earlier run is ever overwritten."""
+    if out:
+        if (Path(out) / CONFIG).exists():
+            raise click.UsageError(f"{out} already holds a run: continue it with --resume {out}, "
+                                   f"or choose another directory with -o")
+        return Path(out)
+    base = Path("runs") / corpus_path(config).stem
+    candidate, n = base, 1
+    while (candidate / CONFIG).exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def run_training(trainer):
+    """The loop with a progress bar; SIGINT and SIGTERM stop it after the current step and save."""
+    signals = []
+
+    def on_signal(number, frame):
+        if signals:  # a second signal: the user insists
+            raise KeyboardInterrupt
+        signals.append(number)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    c = trainer.config
+    per_epoch = -(-(len(trainer.train_streams) - 1) // c.seq_len)
+    total = c.epochs * per_epoch if c.steps is None else min(c.steps, c.epochs * per_epoch)
+    try:
+        with click.progressbar(length=max(total - trainer.step, 0), file=sys.stderr, label="training",
+                               show_pos=True, item_show_func=lambda text: text) as bar:
+            def on_step(t, loss, tokens_per_s):
+                bar.update(1, f"loss {loss:.3f}  {tokens_per_s:,.0f} tok/s")
+
+            outcome = trainer.run(on_step, lambda t, m: report(m, bar), lambda: bool(signals))
+    except RUNTIME_ERRORS as error:
+        fail(error)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    where = trainer.run_dir
+    if outcome == "interrupted":
+        click.echo(f"interrupted at step {trainer.step}: saved {where / LATEST}; continue with: "
+                   f"seqkit train --resume {where}", err=True)
+        sys.exit(130)
+    click.echo(f"finished at step {trainer.step}; sample from it with: seqkit sample {where}", err=True)
+
+
+def report(metrics, bar=None):
+    """One evaluation's line and sample, on stderr."""
+    line = f"step {metrics['step']}  epoch {metrics['epoch']}"
+    if metrics.get("train_loss") is not None:
+        line += f"  train loss {metrics['train_loss']:.4f}"
+    if "val_loss" in metrics:
+        line += f"  val loss {metrics['val_loss']:.4f}  ppl {metrics['val_perplexity']:.2f}"
+        if metrics["val_bits_per_char"] is not None:
+            line += f"  bpc {metrics['val_bits_per_char']:.3f}"
+    click.echo(("\n" if bar is not None and sys.stderr.isatty() else "") + line, err=True)
+    if metrics.get("sample"):
+        click.echo("  " + metrics["sample"].replace("\n", "\n  "), err=True)
+
+
+def resolve_run(run_dir):
+    """DIR as given, or the most recently trained run under ./runs (said on stderr)."""
+    if run_dir:
+        return run_dir
+    found = latest_run()
+    if found is None:
+        raise click.UsageError("no run directory given and none found under ./runs: train one with "
+                               "`seqkit train` or name one")
+    click.echo(f"using {found}", err=True)
+    return found
+
+
+@main.command()
+@click.argument("run_dir", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--temperature", type=float, default=1.0, show_default=True,
+              help="Divide the logits by this; 0 picks the most likely token.")
+@click.option("--top-k", type=int, help="Draw only from the k most likely tokens.")
+@click.option("--top-p", type=float, help="Draw only from the most likely tokens whose probability reaches p.")
+@click.option("--length", type=click.IntRange(min=0), default=500, show_default=True, help="Tokens to draw.")
+@click.option("--prime", default="", help="Text to warm the state on; the sample continues it.")
+@click.option("--seed", type=int, help="Seed for reproducible samples.")
+@click.option("--count", type=POSITIVE, default=1, show_default=True, help="Independent samples.")
+@click.option("--best", is_flag=True, help="Use the checkpoint with the best validation loss.")
+@click.option("--allow-unk", is_flag=True, help="Word level: allow <unk> in the output.")
+def sample(run_dir, temperature, top_k, top_p, length, prime, seed, count, best, allow_unk):
+    """Print text drawn from the model in RUN_DIR (default: the latest run under ./runs)."""
+    try:
+        check_sampling_options(temperature, top_k, top_p)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    try:
+        lm = load(resolve_run(run_dir), best=best)
+        unknown = lm.vocab.unknown(prime)
+        if unknown and lm.config.text.level == "word":
+            click.echo("warning: the prime has words the vocabulary lacks, read as <unk>: "
+                       + " ".join(unknown), err=True)
+        samples = lm.sample(length, temperature, top_k, top_p, prime, count, seed, allow_unk)
+    except RUNTIME_ERRORS as error:
+        fail(error)
+    click.echo("\n\n".join(samples))
+
+
+@main.command(name="eval")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("text_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--best", is_flag=True, help="Use the checkpoint with the best validation loss.")
+@click.option("--encoding", help="Text encoding of TEXT_FILE. [default: the run's]")
+def evaluate(run_dir, text_file, best, encoding):
+    """Loss, perplexity and bits per character of the model in RUN_DIR over TEXT_FILE."""
+    try:
+        lm = load(run_dir, best=best)
+        metrics = lm.evaluate(read_text(text_file, encoding or lm.config.encoding))
+    except RUNTIME_ERRORS as error:
+        fail(error)
+    line = f"loss {metrics['loss']:.4f} nats/token  perplexity {metrics['perplexity']:.2f}"
+    if metrics["bits_per_char"] is not None:
+        line += f"  bits/char {metrics['bits_per_char']:.4f}"
+    click.echo(f"{line}  over {metrics['tokens']:,} tokens")

@@ -1,0 +1,107 @@
+"""The training configuration: one frozen dataclass, validated once, saved with every run
+(config.json), so that sampling and --resume read the architecture from the run, never from
+flags."""
+import dataclasses
+from dataclasses import dataclass
+
+from seqkit.data import TextOptions
+from seqkit.init import SCHEMES
+from seqkit.model import CELLS
+from seqkit.optim import OPTIMIZERS, SCHEDULES
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # Data
+    corpus: str | None = None          # path of the training text; None: the shipped tiny-shakespeare
+    encoding: str = "utf-8"            # text encoding of the corpus and of --val-file
+    text: TextOptions = TextOptions()  # tokenization: level, graphemes, unit, vocabulary caps
+    val_fraction: float = 0.05         # the corpus's last fraction held out for validation
+    val_file: str | None = None        # a separate validation text instead (val_fraction unused)
+    # Model
+    cell: str = "lstm"                 # rnn | lstm | gru
+    nonlinearity: str = "tanh"         # tanh | relu, for cell rnn
+    layers: int = 2                    # stacked recurrent layers
+    hidden: int = 256                  # hidden state size H of every layer
+    embed: int | None = None           # embedding size E; None: one-hot input
+    dropout: float = 0.0               # on every recurrent layer's output, in training
+    init: str = "uniform"              # uniform (PyTorch's) | xavier (Xavier + orthogonal)
+    forget_bias: float = 1.0           # LSTM forget-gate bias at initialisation
+    dtype: str = "float32"             # float32 | float64
+    # Optimisation
+    optimizer: str = "adam"            # sgd | momentum | nesterov | adagrad | rmsprop | adam
+    lr: float = 2e-3                   # learning rate
+    momentum: float = 0.9              # momentum and nesterov
+    alpha: float = 0.99                # rmsprop's smoothing constant
+    beta1: float = 0.9                 # adam
+    beta2: float = 0.999               # adam
+    eps: float = 1e-8                  # adagrad, rmsprop, adam
+    weight_decay: float = 0.0          # L2 penalty added to the gradients
+    lr_schedule: str = "constant"      # constant | step | plateau
+    lr_decay: float = 0.5              # factor of each decay (step, plateau)
+    lr_decay_every: int = 0            # step schedule: decay every this many steps
+    patience: int = 0                  # plateau: evaluations without improvement tolerated
+    clip: float = 5.0                  # clip gradients to this global norm; 0: off
+    clip_value: float | None = None    # also clamp each gradient element to +-this
+    batch_size: int = 64               # parallel streams B
+    seq_len: int = 100                 # truncated BPTT length T
+    # Stopping, evaluation, reproducibility
+    epochs: int = 10                   # stop after this many passes over the training text
+    steps: int | None = None           # or after this many updates
+    minutes: float | None = None       # or after this much wall-clock time in one invocation
+    eval_every: int = 200              # evaluate, sample and checkpoint every this many steps
+    sample_length: int = 200           # tokens of the sample shown at each evaluation
+    seed: int = 0                      # seeds initialisation, dropout and samples
+
+    def __post_init__(self):
+        positive = ["layers", "hidden", "batch_size", "seq_len", "epochs", "eval_every"]
+        for name in positive + ["embed", "steps"]:
+            value = getattr(self, name)
+            if (value is not None or name in positive) and not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        choices = {"cell": tuple(CELLS), "nonlinearity": ("tanh", "relu"), "init": SCHEMES,
+                   "dtype": ("float32", "float64"), "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        checks = [
+            ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
+            ("val_fraction", 0 < self.val_fraction < 1 or self.val_file is not None, "in (0, 1)"),
+            ("lr", self.lr > 0, "positive"),
+            ("weight_decay", self.weight_decay >= 0, "zero or positive"),
+            ("lr_decay", 0 < self.lr_decay <= 1, "in (0, 1]"),
+            ("lr_decay_every", self.lr_decay_every > 0 or self.lr_schedule != "step",
+             "a positive number of steps with the step schedule"),
+            ("patience", self.patience >= 0, "zero or positive"),
+            ("clip", self.clip >= 0, "zero (off) or positive"),
+            ("clip_value", self.clip_value is None or self.clip_value > 0, "positive"),
+            ("minutes", self.minutes is None or self.minutes > 0, "positive"),
+            ("sample_length", self.sample_length >= 0, "zero or positive"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
+
+    def model_options(self, vocab_size):
+        """The keyword arguments of seqkit.Model for this configuration."""
+        return dict(vocab_size=vocab_size, hidden_size=self.hidden, num_layers=self.layers,
+                    cell=self.cell, embed_size=self.embed, dropout=self.dropout, dtype=self.dtype,
+                    init=self.init, forget_bias=self.forget_bias, nonlinearity=self.nonlinearity)
+
+    def to_dict(self):
+        """A JSON-able dict; from_dict reverses it."""
+        d = dataclasses.asdict(self)
+        d["text"] = self.text.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        d = dict(d)
+        d["text"] = TextOptions.from_dict(d["text"])
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown configuration fields: {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,65 @@
+"""A trained language model loaded from its run directory, for other projects and the CLI:
+
+    lm = seqkit.load("runs/tinyshakespeare")        # the latest checkpoint; best=True for the best
+    print(lm.sample(length=300, temperature=0.8, prime="ROMEO:", seed=1)[0])
+    print(lm.evaluate(open("held_out.txt").read()))  # loss, perplexity, bits per char, tokens
+"""
+from pathlib import Path
+
+import numpy as np
+
+from seqkit.checkpoint import CheckpointError, load_arrays
+from seqkit.data import BOS
+from seqkit.model import Model
+from seqkit.sample import check_sampling_options, generate
+from seqkit.train import BEST, LATEST, evaluate_streams, load_run_files, restore_model, summarize
+
+EVAL_CHUNK = 256  # tokens per forward pass when evaluating a text; the state is carried across
+
+
+class LanguageModel:
+    """A Model with its vocabulary and training configuration."""
+
+    def __init__(self, model, vocab, config, checkpoint):
+        self.model, self.vocab, self.config, self.checkpoint = model, vocab, config, Path(checkpoint)
+
+    def sample(self, length=200, temperature=1.0, top_k=None, top_p=None, prime="", count=1,
+               seed=None, allow_unk=False):
+        """`count` samples of up to `length` tokens after <s> and the prime (see seqkit.sample)."""
+        check_sampling_options(temperature, top_k, top_p)
+        unknown = self.vocab.unknown(prime)
+        if unknown and self.config.text.level == "char":
+            raise ValueError("the prime text has characters the vocabulary lacks: "
+                             + " ".join(repr(t) for t in unknown))
+        return generate(self.model, self.vocab, length, np.random.default_rng(seed), temperature,
+                        top_k, top_p, prime, count, allow_unk)
+
+    def evaluate(self, text):
+        """Loss in nats per predicted token, perplexity, bits per character (char level) and the
+        token count over `text`, as one stream with the state carried throughout. Every token
+        after <s> is predicted, </s> included; <s> never is."""
+        ids = self.vocab.encode(text)
+        if len(ids) < 2:
+            raise ValueError("the text has no token to predict")
+        loss_sum, count = evaluate_streams(self.model, ids[:, None], EVAL_CHUNK, self.vocab.id_of(BOS))
+        return summarize(loss_sum, count, self.config.text.level)
+
+
+def load(run_dir, best=False):
+    """The LanguageModel saved in run_dir (its latest checkpoint, or with best=True the one with
+    the lowest validation loss). Nothing is unpickled; mismatches raise CheckpointError."""
+    run_dir = Path(run_dir)
+    config, vocab = load_run_files(run_dir)
+    path = run_dir / (BEST if best else LATEST)
+    if not path.exists():
+        raise CheckpointError(f"{run_dir} holds no checkpoint ({path.name} is missing)")
+    arrays, _ = load_arrays(path)
+    model = Model(**config.model_options(len(vocab)), seed=0)
+    restore_model(model, arrays, path)
+    return LanguageModel(model, vocab, config, path)
+
+
+def latest_run(root="runs"):
+    """The run directory under root whose latest checkpoint was written last, or None."""
+    checkpoints = list(Path(root).glob(f"*/{LATEST}"))
+    return max(checkpoints, key=lambda p: p.stat().st_mtime).parent if checkpoints else None

@@ -1,0 +1,304 @@
+"""Training: truncated backpropagation through time over parallel streams, evaluation,
+checkpoints and exact resumption.
+
+The token stream is cut into B parallel streams (seqkit.data.batchify) and consumed in chunks
+of T rows; the hidden state is carried from one chunk to the next (reset at each epoch start)
+and gradients stop at chunk borders, as char-rnn and Zaremba et al. train. Everything a
+resumed run needs to continue bit for bit (weights, optimizer moments, schedule, the dropout
+generator, the hidden state and the position in the epoch) is saved in each checkpoint.
+"""
+import hashlib
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import seqkit
+from seqkit.checkpoint import CheckpointError, load_arrays, read_json, save_arrays, write_json
+from seqkit.config import TrainConfig
+from seqkit.data import BOS, Vocab, batchify, build_vocab, read_text, split_ids
+from seqkit.model import Model
+from seqkit.optim import Schedule, clip_global_norm, clip_value, make_optimizer
+from seqkit.sample import generate
+
+CONFIG, VOCAB, LATEST, BEST, METRICS = "config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"
+MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what to do."""
+
+
+def shipped_corpus():
+    """The path of the tiny-shakespeare corpus installed with seqkit."""
+    from seqkit.corpora import path
+    return Path(str(path()))
+
+
+def corpus_path(config):
+    return Path(config.corpus) if config.corpus else shipped_corpus()
+
+
+def evaluate_streams(model, streams, seq_len, ignore_id):
+    """Summed loss and number of predicted tokens over streams (T_total, B), the state carried
+    across chunks from zeros, no dropout; targets equal to ignore_id (<s>) are not counted."""
+    total, count, state = 0.0, 0, None
+    for start in range(0, len(streams) - 1, seq_len):
+        inputs, targets = streams[start:start + seq_len], streams[start + 1:start + 1 + seq_len]
+        inputs = inputs[:len(targets)]
+        loss, state, _ = model.forward(inputs, targets, state, ignore_index=ignore_id)
+        counted = int(np.count_nonzero(targets != ignore_id))
+        total += loss * counted
+        count += counted
+    return total, count
+
+
+def summarize(loss_sum, count, level):
+    """Loss in nats per token, perplexity and (char level) bits per character."""
+    loss = loss_sum / max(count, 1)
+    return {"loss": loss, "perplexity": math.exp(min(loss, 700)),
+            "bits_per_char": loss / math.log(2) if level == "char" else None, "tokens": count}
+
+
+def model_arrays(model):
+    return {f"model.{name}": array for name, array in model.parameters.items()}
+
+
+def restore_model(model, arrays, source):
+    """Copy the `model.*` arrays into the model, refusing any mismatch of names, shapes or dtypes."""
+    expected = model_arrays(model)
+    found = {name for name in arrays if name.startswith("model.")}
+    if found != set(expected):
+        raise CheckpointError(f"{source} does not hold this model's parameters (missing: "
+                              f"{sorted(set(expected) - found)[:3]}, unexpected: {sorted(found - set(expected))[:3]})")
+    for name, target in expected.items():
+        if arrays[name].shape != target.shape or arrays[name].dtype != target.dtype:
+            raise CheckpointError(f"{source}: {name} is {arrays[name].dtype} {arrays[name].shape}, "
+                                  f"the model expects {target.dtype} {target.shape}")
+        target[...] = arrays[name]
+
+
+class Trainer:
+    """One training run in a run directory. Build it with Trainer.start or Trainer.resume."""
+
+    def __init__(self, config, run_dir, vocab, text):
+        """Prefer start and resume; `text` is the training corpus, already read."""
+        self.config, self.run_dir, self.vocab = config, Path(run_dir), vocab
+        ids = vocab.encode(text)
+        if config.val_file:
+            train_ids, val_ids = ids, vocab.encode(read_text(config.val_file, config.encoding))
+        else:
+            train_ids, val_ids = split_ids(ids, config.val_fraction)
+        self.train_streams = batchify(train_ids, config.batch_size)
+        if len(self.train_streams) < 2:
+            raise TrainingError(f"the training text is too short: {len(train_ids)} tokens make no "
+                                f"chunk with --batch-size {config.batch_size}")
+        val_batch = max(1, min(config.batch_size, len(val_ids) // (config.seq_len + 1)))
+        self.val_streams = batchify(val_ids, val_batch) if len(val_ids) >= 2 * val_batch else None
+        self.level = config.text.level
+        self.bos = vocab.id_of(BOS)
+        self.model = Model(**config.model_options(len(vocab)), seed=config.seed)
+        self.optimizer = make_optimizer(config.optimizer, self.model.parameters, config.lr,
+                                        config.weight_decay, momentum=config.momentum, alpha=config.alpha,
+                                        beta1=config.beta1, beta2=config.beta2, eps=config.eps)
+        self.schedule = Schedule(config.lr_schedule, lr=config.lr, decay=config.lr_decay,
+                                 every=config.lr_decay_every, patience=config.patience)
+        self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
+        self.step, self.epoch, self.position, self.state = 0, 0, 0, None
+        self.best_val_loss = None
+        self.bad_steps = 0
+
+    # --- starting and resuming -----------------------------------------------------------------
+    @classmethod
+    def start(cls, config, run_dir):
+        """A fresh run: builds the vocabulary from the corpus and writes config.json and vocab.json."""
+        run_dir = Path(run_dir)
+        text = read_text(corpus_path(config), config.encoding)
+        vocab = build_vocab(text, config.text)
+        trainer = cls(config, run_dir, vocab, text)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / CONFIG, {"seqkit_version": seqkit.__version__, "config": config.to_dict(),
+                                      "vocab_size": len(vocab), "corpus_sha256": file_digest(corpus_path(config))})
+        write_json(run_dir / VOCAB, vocab.to_dict())
+        return trainer
+
+    @classmethod
+    def resume(cls, run_dir, **stopping):
+        """Continue the run in run_dir from its latest checkpoint, exactly where it stopped.
+        `stopping` may change epochs, steps or minutes; nothing else can change."""
+        run_dir = Path(run_dir)
+        config, vocab = load_run_files(run_dir)
+        recorded = read_json(run_dir / CONFIG).get("corpus_sha256")
+        if recorded != file_digest(corpus_path(config)):
+            raise TrainingError(f"{corpus_path(config)} has changed since the run in {run_dir} started, "
+                                f"so it cannot continue exactly; start a new run instead")
+        text = read_text(corpus_path(config), config.encoding)
+        trainer = cls(config.replace(**stopping), run_dir, vocab, text)
+        arrays, meta = load_arrays(run_dir / LATEST)
+        restore_model(trainer.model, arrays, run_dir / LATEST)
+        trainer.optimizer.load_state_dict(
+            {k[len("optim."):]: v for k, v in arrays.items() if k.startswith("optim.")}, meta["optimizer"])
+        trainer.schedule.load_state_dict(meta["schedule"])
+        trainer.rng.bit_generator.state = meta["rng"]
+        trainer.step, trainer.epoch, trainer.position = meta["step"], meta["epoch"], meta["position"]
+        trainer.best_val_loss = meta["best_val_loss"]
+        count = meta["state_arrays"]  # 0: the state was zero (epoch start), 2: (h, c), 1: h
+        layers = [[arrays[f"state.{k}.{i}"] for i in range(count)] for k in range(config.layers)]
+        trainer.state = None if count == 0 else [tuple(a) if count == 2 else a[0] for a in layers]
+        trainer._trim_metrics()
+        return trainer
+
+    # --- the loop --------------------------------------------------------------------------------
+    def run(self, on_step=None, on_eval=None, stop_requested=lambda: False):
+        """Train until a stopping rule holds or stop_requested() says so (a signal arrived).
+        Calls on_step(trainer, loss, tokens_per_s) after every update and on_eval(trainer, metrics)
+        after every evaluation. Returns "done" or "interrupted"; the latest checkpoint is saved."""
+        config, began = self.config, time.monotonic()
+        tokens_since, clock = 0, time.monotonic()
+        train_losses = []
+        outcome = "done"
+        while not self._should_stop(began):
+            if stop_requested():
+                outcome = "interrupted"
+                break
+            loss = self._train_step()
+            train_losses.append(loss)
+            tokens_since += self._last_chunk_tokens
+            now = time.monotonic()
+            if on_step:
+                on_step(self, loss, tokens_since / max(now - clock, 1e-9))
+            self._log({"kind": "train", "step": self.step, "epoch": self.epoch, "loss": loss,
+                       "lr": self.optimizer.lr, "grad_norm": self._last_norm})
+            if self.step % config.eval_every == 0:
+                self._evaluate_and_save(train_losses, on_eval, on_cadence=True)
+                train_losses, tokens_since, clock = [], 0, time.monotonic()
+        if outcome == "interrupted" or self.step % config.eval_every != 0 or not self._has_latest():
+            self._evaluate_and_save(train_losses, on_eval, on_cadence=False)
+        return outcome
+
+    def _should_stop(self, began):
+        c = self.config
+        return (self.epoch >= c.epochs or (c.steps is not None and self.step >= c.steps)
+                or (c.minutes is not None and time.monotonic() - began >= c.minutes * 60))
+
+    def _train_step(self):
+        c, rows = self.config, self.train_streams
+        inputs = rows[self.position:self.position + c.seq_len]
+        targets = rows[self.position + 1:self.position + 1 + c.seq_len]
+        inputs = inputs[:len(targets)]
+        dropout_rng = self.rng if c.dropout > 0 else None
+        loss, state, cache = self.model.forward(inputs, targets, self.state, dropout_rng, ignore_index=self.bos)
+        grads, _ = self.model.backward(cache)
+        if c.clip_value is not None:
+            clip_value(grads, c.clip_value)
+        norm = clip_global_norm(grads, c.clip) if c.clip > 0 else float(np.sqrt(sum(
+            np.sum(np.square(g, dtype=np.float64)) for g in grads.values())))
+        self._last_norm, self._last_chunk_tokens = norm, inputs.size
+        if math.isfinite(loss) and math.isfinite(norm):
+            self.bad_steps = 0
+            self.optimizer.lr = self.schedule.lr_at_step(self.step)
+            self.optimizer.step(grads)
+            self.state = state
+        else:  # skip the update, and do not carry a state that may hold NaN
+            self.bad_steps += 1
+            self.state = None
+            self._log({"kind": "skipped", "step": self.step, "loss": repr(loss), "grad_norm": repr(norm)})
+            if self.bad_steps >= MAX_BAD_STEPS:
+                raise TrainingError(f"the loss or gradient was not finite {self.bad_steps} steps in a row "
+                                    f"at step {self.step}: lower the learning rate (--lr) or clip harder "
+                                    f"(--clip); the last good checkpoint is in {self.run_dir}")
+        self.step += 1
+        self.position += len(targets)
+        if self.position >= len(rows) - 1:
+            self.epoch, self.position, self.state = self.epoch + 1, 0, None
+        return loss
+
+    # --- evaluation and checkpoints ---------------------------------------------------------------
+    def evaluate(self):
+        """Validation metrics (summarize's dict), or None without a validation text."""
+        if self.val_streams is None:
+            return None
+        return summarize(*evaluate_streams(self.model, self.val_streams, self.config.seq_len, self.bos),
+                         self.level)
+
+    def _evaluate_and_save(self, train_losses, on_eval, on_cadence):
+        metrics = {"kind": "eval", "step": self.step, "epoch": self.epoch, "lr": self.optimizer.lr,
+                   "train_loss": float(np.mean(train_losses)) if train_losses else None}
+        val = self.evaluate()
+        if val is not None:
+            metrics.update({f"val_{k}": v for k, v in val.items()})
+            if on_cadence:  # an off-cadence evaluation must not change what a resumed run does
+                self.schedule.observe_validation(val["loss"])
+        improved = val is not None and (self.best_val_loss is None or val["loss"] < self.best_val_loss)
+        if improved:
+            self.best_val_loss = val["loss"]
+        arrays, meta = self._checkpoint()
+        save_arrays(self.run_dir / LATEST, arrays, meta)
+        if improved or (val is None and not on_cadence):
+            save_arrays(self.run_dir / BEST, arrays, meta)
+        sample_rng = np.random.default_rng([self.config.seed, 2, self.step])
+        metrics["sample"] = generate(self.model, self.vocab, self.config.sample_length, sample_rng,
+                                     temperature=0.8)[0] if self.config.sample_length else ""
+        self._log(metrics)
+        if on_eval:
+            on_eval(self, metrics)
+
+    def _checkpoint(self):
+        arrays = model_arrays(self.model)
+        optim_arrays, optim_scalars = self.optimizer.state_dict()
+        arrays.update({f"optim.{name}": a for name, a in optim_arrays.items()})
+        state_arrays = 0
+        if self.state is not None:
+            for k, layer_state in enumerate(self.state):
+                layer_arrays = layer_state if isinstance(layer_state, tuple) else (layer_state,)
+                state_arrays = len(layer_arrays)
+                arrays.update({f"state.{k}.{i}": a for i, a in enumerate(layer_arrays)})
+        meta = {"format": 1, "seqkit_version": seqkit.__version__, "step": self.step,
+                "epoch": self.epoch, "position": self.position, "state_arrays": state_arrays,
+                "rng": self.rng.bit_generator.state, "optimizer": optim_scalars,
+                "schedule": self.schedule.state_dict(), "best_val_loss": self.best_val_loss}
+        return arrays, meta
+
+    def _has_latest(self):
+        return (self.run_dir / LATEST).exists()
+
+    def _log(self, record):
+        with open(self.run_dir / METRICS, "a", encoding="utf-8") as file:
+            file.write(json.dumps(record) + "\n")
+
+    def _trim_metrics(self):
+        """Drop metric lines written after the checkpoint being resumed, so the log stays one curve."""
+        path = self.run_dir / METRICS
+        if not path.exists():
+            return
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+                if line.strip() and json.loads(line).get("step", 0) <= self.step]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+def file_digest(path):
+    """sha256 of a file's bytes, to notice a corpus that changed under a run."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_run_files(run_dir):
+    """(TrainConfig, Vocab) of a run directory, with errors that name the file."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG).exists():
+        raise CheckpointError(f"{run_dir} is not a seqkit run directory (it has no {CONFIG})")
+    saved = read_json(run_dir / CONFIG)
+    try:
+        config = TrainConfig.from_dict(saved["config"])
+        vocab = Vocab.from_dict(read_json(run_dir / VOCAB))
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{run_dir}: the configuration or vocabulary is not usable ({error})") from None
+    return config, vocab
