@@ -89,7 +89,7 @@ def main():
 @click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
               help="Clip gradients to this global norm; 0 turns clipping off.")
 @click.option("--clip-value", type=click.FloatRange(0, min_open=True), help="Also clamp each gradient element.")
-@click.option("--batch-size", type=POSITIVE, default=64, show_default=True, help="Parallel streams.")
+@click.option("--batch-size", type=POSITIVE, default=32, show_default=True, help="Parallel streams.")
 @click.option("--seq-len", type=POSITIVE, default=100, show_default=True, help="Truncated BPTT length in tokens.")
 @click.option("--epochs", type=POSITIVE, default=10, show_default=True, help="Stop after this many epochs.")
 @click.option("--steps", type=POSITIVE, help="Stop after this many updates.")

@@ -5,7 +5,12 @@ the two. Importing seqkit imports numpy and numba only (not click).
 """
 __version__ = "0.1.0"
 
+from seqkit.config import TrainConfig
+from seqkit.data import TextOptions, Vocab
+from seqkit.lm import LanguageModel, load
 from seqkit.model import Model
 from seqkit.recurrent import GRU, LSTM, RNN
+from seqkit.train import Trainer
 
-__all__ = ["RNN", "LSTM", "GRU", "Model", "__version__"]
+__all__ = ["RNN", "LSTM", "GRU", "Model", "Vocab", "TextOptions", "TrainConfig", "Trainer",
+           "LanguageModel", "load", "__version__"]

@@ -43,7 +43,7 @@ class TrainConfig:
     patience: int = 0                  # plateau: evaluations without improvement tolerated
     clip: float = 5.0                  # clip gradients to this global norm; 0: off
     clip_value: float | None = None    # also clamp each gradient element to +-this
-    batch_size: int = 64               # parallel streams B
+    batch_size: int = 32               # parallel streams B
     seq_len: int = 100                 # truncated BPTT length T
     # Stopping, evaluation, reproducibility
     epochs: int = 10                   # stop after this many passes over the training text
