@@ -13,7 +13,7 @@ import click
 import seqkit
 from seqkit.checkpoint import CheckpointError
 from seqkit.config import TrainConfig
-from seqkit.data import TextOptions, read_text
+from seqkit.data import TextOptions, count_chunks, read_text
 from seqkit.lm import latest_run, load
 from seqkit.model import CELLS
 from seqkit.optim import OPTIMIZERS, SCHEDULES
@@ -165,7 +165,7 @@ def run_training(trainer):
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     c = trainer.config
-    per_epoch = -(-(len(trainer.train_streams) - 1) // c.seq_len)
+    per_epoch = count_chunks(len(trainer.train_streams), c.seq_len)
     total = c.epochs * per_epoch if c.steps is None else min(c.steps, c.epochs * per_epoch)
     try:
         with click.progressbar(length=max(total - trainer.step, 0), file=sys.stderr, label="training",

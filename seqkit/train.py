@@ -19,7 +19,7 @@ import numpy as np
 import seqkit
 from seqkit.checkpoint import CheckpointError, load_arrays, read_json, save_arrays, write_json
 from seqkit.config import TrainConfig
-from seqkit.data import BOS, Vocab, batchify, build_vocab, read_text, split_ids
+from seqkit.data import BOS, Vocab, batchify, build_vocab, chunks, read_text, split_ids
 from seqkit.model import Model
 from seqkit.optim import Schedule, clip_global_norm, clip_value, make_optimizer
 from seqkit.sample import generate
@@ -46,9 +46,7 @@ def evaluate_streams(model, streams, seq_len, ignore_id):
     """Summed loss and number of predicted tokens over streams (T_total, B), the state carried
     across chunks from zeros, no dropout; targets equal to ignore_id (<s>) are not counted."""
     total, count, state = 0.0, 0, None
-    for start in range(0, len(streams) - 1, seq_len):
-        inputs, targets = streams[start:start + seq_len], streams[start + 1:start + 1 + seq_len]
-        inputs = inputs[:len(targets)]
+    for _, inputs, targets in chunks(streams, seq_len):
         loss, state, _ = model.forward(inputs, targets, state, ignore_index=ignore_id)
         counted = int(np.count_nonzero(targets != ignore_id))
         total += loss * counted
@@ -186,9 +184,7 @@ class Trainer:
 
     def _train_step(self):
         c, rows = self.config, self.train_streams
-        inputs = rows[self.position:self.position + c.seq_len]
-        targets = rows[self.position + 1:self.position + 1 + c.seq_len]
-        inputs = inputs[:len(targets)]
+        _, inputs, targets = next(chunks(rows, c.seq_len, start=self.position))
         dropout_rng = self.rng if c.dropout > 0 else None
         loss, state, cache = self.model.forward(inputs, targets, self.state, dropout_rng, ignore_index=self.bos)
         grads, _ = self.model.backward(cache)
