@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 import seqkit
 from seqkit.checkpoint import CheckpointError
@@ -104,7 +105,7 @@ def train(ctx, corpus, out, resume_dir, **options):
     """Train a language model on CORPUS (default: the shipped tiny-shakespeare)."""
     try:
         if resume_dir:
-            given = [name for name in options if ctx.get_parameter_source(name).name == "COMMANDLINE"]
+            given = [name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
             fixed = sorted(set(given) - RESUMABLE) + (["corpus"] if corpus else []) + (["out"] if out else [])
             if fixed:
                 raise click.UsageError(f"--resume continues a run as it was configured; only --epochs, "
@@ -128,6 +129,8 @@ def build_config(corpus, options):
                        unit=options.pop("unit"), max_vocab=options.pop("max_vocab"),
                        min_count=options.pop("min_count"))
     if options.pop("one_hot"):
+        if options["embed"] is not None:
+            raise click.UsageError("--embed and --one-hot exclude each other: choose one input")
         options["embed"] = None
     elif options["embed"] is None and text.level == "word":
         options["embed"] = options["hidden"]
@@ -173,9 +176,12 @@ def run_training(trainer):
             def on_step(t, loss, tokens_per_s):
                 bar.update(1, f"loss {loss:.3f}  {tokens_per_s:,.0f} tok/s")
 
-            outcome = trainer.run(on_step, lambda t, m: report(m, bar), lambda: bool(signals))
+            outcome = trainer.run(on_step, lambda t, metrics: report(metrics), lambda: bool(signals))
     except RUNTIME_ERRORS as error:
         fail(error)
+    except KeyboardInterrupt:
+        click.echo(f"stopped at once; the last checkpoint in {trainer.run_dir} is intact", err=True)
+        sys.exit(130)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
@@ -187,17 +193,16 @@ def run_training(trainer):
     click.echo(f"finished at step {trainer.step}; sample from it with: seqkit sample {where}", err=True)
 
 
-def report(metrics, bar=None):
-    """One evaluation's line and sample, on stderr."""
+def report(metrics):
+    """One evaluation's line and sample, on stderr (after the progress bar's line on a terminal)."""
     line = f"step {metrics['step']}  epoch {metrics['epoch']}"
-    if metrics.get("train_loss") is not None:
+    if metrics["train_loss"] is not None:
         line += f"  train loss {metrics['train_loss']:.4f}"
-    if "val_loss" in metrics:
-        line += f"  val loss {metrics['val_loss']:.4f}  ppl {metrics['val_perplexity']:.2f}"
-        if metrics["val_bits_per_char"] is not None:
-            line += f"  bpc {metrics['val_bits_per_char']:.3f}"
-    click.echo(("\n" if bar is not None and sys.stderr.isatty() else "") + line, err=True)
-    if metrics.get("sample"):
+    line += f"  val loss {metrics['val_loss']:.4f}  ppl {metrics['val_perplexity']:.2f}"
+    if metrics["val_bits_per_char"] is not None:
+        line += f"  bpc {metrics['val_bits_per_char']:.3f}"
+    click.echo(("\n" if sys.stderr.isatty() else "") + line, err=True)
+    if metrics["sample"]:
         click.echo("  " + metrics["sample"].replace("\n", "\n  "), err=True)
 
 

@@ -21,7 +21,7 @@ from seqkit.checkpoint import CheckpointError, load_arrays, read_json, save_arra
 from seqkit.config import TrainConfig
 from seqkit.data import BOS, Vocab, batchify, build_vocab, chunks, read_text, split_ids
 from seqkit.model import Model
-from seqkit.optim import Schedule, clip_global_norm, clip_value, make_optimizer
+from seqkit.optim import Schedule, clip_global_norm, clip_value, global_norm, make_optimizer
 from seqkit.sample import generate
 
 CONFIG, VOCAB, LATEST, BEST, METRICS = "config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"
@@ -90,12 +90,17 @@ class Trainer:
             train_ids, val_ids = ids, vocab.encode(read_text(config.val_file, config.encoding))
         else:
             train_ids, val_ids = split_ids(ids, config.val_fraction)
+        needed = config.batch_size * (config.seq_len + 1)
+        if len(train_ids) < needed:
+            raise TrainingError(f"the training text has {len(train_ids)} tokens, but --batch-size "
+                                f"{config.batch_size} streams of --seq-len {config.seq_len} need at least "
+                                f"{needed}: use a longer corpus or lower those options")
+        if len(val_ids) < 2:
+            raise TrainingError(f"the validation text has {len(val_ids)} tokens, too few to evaluate: "
+                                f"raise --val-fraction or give a --val-file")
         self.train_streams = batchify(train_ids, config.batch_size)
-        if len(self.train_streams) < 2:
-            raise TrainingError(f"the training text is too short: {len(train_ids)} tokens make no "
-                                f"chunk with --batch-size {config.batch_size}")
-        val_batch = max(1, min(config.batch_size, len(val_ids) // (config.seq_len + 1)))
-        self.val_streams = batchify(val_ids, val_batch) if len(val_ids) >= 2 * val_batch else None
+        # As many validation streams as fit, so that evaluation runs batched like training.
+        self.val_streams = batchify(val_ids, max(1, min(config.batch_size, len(val_ids) // (config.seq_len + 1))))
         self.level = config.text.level
         self.bos = vocab.id_of(BOS)
         self.model = Model(**config.model_options(len(vocab)), seed=config.seed)
@@ -190,8 +195,7 @@ class Trainer:
         grads, _ = self.model.backward(cache)
         if c.clip_value is not None:
             clip_value(grads, c.clip_value)
-        norm = clip_global_norm(grads, c.clip) if c.clip > 0 else float(np.sqrt(sum(
-            np.sum(np.square(g, dtype=np.float64)) for g in grads.values())))
+        norm = clip_global_norm(grads, c.clip) if c.clip > 0 else global_norm(grads)
         self._last_norm, self._last_chunk_tokens = norm, inputs.size
         if math.isfinite(loss) and math.isfinite(norm):
             self.bad_steps = 0
@@ -214,9 +218,7 @@ class Trainer:
 
     # --- evaluation and checkpoints ---------------------------------------------------------------
     def evaluate(self):
-        """Validation metrics (summarize's dict), or None without a validation text."""
-        if self.val_streams is None:
-            return None
+        """Validation metrics: summarize's dict."""
         return summarize(*evaluate_streams(self.model, self.val_streams, self.config.seq_len, self.bos),
                          self.level)
 
@@ -224,16 +226,15 @@ class Trainer:
         metrics = {"kind": "eval", "step": self.step, "epoch": self.epoch, "lr": self.optimizer.lr,
                    "train_loss": float(np.mean(train_losses)) if train_losses else None}
         val = self.evaluate()
-        if val is not None:
-            metrics.update({f"val_{k}": v for k, v in val.items()})
-            if on_cadence:  # an off-cadence evaluation must not change what a resumed run does
-                self.schedule.observe_validation(val["loss"])
-        improved = val is not None and (self.best_val_loss is None or val["loss"] < self.best_val_loss)
+        metrics.update({f"val_{k}": v for k, v in val.items()})
+        if on_cadence:  # an off-cadence evaluation must not change what a resumed run does
+            self.schedule.observe_validation(val["loss"])
+        improved = self.best_val_loss is None or val["loss"] < self.best_val_loss
         if improved:
             self.best_val_loss = val["loss"]
         arrays, meta = self._checkpoint()
         save_arrays(self.run_dir / LATEST, arrays, meta)
-        if improved or (val is None and not on_cadence):
+        if improved:
             save_arrays(self.run_dir / BEST, arrays, meta)
         sample_rng = np.random.default_rng([self.config.seed, 2, self.step])
         metrics["sample"] = generate(self.model, self.vocab, self.config.sample_length, sample_rng,

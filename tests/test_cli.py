@@ -135,3 +135,15 @@ def test_missing_corpus_is_a_usage_error():
     result = CliRunner().invoke(main, ["train", "no/such/file.txt"])
     assert result.exit_code == 2
     assert "'no/such/file.txt' does not exist" in result.stderr
+
+
+def test_a_corpus_too_short_for_its_chunks_says_how_long_it_must_be(tmp_path):
+    corpus = tmp_path / "short.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n")
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", str(corpus), "-o", str(run), "--batch-size", "4",
+                                       "--seq-len", "10"])
+    assert result.exit_code == 1
+    assert re.fullmatch(r"Error: the training text has \d+ tokens, but --batch-size 4 streams of --seq-len 10 "
+                        r"need at least 44: use a longer corpus or lower those options\n", result.stderr)
+    assert not run.exists()
