@@ -71,6 +71,20 @@ def load_arrays(path):
     return arrays, meta
 
 
+def copy_into(targets, arrays, what):
+    """Copy arrays[name] into each targets[name] in place, after checking that the names, shapes
+    and dtypes all match exactly; CheckpointError names `what` and the first mismatch."""
+    if set(arrays) != set(targets):
+        raise CheckpointError(f"{what} does not match: missing {sorted(set(targets) - set(arrays))[:3]}, "
+                              f"unexpected {sorted(set(arrays) - set(targets))[:3]}")
+    for name, target in targets.items():
+        if arrays[name].shape != target.shape or arrays[name].dtype != target.dtype:
+            raise CheckpointError(f"{what}: {name} is {arrays[name].dtype} {arrays[name].shape}, "
+                                  f"expected {target.dtype} {target.shape}")
+    for name, target in targets.items():
+        target[...] = arrays[name]
+
+
 def write_json(path, obj):
     """Write `obj` as indented JSON to `path`, atomically."""
     text = json.dumps(obj, indent=2, sort_keys=True) + "\n"

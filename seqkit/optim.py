@@ -8,6 +8,8 @@ their dtype, and saves its state as plain arrays plus JSON-able scalars.
 """
 import numpy as np
 
+from seqkit.checkpoint import copy_into
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 SCHEDULES = ("constant", "step", "plateau")
 
@@ -44,19 +46,10 @@ class Optimizer:
         return arrays, scalars
 
     def load_state_dict(self, arrays, scalars):
-        """Restore what state_dict gave, bit for bit; ValueError names the first mismatch."""
+        """Restore what state_dict gave, bit for bit; a ValueError names the first mismatch."""
         if scalars.get("name") != self.name:
             raise ValueError(f"optimizer state is for {scalars.get('name')!r}, not {self.name!r}")
-        expected = self.state_dict()[0]
-        if set(arrays) != set(expected):
-            raise ValueError(f"optimizer state names differ: missing {sorted(set(expected) - set(arrays))[:3]}, "
-                             f"unexpected {sorted(set(arrays) - set(expected))[:3]}")
-        for key, target in expected.items():
-            if arrays[key].shape != target.shape or arrays[key].dtype != target.dtype:
-                raise ValueError(f"optimizer state {key} is {arrays[key].dtype} {arrays[key].shape}, "
-                                 f"expected {target.dtype} {target.shape}")
-        for key, target in expected.items():
-            target[...] = arrays[key]
+        copy_into(self.state_dict()[0], arrays, "the optimizer state")
         self.lr, self.weight_decay, self.steps = scalars["lr"], scalars["weight_decay"], scalars["steps"]
         self.hyper = dict(scalars["hyper"])
 

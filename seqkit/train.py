@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import seqkit
-from seqkit.checkpoint import CheckpointError, load_arrays, read_json, save_arrays, write_json
+from seqkit.checkpoint import CheckpointError, copy_into, load_arrays, read_json, save_arrays, write_json
 from seqkit.config import TrainConfig
 from seqkit.data import BOS, Vocab, batchify, build_vocab, chunks, read_text, split_ids
 from seqkit.model import Model
@@ -67,16 +67,8 @@ def model_arrays(model):
 
 def restore_model(model, arrays, source):
     """Copy the `model.*` arrays into the model, refusing any mismatch of names, shapes or dtypes."""
-    expected = model_arrays(model)
-    found = {name for name in arrays if name.startswith("model.")}
-    if found != set(expected):
-        raise CheckpointError(f"{source} does not hold this model's parameters (missing: "
-                              f"{sorted(set(expected) - found)[:3]}, unexpected: {sorted(found - set(expected))[:3]})")
-    for name, target in expected.items():
-        if arrays[name].shape != target.shape or arrays[name].dtype != target.dtype:
-            raise CheckpointError(f"{source}: {name} is {arrays[name].dtype} {arrays[name].shape}, "
-                                  f"the model expects {target.dtype} {target.shape}")
-        target[...] = arrays[name]
+    copy_into(model_arrays(model), {k: v for k, v in arrays.items() if k.startswith("model.")},
+              f"the parameters in {source}")
 
 
 class Trainer:

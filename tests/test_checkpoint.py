@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from seqkit.checkpoint import CheckpointError, load_arrays, save_arrays, write_json, read_json
+from seqkit.checkpoint import CheckpointError, copy_into, load_arrays, read_json, save_arrays, write_json
 
 META = {"format": 1, "step": 7, "rng": {"state": 2 ** 100 + 3}}
 
@@ -96,3 +96,17 @@ def test_json_round_trip_and_errors(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(CheckpointError, match="bad.json could not be read"):
         read_json(tmp_path / "bad.json")
+
+
+def test_copy_into_checks_everything_before_copying():
+    targets = {"a": np.zeros(3, np.float32), "b": np.zeros((2, 2))}
+    good = {"a": np.ones(3, np.float32), "b": np.ones((2, 2))}
+    with pytest.raises(CheckpointError, match=r"the weights: b is float64 \(2, 3\), expected float64 \(2, 2\)"):
+        copy_into(targets, dict(good, b=np.ones((2, 3))), "the weights")
+    with pytest.raises(CheckpointError, match=r"a is float64 \(3,\), expected float32 \(3,\)"):
+        copy_into(targets, dict(good, a=np.ones(3)), "the weights")
+    with pytest.raises(CheckpointError, match=r"the weights does not match: missing \['b'\], unexpected \['c'\]"):
+        copy_into(targets, {"a": good["a"], "c": good["b"]}, "the weights")
+    assert not targets["a"].any() and not targets["b"].any()
+    copy_into(targets, good, "the weights")
+    assert targets["a"].all() and targets["b"].all()
