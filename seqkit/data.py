@@ -1,12 +1,24 @@
 """Text to token ids and back, and the layout of ids for truncated BPTT.
 
-Char level: tokens are Unicode code points (or, with graphemes, extended grapheme clusters,
-regex's \\X). Word level: a Unicode-aware regex tokenizer (words, numbers, punctuation apart)
-or plain whitespace splitting for corpora that come tokenized. Every unit of text (a line, a
-paragraph or the whole document) is framed as <s> ... </s>, so a model learns where text
-begins and ends. Ids live in compact numpy arrays (uint16 while the vocabulary fits).
+Char level: a token is a Unicode code point or, with graphemes, an extended grapheme cluster
+(regex's \\X: an emoji, a letter with its combining marks). Word level: a Unicode-aware regex
+tokenizer (words, numbers, punctuation apart), or whitespace splitting for corpora that come
+tokenized. Each unit of text is framed as <s> ... </s>, so a model learns where text begins and
+ends. Char level decodes back to the exact text whatever the unit:
+
+    document   the whole text, one unit.
+    line       the pieces of text.split("\\n"). The "\\n" is no token: </s> <s> stands for it
+               and decode writes it back. Word level drops the empty piece after a final "\\n".
+    paragraph  the text cut after each run of blank lines (the regex \\n\\s*\\n). Char level keeps
+               the run, as tokens, at the end of its paragraph, since runs differ ("\\n\\n",
+               "\\n \\n"); word level drops it and skips paragraphs without tokens.
+
+Ids live in numpy arrays of Vocab.id_dtype. Big texts go a block at a time: code points through
+numpy lookups, never a Python object per character; the regex tokenizers a block of lines at a
+time into a compact array.array.
 """
 import dataclasses
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 
@@ -15,33 +27,50 @@ import regex
 
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 SPECIALS = (UNK, BOS, EOS)  # ids 0, 1, 2 in every vocabulary
+UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
 LEVELS, TOKENIZERS, UNITS = ("char", "word"), ("regex", "whitespace"), ("line", "paragraph", "document")
 
 # Numbers (3.14, 1,000), words with inner apostrophes (o'er, don't), then any other grapheme
 # that is not whitespace (punctuation, symbols, an emoji with its modifiers) alone.
-WORD_PATTERN = regex.compile(r"\p{N}+(?:[.,]\p{N}+)*|[\p{L}\p{M}]+(?:['\u2019][\p{L}\p{M}]+)*|(?!\s)\X")
-GRAPHEME_PATTERN = regex.compile(r"\X")
+WORD = regex.compile(r"\p{N}+(?:[.,]\p{N}+)*|[\p{L}\p{M}]+(?:['\u2019][\p{L}\p{M}]+)*|(?!\s)\X")
+GRAPHEME = regex.compile(r"\X")
 PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
+BLOCK = 1 << 22         # characters handled at once: bounds the temporaries of a big text
+CODE_POINTS = 0x110000  # entries of a table indexed by code point
+NEWLINE = ord("\n")
+
+
+def _count(value, minimum):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
 @dataclass(frozen=True)
 class TextOptions:
     level: str = "char"            # char | word
     graphemes: bool = False        # char level: grapheme clusters rather than code points
-    tokenize: str = "regex"        # word level: regex | whitespace
+    tokenize: str = "regex"        # word level: regex | whitespace (a literal <unk> is UNK)
     lowercase: bool = False        # word level: lowercase before tokenizing
     unit: str | None = None        # line | paragraph | document; None: line for words, document for chars
     max_vocab: int | None = None   # keep only this many most frequent tokens (specials apart)
     min_count: int = 1             # drop tokens seen fewer times; they read as <unk>
 
     def __post_init__(self):
-        for name, allowed in (("level", LEVELS), ("tokenize", TOKENIZERS), ("unit", UNITS + (None,))):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(a for a in allowed if a)}, "
-                                 f"got {getattr(self, name)!r}")
+        for name, allowed in (("level", LEVELS), ("tokenize", TOKENIZERS), ("unit", UNITS)):
+            value = getattr(self, name)
+            if value not in allowed and not (name == "unit" and value is None):
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if self.graphemes and self.level != "char":
+            raise ValueError("graphemes applies to the char level only: drop it or use level 'char'")
+        if self.level != "word" and (self.tokenize != "regex" or self.lowercase):
+            raise ValueError("tokenize and lowercase apply to the word level only: drop them or use level 'word'")
+        if not _count(self.min_count, 1):
+            raise ValueError(f"min_count must be a positive integer, got {self.min_count!r}")
+        if self.max_vocab is not None and not _count(self.max_vocab, 1):
+            raise ValueError(f"max_vocab must be a positive integer or None, got {self.max_vocab!r}")
 
     @property
     def resolved_unit(self):
+        """The unit in force: unit, or the level's default."""
         return self.unit or ("line" if self.level == "word" else "document")
 
     def to_dict(self):
@@ -49,164 +78,273 @@ class TextOptions:
 
     @classmethod
     def from_dict(cls, d):
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown text options {', '.join(sorted(unknown))}: expected only "
+                             f"{', '.join(f.name for f in dataclasses.fields(cls))}")
         return cls(**d)
 
 
-def split_units(text, options):
-    """The units that <s> ... </s> frame. At char level each unit keeps its separator, so the
-    units concatenate back to the text exactly; at word level separators are dropped."""
-    unit = options.resolved_unit
+def _lines(text):
+    """text.split("\\n") lazily: at most about BLOCK characters' worth of lines at a time."""
+    start = 0
+    while (end := text.find("\n", start + BLOCK)) >= 0:
+        yield from text[start:end].split("\n")
+        start = end + 1
+    yield from text[start:].split("\n")
+
+
+def _units(text, options):
+    """The units that <s> ... </s> frame, as strings, lazily (see the module docstring)."""
+    unit, char = options.resolved_unit, options.level == "char"
     if unit == "document":
-        return [text]
-    if unit == "line":
-        units = text.splitlines(keepends=True) if options.level == "char" else text.split("\n")
-        return units[:-1] if options.level == "word" and units and units[-1] == "" else units
-    if options.level == "char":
-        ends = [m.end() for m in PARAGRAPH_BREAK.finditer(text)] + [len(text)]
-        return [text[a:b] for a, b in zip([0] + ends[:-1], ends) if b > a]
-    return [p for p in PARAGRAPH_BREAK.split(text) if p.strip()]
+        yield text
+    elif unit == "line":
+        previous = None
+        for line in _lines(text):
+            if previous is not None:
+                yield previous
+            previous = line
+        if char or previous:
+            yield previous
+    else:
+        start = 0
+        for match in PARAGRAPH_BREAK.finditer(text):
+            yield text[start:match.end() if char else match.start()]
+            start = match.end()
+        if start < len(text) or start == 0:
+            yield text[start:]
 
 
-def tokenize(unit, options):
-    """The tokens of one unit of text, as strings."""
+def _blocks(text):
+    """text in pieces of about BLOCK characters cut after a "\\n" (no token spans one)."""
+    start = 0
+    while len(text) - start > BLOCK and (end := text.find("\n", start + BLOCK) + 1) > 0:
+        yield text[start:end]
+        start = end
+    yield text[start:] if start else text
+
+
+def _tokens(text, options):
+    """The tokens of a piece of text that holds no unit separator, as strings."""
     if options.level == "char":
-        return GRAPHEME_PATTERN.findall(unit) if options.graphemes else list(unit)
+        return GRAPHEME.findall(text) if options.graphemes else list(text)
     if options.lowercase:
-        unit = unit.lower()
-    return unit.split() if options.tokenize == "whitespace" else WORD_PATTERN.findall(unit)
+        text = text.lower()
+    return text.split() if options.tokenize == "whitespace" else WORD.findall(text)
+
+
+def _code_point_blocks(text):
+    """(start, code points uint32) of text, BLOCK characters at a time."""
+    for start in range(0, max(len(text), 1), BLOCK):
+        block = text[start:start + BLOCK].encode("utf-32-le", "surrogatepass")
+        yield start, np.frombuffer(block, np.uint32)
 
 
 class Vocab:
-    """Tokens by id (specials first) and the options that produced them."""
+    """Tokens by id (specials first) and the TextOptions that produced them."""
 
     def __init__(self, tokens, options):
-        if list(tokens[:3]) != list(SPECIALS):
-            raise ValueError(f"a vocabulary starts with {', '.join(SPECIALS)}")
         self.tokens, self.options = list(tokens), options
+        if self.tokens[:3] != list(SPECIALS):
+            raise ValueError(f"a vocabulary starts with {', '.join(SPECIALS)}, got {self.tokens[:3]}")
         self.index = {token: i for i, token in enumerate(self.tokens)}
         if len(self.index) != len(self.tokens):
-            raise ValueError("a vocabulary lists each token once")
-        self._code_points = None
-        if options.level == "char" and not options.graphemes:
-            points = np.array([ord(t) for t in self.tokens[3:]], np.uint32)
-            order = np.argsort(points)
-            self._code_points = (points[order], (order + 3).astype(self.id_dtype))
+            raise ValueError("a vocabulary lists each token once: remove the repeated ones")
+        self.code_points = options.level == "char" and not options.graphemes
+        if self.code_points and any(len(t) != 1 for t in self.tokens[3:]):
+            raise ValueError("a char-level vocabulary without graphemes holds single code points only")
+        self._table = self._strings = None
 
     def __len__(self):
         return len(self.tokens)
+
+    def __repr__(self):
+        return f"Vocab({len(self)} tokens, {self.options})"
 
     @property
     def id_dtype(self):
         return np.dtype(np.uint16 if len(self.tokens) <= 1 << 16 else np.uint32)
 
     def id_of(self, token):
-        return self.index.get(token, 0)
+        return self.index.get(token, UNK_ID)
 
     def encode(self, text, frame=True):
-        """Ids of `text`; with frame, each unit wrapped in <s> ... </s>."""
-        dtype = self.id_dtype
-        bos, eos = np.array([1], dtype), np.array([2], dtype)
-        pieces = []
-        for unit in split_units(text, self.options) if frame else [text]:
-            if self._code_points is not None:
-                ids = self._encode_code_points(unit)
-            else:
-                ids = np.fromiter((self.index.get(t, 0) for t in tokenize(unit, self.options)), dtype)
-            pieces.extend([bos, ids, eos] if frame else [ids])
-        return np.concatenate(pieces) if pieces else np.zeros(0, dtype)
+        """Ids (N,) of text. frame: each unit within <s> ... </s>; otherwise the outer <s> and
+        </s> are left off (a prime), while units inside stay apart by </s> <s>."""
+        ids = self._encode_code_points(text) if self.code_points else self._encode_tokens(text)
+        return ids if frame else ids[1:-1]
+
+    def _encode_tokens(self, text):
+        buffer, get = array(self.id_dtype.char), self.index.get
+        skip_empty = self.options.level == "word" and self.options.resolved_unit == "paragraph"
+        for unit in _units(text, self.options):
+            ids = array(self.id_dtype.char)
+            for block in _blocks(unit):
+                ids.extend([get(t, UNK_ID) for t in _tokens(block, self.options)])
+            if ids or not skip_empty:
+                buffer.append(BOS_ID)
+                buffer.extend(ids)
+                buffer.append(EOS_ID)
+        return np.frombuffer(buffer, self.id_dtype)
 
     def _encode_code_points(self, text):
-        """Char-level ids through numpy: no Python object per character."""
-        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
-        known, ids = self._code_points
-        if len(known) == 0:
-            return np.zeros(len(points), self.id_dtype)
-        where = np.minimum(np.searchsorted(known, points), len(known) - 1)
-        return np.where(known[where] == points, ids[where], 0).astype(self.id_dtype)
+        """Framing by numpy: a line's "\\n" becomes </s> <s>; after a paragraph </s> <s> go in."""
+        unit = self.options.resolved_unit
+        breaks = np.zeros(0, np.int64)
+        if unit == "paragraph":
+            breaks = np.array([m.end() for m in PARAGRAPH_BREAK.finditer(text) if m.end() < len(text)], np.int64)
+        extra = text.count("\n") if unit == "line" else 2 * len(breaks)
+        out = np.empty(len(text) + extra + 2, self.id_dtype)
+        out[0], out[-1], n = BOS_ID, EOS_ID, 1
+        for start, points in _code_point_blocks(text):
+            ids = self._lookup()[points]
+            if unit == "line":
+                at = np.flatnonzero(points == NEWLINE)
+                ids[at] = EOS_ID
+                ids = np.insert(ids, at + 1, BOS_ID)
+            elif unit == "paragraph":
+                at = breaks[(breaks >= start) & (breaks < start + len(points))] - start
+                ids = np.insert(ids, np.repeat(at, 2), np.tile([EOS_ID, BOS_ID], len(at)))
+            out[n:n + len(ids)] = ids
+            n += len(ids)
+        return out
+
+    def _lookup(self):
+        """Table code point -> id (0, UNK, for code points not in the vocabulary)."""
+        if self._table is None:
+            self._table = np.zeros(CODE_POINTS, self.id_dtype)
+            self._table[[ord(t) for t in self.tokens[3:]]] = np.arange(3, len(self.tokens))
+        return self._table
 
     def decode(self, ids):
-        """Text of ids. Char level: the tokens concatenated (decode(encode(t)) == t). Word level:
-        tokens joined by spaces, a line per unit."""
-        tokens = [self.tokens[int(i)] for i in ids]
+        """Text of ids. Char level: the tokens concatenated, </s> <s> at a line boundary read as
+        "\\n", other <s> and </s> dropped, so decode(encode(text)) == text. Word level: tokens
+        joined by a space, a line per unit (each </s> ends one), <s> dropped."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        if len(ids) and (ids.min() < 0 or ids.max() >= len(self)):
+            raise ValueError(f"ids must lie in [0, {len(self)}), the vocabulary's size; got {ids.min()} .. {ids.max()}")
+        if self._strings is None:
+            self._strings = np.array(["", "", ""] + self.tokens[3:], object)
+            self._strings[UNK_ID] = UNK
+        strings = self._strings[ids]
         if self.options.level == "char":
-            return "".join(t for t in tokens if t not in (BOS, EOS))
+            if self.options.resolved_unit == "line":
+                strings[np.flatnonzero((ids[:-1] == EOS_ID) & (ids[1:] == BOS_ID))] = "\n"
+            return "".join(strings.tolist())
         lines, line = [], []
-        for token in tokens:
-            if token == EOS:
+        for i, token in zip(ids.tolist(), strings.tolist()):
+            if i == EOS_ID:
                 lines.append(" ".join(line))
                 line = []
-            elif token != BOS:
+            elif i != BOS_ID:
                 line.append(token)
         return "\n".join(lines + ([" ".join(line)] if line else []))
 
     def unknown(self, text):
         """The distinct tokens of text the vocabulary lacks, in order of appearance."""
-        missing = {}
-        for token in tokenize(text, self.options):
-            if token not in self.index:
-                missing.setdefault(token)
-        return list(missing)
+        if not self.code_points:
+            missing = {}
+            for unit in _units(text, self.options):
+                for block in _blocks(unit):
+                    missing.update((t, None) for t in _tokens(block, self.options) if t not in self.index)
+            return list(missing)
+        first = {}
+        for start, points in _code_point_blocks(text):
+            lacking = self._lookup()[points] == UNK_ID
+            if self.options.resolved_unit == "line":
+                lacking &= points != NEWLINE
+            at = np.flatnonzero(lacking)
+            found, index = np.unique(points[at], return_index=True)
+            for point, position in zip(found.tolist(), (at[index] + start).tolist()):
+                first.setdefault(point, position)
+        return [chr(point) for point in sorted(first, key=first.get)]
 
     def to_dict(self):
-        return {"tokens": self.tokens, "options": self.options.to_dict()}
+        return {"tokens": list(self.tokens), "options": self.options.to_dict()}
 
     @classmethod
     def from_dict(cls, d):
+        if not isinstance(d, dict) or not {"tokens", "options"} <= set(d):
+            raise ValueError("a vocabulary dict has the keys 'tokens' and 'options' (from Vocab.to_dict)")
         return cls(d["tokens"], TextOptions.from_dict(d["options"]))
 
 
 def build_vocab(text, options):
-    """The vocabulary of text: specials, then tokens by falling count (ties: first seen),
-    cut by min_count and max_vocab."""
-    counts = Counter()
+    """The vocabulary of text: specials, then tokens by falling count (ties: first seen), those
+    seen fewer than min_count times left out, at most max_vocab kept."""
     if options.level == "char" and not options.graphemes:
-        points, first, n = np.unique(np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32),
-                                     return_index=True, return_counts=True)
-        order = np.lexsort((first, -n))
-        ranked = [(chr(points[i]), int(n[i])) for i in order]
+        counts = np.zeros(CODE_POINTS, np.int64)
+        first = np.full(CODE_POINTS, np.iinfo(np.int64).max)
+        for start, points in _code_point_blocks(text):
+            block_counts = np.bincount(points, minlength=CODE_POINTS)
+            if np.any((block_counts > 0) & (counts == 0)):
+                found, index = np.unique(points, return_index=True)
+                first[found] = np.minimum(first[found], start + index)
+            counts += block_counts
+        if options.resolved_unit == "line":
+            counts[NEWLINE] = 0
+        seen = np.flatnonzero(counts)
+        seen = seen[np.lexsort((first[seen], -counts[seen]))]
+        ranked = [(chr(p), c) for p, c in zip(seen.tolist(), counts[seen].tolist())]
     else:
-        for unit in split_units(text, options):
-            counts.update(tokenize(unit, options))
-        ranked = counts.most_common()  # stable: equal counts keep first-seen order
+        counter = Counter()
+        for unit in _units(text, options):
+            for block in _blocks(unit):
+                counter.update(_tokens(block, options))
+        ranked = counter.most_common()  # stable sort: equal counts stay in first-seen order
     kept = [t for t, c in ranked if c >= options.min_count and t not in SPECIALS]
-    if options.max_vocab is not None:
-        kept = kept[:options.max_vocab]
-    return Vocab(list(SPECIALS) + kept, options)
+    return Vocab(list(SPECIALS) + kept[:options.max_vocab], options)
 
 
 def read_text(path, encoding="utf-8", errors="strict"):
-    """A corpus as text: universal newlines (CRLF and CR become \\n), a leading BOM dropped."""
-    with open(path, encoding=encoding, errors=errors, newline=None) as file:
-        text = file.read()
-    return text[1:] if text.startswith("\ufeff") else text
+    """A corpus as text: a leading BOM dropped, CRLF and lone CR turned into "\\n"."""
+    with open(path, "rb") as file:
+        data = file.read()
+    try:
+        text = data.decode(encoding, errors)
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not {encoding} text ({error.reason} at byte {error.start}): "
+                         f"give its encoding, or errors='replace'") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def split_ids(ids, val_fraction):
-    """(train, validation): the last round(len * val_fraction) ids are held out."""
+    """(train, validation) views: the last round(len(ids) * val_fraction) ids are held out."""
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     n_val = int(round(len(ids) * val_fraction))
     return ids[:len(ids) - n_val], ids[len(ids) - n_val:]
 
 
 def batchify(ids, batch_size):
-    """Cut the id stream into batch_size parallel streams, one per column; the tail that does
-    not fill a whole row is dropped. For ids a b c d e f g h i j k l and batch_size 3:
+    """Cut the id stream (N,) into B = batch_size parallel streams (T_total, B), T_total =
+    N // B, one contiguous piece of the stream per column; the tail that does not fill a whole
+    row is dropped (pytorch/examples' word_language_model). For ids a b c ... m and B = 3:
 
-        ids:   a b c d | e f g h | i j k l          streams (T_total=4, B=3):
-                                                    a e i
-        each column is one contiguous piece,        b f j
-        read top to bottom; a chunk is a band       c g k
-        of rows, the next chunk the next band.      d h l
+        ids:  a b c d | e f g h | i j k l | m       streams (T_total = 4, B = 3):
+              col 0     col 1     col 2    dropped   a e i
+                                                     b f j  <- row t: step t of every stream
+        a chunk of truncated BPTT is a band of rows, c g k
+        and the next chunk the next band, so each    d h l
+        stream's state carries on down its column.
     """
+    if not _count(batch_size, 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     rows = len(ids) // batch_size
     if rows < 2:
-        raise ValueError(f"the text is too short: {len(ids)} tokens make no training pair for "
-                         f"{batch_size} streams; it needs at least {2 * batch_size} tokens")
+        raise ValueError(f"the text has {len(ids)} tokens, too few for {batch_size} streams: it needs at "
+                         f"least {2 * batch_size} (an input and a target each); use a longer text or fewer streams")
     return np.ascontiguousarray(ids[:rows * batch_size].reshape(batch_size, rows).T)
 
 
 def chunks(streams, seq_len, start=0):
-    """(position, inputs, targets) for truncated BPTT from row `start`: inputs are rows
-    i .. i+T-1 and targets the rows one later; the last chunk may be shorter. Views only."""
+    """(position i, inputs streams[i:i+T], targets streams[i+1:i+1+T]) for truncated BPTT, for
+    i = start, start + seq_len, ...; T = seq_len, less for the last chunk. Views, no copies."""
+    if not _count(seq_len, 1):
+        raise ValueError(f"seq_len must be a positive integer, got {seq_len!r}")
     for i in range(start, len(streams) - 1, seq_len):
         T = min(seq_len, len(streams) - 1 - i)
         yield i, streams[i:i + T], streams[i + 1:i + 1 + T]
