@@ -1,11 +1,14 @@
 """Update rules, gradient clipping and learning-rate schedules.
 
 Parameters and gradients are dicts name -> array (Model.parameters, Model.gradients). Every
-optimizer follows torch.optim's documented algorithm for the same hyper-parameters
-(SGD with dampening 0, Adagrad without lr decay, RMSprop non-centred without momentum, Adam
-with bias correction and eps outside the square root), updates the parameters in place, keeps
-their dtype, and saves its state as plain arrays plus JSON-able scalars.
+optimizer follows the pseudo-code in torch.optim's documentation for the same hyper-parameters
+(SGD with dampening 0, Adagrad without lr decay, RMSprop non-centred without momentum, Adam with
+bias correction and eps outside the square root), in the same order of operations, so a PyTorch
+user's settings mean the same here. Updates are in place (the model holds the arrays), in each
+array's own dtype, and go through two scratch buffers per dtype rather than fresh temporaries.
 """
+import math
+
 import numpy as np
 
 from seqkit.checkpoint import copy_into
@@ -15,67 +18,111 @@ SCHEDULES = ("constant", "step", "plateau")
 
 
 class Optimizer:
-    """Base: holds the parameters, the learning rate (a schedule may change it) and the step
-    count; subclasses name their per-parameter slots and implement _update."""
+    """Base: holds params (the dict), lr (a float the schedule may change), weight_decay and the
+    step count; subclasses name their per-parameter state slots and implement _update."""
 
-    slots = ()
+    name, slots = None, ()
 
     def __init__(self, params, lr, weight_decay=0.0, **hyper):
-        if not lr > 0:
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"the learning rate must be positive, got {lr}")
-        if not weight_decay >= 0:
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(f"weight decay must be zero or positive, got {weight_decay}")
-        self.params, self.lr, self.weight_decay, self.hyper = params, lr, weight_decay, hyper
-        self.steps = 0
+        for name, p in params.items():
+            if not (isinstance(p, np.ndarray) and p.dtype in (np.float32, np.float64)
+                    and p.flags.c_contiguous and p.flags.writeable):
+                raise ValueError(f"parameter {name} must be a writeable C-contiguous float32 or float64 "
+                                 f"array, got {type(p).__name__} {getattr(p, 'dtype', '')}")
+        self.params, self.lr, self.weight_decay, self.steps = params, float(lr), float(weight_decay), 0
+        self.hyper = {k: float(v) for k, v in hyper.items()}
         self.state = {slot: {name: np.zeros_like(p) for name, p in params.items()} for slot in self.slots}
+        # Two flat buffers per dtype, as long as the largest parameter; each parameter gets views.
+        longest = {}
+        for p in params.values():
+            longest[p.dtype] = max(longest.get(p.dtype, 0), p.size)
+        flat = {dtype: (np.empty(n, dtype), np.empty(n, dtype)) for dtype, n in longest.items()}
+        self._scratch = {name: tuple(b[:p.size].reshape(p.shape) for b in flat[p.dtype])
+                         for name, p in params.items()}
 
     def step(self, grads):
-        """One update of every parameter from grads (same keys); grads are left unchanged."""
+        """One update of every parameter from grads (same keys and shapes), which are left as
+        they are: weight decay adds weight_decay * p to a copy of the gradient."""
+        if grads.keys() != self.params.keys():
+            missing, unexpected = set(self.params) - set(grads), set(grads) - set(self.params)
+            raise ValueError(f"gradients do not match the parameters: missing {sorted(missing)[:3]}, "
+                             f"unexpected {sorted(unexpected)[:3]}")
+        for name, p in self.params.items():
+            if np.shape(grads[name]) != p.shape:
+                raise ValueError(f"gradient {name} has shape {np.shape(grads[name])}, expected {p.shape}")
         self.steps += 1
-        for name, param in self.params.items():
-            grad = grads[name]
+        for name, p in self.params.items():
+            cast = p.dtype.type
+            g, spare = self._scratch[name]
             if self.weight_decay:
-                grad = grad + param.dtype.type(self.weight_decay) * param
-            self._update(name, param, grad, param.dtype.type)
+                np.multiply(p, cast(self.weight_decay), out=g)
+                g += grads[name]
+            else:
+                np.copyto(g, grads[name])
+            self._update(name, p, g, spare, cast)
+
+    def _update(self, name, p, g, spare, cast):
+        """Update p in place from g (the weight-decayed gradient, a scratch array that may be
+        overwritten); spare is a second scratch array of the same shape."""
+        raise NotImplementedError
 
     def state_dict(self):
-        """(arrays named "<slot>.<param name>", JSON-able scalars)."""
-        arrays = {f"{slot}.{name}": a for slot, by_name in self.state.items() for name, a in by_name.items()}
-        scalars = {"name": self.name, "lr": self.lr, "weight_decay": self.weight_decay,
-                   "steps": self.steps, "hyper": self.hyper}
+        """(arrays, scalars): copies of the per-parameter state named "<slot>.<param name>", and a
+        JSON-able dict of the name, lr, weight decay, step count and hyper-parameters."""
+        arrays = {key: a.copy() for key, a in self._named_state().items()}
+        scalars = {"name": self.name, "lr": float(self.lr), "weight_decay": self.weight_decay,
+                   "steps": self.steps, **self.hyper}
         return arrays, scalars
 
     def load_state_dict(self, arrays, scalars):
-        """Restore what state_dict gave, bit for bit; a ValueError names the first mismatch."""
+        """Restore what state_dict gave, bit for bit. Nothing changes unless every name, shape and
+        dtype matches; a ValueError names the first mismatch."""
         if scalars.get("name") != self.name:
             raise ValueError(f"optimizer state is for {scalars.get('name')!r}, not {self.name!r}")
-        copy_into(self.state_dict()[0], arrays, "the optimizer state")
-        self.lr, self.weight_decay, self.steps = scalars["lr"], scalars["weight_decay"], scalars["steps"]
-        self.hyper = dict(scalars["hyper"])
+        expected = {"name", "lr", "weight_decay", "steps", *self.hyper}
+        if set(scalars) != expected:
+            raise ValueError(f"optimizer scalars do not match: missing {sorted(expected - set(scalars))}, "
+                             f"unexpected {sorted(set(scalars) - expected)}")
+        copy_into(self._named_state(), arrays, "the optimizer state")
+        self.lr, self.weight_decay = float(scalars["lr"]), float(scalars["weight_decay"])
+        self.steps, self.hyper = int(scalars["steps"]), {k: float(scalars[k]) for k in self.hyper}
+
+    def _named_state(self):
+        return {f"{slot}.{name}": a for slot, by_name in self.state.items() for name, a in by_name.items()}
 
 
 class SGD(Optimizer):
-    """p -= lr * g."""
+    """p = p - lr * g."""
     name = "sgd"
 
-    def _update(self, name, param, grad, cast):
-        param -= cast(self.lr) * grad
+    def _update(self, name, p, g, spare, cast):
+        g *= cast(self.lr)
+        p -= g
 
 
 class Momentum(Optimizer):
-    """Heavy ball: b = momentum * b + g (b = g at the first step); p -= lr * b.
-    With nesterov, p -= lr * (g + momentum * b)."""
+    """Heavy ball: b = momentum * b + g (b = g at the first step); p = p - lr * b.
+    Nesterov: the same b, then p = p - lr * (g + momentum * b)."""
     name, slots, nesterov = "momentum", ("momentum_buffer",), False
 
-    def _update(self, name, param, grad, cast):
-        buffer = self.state["momentum_buffer"][name]
+    def _update(self, name, p, g, spare, cast):
+        momentum, buffer = cast(self.hyper["momentum"]), self.state["momentum_buffer"][name]
         if self.steps == 1:
-            buffer[...] = grad
+            np.copyto(buffer, g)
         else:
-            buffer *= cast(self.hyper["momentum"])
-            buffer += grad
-        direction = grad + cast(self.hyper["momentum"]) * buffer if self.nesterov else buffer
-        param -= cast(self.lr) * direction
+            buffer *= momentum
+            buffer += g
+        if self.nesterov:
+            np.multiply(buffer, momentum, out=spare)
+            g += spare
+        else:
+            np.copyto(g, buffer)
+        g *= cast(self.lr)
+        p -= g
 
 
 class Nesterov(Momentum):
@@ -83,67 +130,101 @@ class Nesterov(Momentum):
 
 
 class Adagrad(Optimizer):
-    """s += g^2; p -= lr * g / (sqrt(s) + eps)."""
+    """s = s + g^2; p = p - lr * g / (sqrt(s) + eps)."""
     name, slots = "adagrad", ("sum",)
 
-    def _update(self, name, param, grad, cast):
+    def _update(self, name, p, g, spare, cast):
         total = self.state["sum"][name]
-        total += grad * grad
-        param -= cast(self.lr) * grad / (np.sqrt(total) + cast(self.hyper["eps"]))
+        np.multiply(g, g, out=spare)
+        total += spare
+        _descend(p, g, total, spare, cast(self.lr), cast(self.hyper["eps"]))
 
 
 class RMSprop(Optimizer):
-    """v = alpha * v + (1 - alpha) * g^2; p -= lr * g / (sqrt(v) + eps)."""
+    """v = alpha * v + (1 - alpha) * g^2; p = p - lr * g / (sqrt(v) + eps)."""
     name, slots = "rmsprop", ("square_avg",)
 
-    def _update(self, name, param, grad, cast):
-        alpha = self.hyper["alpha"]
-        square_avg = self.state["square_avg"][name]
+    def _update(self, name, p, g, spare, cast):
+        alpha, square_avg = self.hyper["alpha"], self.state["square_avg"][name]
         square_avg *= cast(alpha)
-        square_avg += cast(1 - alpha) * grad * grad
-        param -= cast(self.lr) * grad / (np.sqrt(square_avg) + cast(self.hyper["eps"]))
+        np.multiply(g, g, out=spare)
+        spare *= cast(1 - alpha)
+        square_avg += spare
+        _descend(p, g, square_avg, spare, cast(self.lr), cast(self.hyper["eps"]))
+
+
+def _descend(p, g, second_moment, spare, lr, eps):
+    """p = p - lr * g / (sqrt(second_moment) + eps), overwriting g and spare."""
+    np.sqrt(second_moment, out=spare)
+    spare += eps
+    g *= lr
+    g /= spare
+    p -= g
 
 
 class Adam(Optimizer):
-    """m and v, the moving averages of g and g^2, bias-corrected by 1 - beta^t;
-    p -= lr * m_hat / (sqrt(v_hat) + eps)."""
+    """m = beta1 * m + (1 - beta1) * g; v = beta2 * v + (1 - beta2) * g^2; bias-corrected
+    m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t); p = p - lr * m_hat / (sqrt(v_hat) + eps)."""
     name, slots = "adam", ("exp_avg", "exp_avg_sq")
 
-    def _update(self, name, param, grad, cast):
+    def _update(self, name, p, g, spare, cast):
         beta1, beta2, t = self.hyper["beta1"], self.hyper["beta2"], self.steps
         m, v = self.state["exp_avg"][name], self.state["exp_avg_sq"][name]
         m *= cast(beta1)
-        m += cast(1 - beta1) * grad
+        np.multiply(g, cast(1 - beta1), out=spare)
+        m += spare
         v *= cast(beta2)
-        v += cast(1 - beta2) * grad * grad
-        denominator = np.sqrt(v) / cast(np.sqrt(1 - beta2 ** t)) + cast(self.hyper["eps"])
-        param -= cast(self.lr / (1 - beta1 ** t)) * m / denominator
+        np.multiply(g, g, out=spare)
+        spare *= cast(1 - beta2)
+        v += spare
+        np.divide(v, cast(1 - beta2 ** t), out=spare)
+        np.divide(m, cast(1 - beta1 ** t), out=g)
+        _descend(p, g, spare, spare, cast(self.lr), cast(self.hyper["eps"]))
 
 
 _CLASSES = {cls.name: cls for cls in (SGD, Momentum, Nesterov, Adagrad, RMSprop, Adam)}
+_HYPER = {"sgd": (), "momentum": ("momentum",), "nesterov": ("momentum",), "adagrad": ("eps",),
+          "rmsprop": ("alpha", "eps"), "adam": ("beta1", "beta2", "eps")}
+_NON_NEGATIVE, _BETA = (lambda x: x >= 0, "zero or positive"), (lambda x: 0 <= x < 1, "in [0, 1)")
+_VALID = {"momentum": _NON_NEGATIVE, "alpha": _NON_NEGATIVE, "eps": _NON_NEGATIVE,
+          "beta1": _BETA, "beta2": _BETA}
 
 
 def make_optimizer(name, params, lr, weight_decay=0.0, *, momentum=0.9, alpha=0.99, beta1=0.9,
                    beta2=0.999, eps=1e-8):
-    """The optimizer `name` (one of OPTIMIZERS) over params, with only its own hyper-parameters."""
+    """The optimizer `name` (one of OPTIMIZERS) over params, keeping only its own hyper-parameters,
+    which are checked as torch.optim checks them."""
     if name not in _CLASSES:
         raise ValueError(f"unknown optimizer {name!r}: expected one of {', '.join(OPTIMIZERS)}")
-    hyper = {"momentum": {"momentum": momentum}, "nesterov": {"momentum": momentum},
-             "adagrad": {"eps": eps}, "rmsprop": {"alpha": alpha, "eps": eps},
-             "adam": {"beta1": beta1, "beta2": beta2, "eps": eps}}.get(name, {})
+    given = dict(momentum=momentum, alpha=alpha, beta1=beta1, beta2=beta2, eps=eps)
+    hyper = {key: given[key] for key in _HYPER[name]}
+    for key, value in hyper.items():
+        ok, expected = _VALID[key]
+        if not (math.isfinite(value) and ok(value)):
+            raise ValueError(f"{key} must be {expected} for {name}, got {value}")
+    if name == "nesterov" and momentum <= 0:
+        raise ValueError(f"nesterov needs a positive momentum, got {momentum}")
     return _CLASSES[name](params, lr, weight_decay, **hyper)
 
 
 def global_norm(grads):
-    """sqrt of the sum of squares of every gradient element, accumulated in float64."""
-    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+    """sqrt of the sum of squares of every gradient element, accumulated in float64 whatever the
+    arrays' dtype (float32 accumulation loses about 1e-6 of it over a million elements)."""
+    total = 0.0
+    for g in grads.values():
+        flat = g.ravel()
+        total += float(np.einsum("i,i->", flat, flat, dtype=np.float64))
+    return math.sqrt(total)
 
 
 def clip_global_norm(grads, max_norm):
-    """Scale all gradients in place so their global norm is at most max_norm (Pascanu et al.
-    2013). Returns the norm before clipping; a non-finite norm leaves the gradients as they are."""
+    """Scale all gradients in place by max_norm / norm when their global norm exceeds max_norm
+    (Pascanu et al. 2013), which keeps their direction. Returns the norm before clipping, for the
+    log; a non-finite norm leaves the gradients as they are, for the caller to skip the step."""
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm}")
     norm = global_norm(grads)
-    if np.isfinite(norm) and norm > max_norm:
+    if math.isfinite(norm) and norm > max_norm:
         for g in grads.values():
             g *= g.dtype.type(max_norm / norm)
     return norm
@@ -151,47 +232,68 @@ def clip_global_norm(grads, max_norm):
 
 def clip_value(grads, value):
     """Clamp every gradient element to [-value, value], in place."""
+    if not value > 0:
+        raise ValueError(f"the clipping value must be positive, got {value}")
     for g in grads.values():
-        np.clip(g, -value, value, out=g)
+        np.clip(g, g.dtype.type(-value), g.dtype.type(value), out=g)
 
 
 class Schedule:
-    """The learning rate over training: constant; step (multiply by `decay` every `every`
-    steps); or plateau (multiply by `decay` when the validation loss has not improved on the
-    best for more than `patience` evaluations in a row, as Zaremba et al. 2014)."""
+    """The learning rate over training: "constant"; "step" (lr * decay ** (step // every)); or
+    "plateau" (multiply by `decay` when the validation loss has not improved on the best seen for
+    more than `patience` evaluations in a row, as Zaremba et al. 2014 divide the rate). Its state
+    is JSON-able, for checkpoints."""
 
     def __init__(self, kind="constant", lr=1e-3, decay=1.0, every=0, patience=0):
         if kind not in SCHEDULES:
             raise ValueError(f"unknown schedule {kind!r}: expected one of {', '.join(SCHEDULES)}")
-        if kind == "step" and every < 1:
-            raise ValueError("the step schedule needs a positive number of steps between decays")
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"the learning rate must be positive, got {lr}")
         if not 0 < decay <= 1:
             raise ValueError(f"the decay factor must be in (0, 1], got {decay}")
-        self.kind, self.initial_lr, self.decay, self.every, self.patience = kind, lr, decay, every, patience
-        self.lr, self.best, self.bad_evals = lr, None, 0
+        if kind == "step" and not every >= 1:
+            raise ValueError(f"the step schedule needs a positive number of steps between decays, "
+                             f"got {every}")
+        if not patience >= 0:
+            raise ValueError(f"patience must be zero or positive, got {patience}")
+        self.kind, self.initial_lr, self.decay = kind, float(lr), float(decay)
+        self.every, self.patience = int(every), int(patience)
+        self.lr, self.best, self.bad_evals = float(lr), None, 0
 
     def lr_at_step(self, step):
-        """The learning rate for training step `step` (0-based)."""
+        """The learning rate for training step `step` (0-based); for plateau, the current rate."""
         if self.kind == "step":
             return self.initial_lr * self.decay ** (step // self.every)
         return self.lr
 
     def observe_validation(self, val_loss):
-        """Record a validation loss; True when the plateau schedule just decayed the rate."""
-        if self.best is None or val_loss < self.best:
-            self.best, self.bad_evals = val_loss, 0
+        """Record a validation loss; True when the plateau schedule has just decayed the rate.
+        A NaN loss counts as no improvement."""
+        if self.kind != "plateau":
+            return False
+        if not math.isnan(val_loss) and (self.best is None or val_loss < self.best):
+            self.best, self.bad_evals = float(val_loss), 0
             return False
         self.bad_evals += 1
-        if self.kind == "plateau" and self.bad_evals > self.patience:
+        if self.bad_evals > self.patience:
             self.lr *= self.decay
             self.bad_evals = 0
             return True
         return False
 
     def state_dict(self):
-        return {"kind": self.kind, "lr": self.lr, "best": self.best, "bad_evals": self.bad_evals}
+        return {"kind": self.kind, "initial_lr": self.initial_lr, "decay": self.decay,
+                "every": self.every, "patience": self.patience,
+                "lr": self.lr, "best": self.best, "bad_evals": self.bad_evals}
 
     def load_state_dict(self, d):
-        if d["kind"] != self.kind:
-            raise ValueError(f"schedule state is for {d['kind']!r}, not {self.kind!r}")
-        self.lr, self.best, self.bad_evals = d["lr"], d["best"], d["bad_evals"]
+        """Restore what state_dict gave; a schedule of another kind is refused."""
+        if d.get("kind") != self.kind:
+            raise ValueError(f"schedule state is for {d.get('kind')!r}, not {self.kind!r}")
+        missing = set(self.state_dict()) - set(d)
+        if missing:
+            raise ValueError(f"schedule state lacks {', '.join(sorted(missing))}")
+        self.initial_lr, self.decay, self.lr = float(d["initial_lr"]), float(d["decay"]), float(d["lr"])
+        self.every, self.patience = int(d["every"]), int(d["patience"])
+        self.bad_evals = int(d["bad_evals"])
+        self.best = None if d["best"] is None else float(d["best"])
