@@ -35,7 +35,7 @@ LEVELS, TOKENIZERS, UNITS = ("char", "word"), ("regex", "whitespace"), ("line", 
 WORD = regex.compile(r"\p{N}+(?:[.,]\p{N}+)*|[\p{L}\p{M}]+(?:['\u2019][\p{L}\p{M}]+)*|(?!\s)\X")
 GRAPHEME = regex.compile(r"\X")
 PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
-BLOCK = 1 << 22         # characters handled at once: bounds the temporaries of a big text
+BLOCK = 1 << 20  # characters handled at once: bounds the temporaries of a big text
 CODE_POINTS = 0x110000  # entries of a table indexed by code point
 NEWLINE = ord("\n")
 
@@ -80,18 +80,17 @@ class TextOptions:
     def from_dict(cls, d):
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
-            raise ValueError(f"unknown text options {', '.join(sorted(unknown))}: expected only "
-                             f"{', '.join(f.name for f in dataclasses.fields(cls))}")
+            raise ValueError(f"unknown text options {', '.join(sorted(unknown))}: remove them")
         return cls(**d)
 
 
-def _lines(text):
-    """text.split("\\n") lazily: at most about BLOCK characters' worth of lines at a time."""
+def _lines(text, stop):
+    """text[:stop].split("\\n") lazily, about BLOCK characters' worth of lines at a time."""
     start = 0
-    while (end := text.find("\n", start + BLOCK)) >= 0:
+    while (end := text.find("\n", start + BLOCK, stop)) >= 0:
         yield from text[start:end].split("\n")
         start = end + 1
-    yield from text[start:].split("\n")
+    yield from text[start:stop].split("\n")
 
 
 def _units(text, options):
@@ -100,13 +99,7 @@ def _units(text, options):
     if unit == "document":
         yield text
     elif unit == "line":
-        previous = None
-        for line in _lines(text):
-            if previous is not None:
-                yield previous
-            previous = line
-        if char or previous:
-            yield previous
+        yield from _lines(text, len(text) - (not char and text.endswith("\n")))
     else:
         start = 0
         for match in PARAGRAPH_BREAK.finditer(text):
@@ -125,13 +118,14 @@ def _blocks(text):
     yield text[start:] if start else text
 
 
-def _tokens(text, options):
-    """The tokens of a piece of text that holds no unit separator, as strings."""
-    if options.level == "char":
-        return GRAPHEME.findall(text) if options.graphemes else list(text)
-    if options.lowercase:
-        text = text.lower()
-    return text.split() if options.tokenize == "whitespace" else WORD.findall(text)
+def _tokens(unit, options):
+    """The tokens of one unit as lists of strings, a block of its lines at a time."""
+    for text in _blocks(unit):
+        if options.level == "char":
+            yield GRAPHEME.findall(text) if options.graphemes else list(text)
+        else:
+            text = text.lower() if options.lowercase else text
+            yield text.split() if options.tokenize == "whitespace" else WORD.findall(text)
 
 
 def _code_point_blocks(text):
@@ -142,7 +136,8 @@ def _code_point_blocks(text):
 
 
 class Vocab:
-    """Tokens by id (specials first) and the TextOptions that produced them."""
+    """tokens: id -> token, the specials first; index: token -> id; options: the TextOptions
+    that produced them and that encode and decode follow."""
 
     def __init__(self, tokens, options):
         self.tokens, self.options = list(tokens), options
@@ -154,13 +149,14 @@ class Vocab:
         self.code_points = options.level == "char" and not options.graphemes
         if self.code_points and any(len(t) != 1 for t in self.tokens[3:]):
             raise ValueError("a char-level vocabulary without graphemes holds single code points only")
-        self._table = self._strings = None
+        self._strings = np.array(["", "", ""] + self.tokens[3:], object)  # id -> text, for decode
+        self._strings[UNK_ID] = UNK
+        if self.code_points:  # code point -> id, UNK_ID for the code points not listed
+            self._table = np.zeros(CODE_POINTS, self.id_dtype)
+            self._table[[ord(t) for t in self.tokens[3:]]] = np.arange(3, len(self.tokens))
 
     def __len__(self):
         return len(self.tokens)
-
-    def __repr__(self):
-        return f"Vocab({len(self)} tokens, {self.options})"
 
     @property
     def id_dtype(self):
@@ -179,12 +175,13 @@ class Vocab:
         buffer, get = array(self.id_dtype.char), self.index.get
         skip_empty = self.options.level == "word" and self.options.resolved_unit == "paragraph"
         for unit in _units(text, self.options):
-            ids = array(self.id_dtype.char)
-            for block in _blocks(unit):
-                ids.extend([get(t, UNK_ID) for t in _tokens(block, self.options)])
-            if ids or not skip_empty:
-                buffer.append(BOS_ID)
-                buffer.extend(ids)
+            buffer.append(BOS_ID)
+            start = len(buffer)
+            for tokens in _tokens(unit, self.options):
+                buffer.extend([get(t, UNK_ID) for t in tokens])
+            if skip_empty and len(buffer) == start:
+                buffer.pop()
+            else:
                 buffer.append(EOS_ID)
         return np.frombuffer(buffer, self.id_dtype)
 
@@ -193,12 +190,13 @@ class Vocab:
         unit = self.options.resolved_unit
         breaks = np.zeros(0, np.int64)
         if unit == "paragraph":
-            breaks = np.array([m.end() for m in PARAGRAPH_BREAK.finditer(text) if m.end() < len(text)], np.int64)
+            ends = (m.end() for m in PARAGRAPH_BREAK.finditer(text))
+            breaks = np.array([end for end in ends if end < len(text)], np.int64)
         extra = text.count("\n") if unit == "line" else 2 * len(breaks)
         out = np.empty(len(text) + extra + 2, self.id_dtype)
         out[0], out[-1], n = BOS_ID, EOS_ID, 1
         for start, points in _code_point_blocks(text):
-            ids = self._lookup()[points]
+            ids = self._table[points]
             if unit == "line":
                 at = np.flatnonzero(points == NEWLINE)
                 ids[at] = EOS_ID
@@ -210,23 +208,14 @@ class Vocab:
             n += len(ids)
         return out
 
-    def _lookup(self):
-        """Table code point -> id (0, UNK, for code points not in the vocabulary)."""
-        if self._table is None:
-            self._table = np.zeros(CODE_POINTS, self.id_dtype)
-            self._table[[ord(t) for t in self.tokens[3:]]] = np.arange(3, len(self.tokens))
-        return self._table
-
     def decode(self, ids):
         """Text of ids. Char level: the tokens concatenated, </s> <s> at a line boundary read as
         "\\n", other <s> and </s> dropped, so decode(encode(text)) == text. Word level: tokens
         joined by a space, a line per unit (each </s> ends one), <s> dropped."""
         ids = np.asarray(ids, np.int64).reshape(-1)
         if len(ids) and (ids.min() < 0 or ids.max() >= len(self)):
-            raise ValueError(f"ids must lie in [0, {len(self)}), the vocabulary's size; got {ids.min()} .. {ids.max()}")
-        if self._strings is None:
-            self._strings = np.array(["", "", ""] + self.tokens[3:], object)
-            self._strings[UNK_ID] = UNK
+            raise ValueError(f"ids must lie in [0, {len(self)}) for this vocabulary, got {ids.min()} .. "
+                             f"{ids.max()}: decode with the vocabulary that encoded them")
         strings = self._strings[ids]
         if self.options.level == "char":
             if self.options.resolved_unit == "line":
@@ -246,12 +235,12 @@ class Vocab:
         if not self.code_points:
             missing = {}
             for unit in _units(text, self.options):
-                for block in _blocks(unit):
-                    missing.update((t, None) for t in _tokens(block, self.options) if t not in self.index)
+                for tokens in _tokens(unit, self.options):
+                    missing.update((t, None) for t in tokens if t not in self.index)
             return list(missing)
         first = {}
         for start, points in _code_point_blocks(text):
-            lacking = self._lookup()[points] == UNK_ID
+            lacking = self._table[points] == UNK_ID
             if self.options.resolved_unit == "line":
                 lacking &= points != NEWLINE
             at = np.flatnonzero(lacking)
@@ -290,8 +279,8 @@ def build_vocab(text, options):
     else:
         counter = Counter()
         for unit in _units(text, options):
-            for block in _blocks(unit):
-                counter.update(_tokens(block, options))
+            for tokens in _tokens(unit, options):
+                counter.update(tokens)
         ranked = counter.most_common()  # stable sort: equal counts stay in first-seen order
     kept = [t for t, c in ranked if c >= options.min_count and t not in SPECIALS]
     return Vocab(list(SPECIALS) + kept[:options.max_vocab], options)
