@@ -1,7 +1,7 @@
 """seqkit: recurrent language models (RNN, LSTM, GRU) compiled with Numba.
 
 The cells follow PyTorch's equations, gate order and parameter names, so weights move between
-the two. Importing seqkit imports numpy and numba only (not click).
+the two. Importing seqkit never imports click: the command line lives in seqkit.cli.
 """
 __version__ = "0.1.0"
 
