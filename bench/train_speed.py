@@ -15,7 +15,6 @@ Thread counts are fixed for BLAS, Numba and PyTorch before anything is imported.
 import argparse
 import itertools
 import os
-import sys
 import time
 
 ARGS = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -17,7 +17,7 @@ import numpy as np
 
 from seqkit.layers import (gather_rows, linear_backward, linear_forward, scatter_add_rows,
                            softmax_cross_entropy)
-from seqkit.recurrent import GRU, LSTM, RNN, check_array, check_dtype
+from seqkit.recurrent import GRU, LSTM, RNN, check_dtype
 from seqkit.init import uniform
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
