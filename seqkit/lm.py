@@ -11,7 +11,7 @@ import numpy as np
 from seqkit.checkpoint import CheckpointError, load_arrays
 from seqkit.data import BOS
 from seqkit.model import Model
-from seqkit.sample import check_sampling_options, generate
+from seqkit.sample import generate
 from seqkit.train import BEST, LATEST, evaluate_streams, load_run_files, restore_model, summarize
 
 EVAL_CHUNK = 256  # tokens per forward pass when evaluating a text; the state is carried across
@@ -26,7 +26,6 @@ class LanguageModel:
     def sample(self, length=200, temperature=1.0, top_k=None, top_p=None, prime="", count=1,
                seed=None, allow_unk=False):
         """`count` samples of up to `length` tokens after <s> and the prime (see seqkit.sample)."""
-        check_sampling_options(temperature, top_k, top_p)
         unknown = self.vocab.unknown(prime)
         if unknown and self.config.text.level == "char":
             raise ValueError("the prime text has characters the vocabulary lacks: "

@@ -94,7 +94,7 @@ def gru_backward(dy, dh_final, h0, weight_hh, y, gates, hn):
         h_prev = h0 if t == 0 else y[t - 1]
         gru_step_backward(dh, h_prev, gates[t], hn[t], weight_hh, dxproj[t], dhproj[t], dh_prev)
         if t > 0:
-            dh[:] = dh_prev + dy[t - 1]
+            np.add(dh_prev, dy[t - 1], dh)  # no temporary per step
     dweight_hh = np.dot(dhproj[0].T, h0)
     if T > 1:
         dweight_hh += np.dot(dhproj[1:].reshape((T - 1) * B, 3 * H).T, y[:-1].reshape((T - 1) * B, H))

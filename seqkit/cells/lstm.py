@@ -95,7 +95,7 @@ def lstm_backward(dy, dh_final, dc_final, h0, c0, weight_hh, y, c, gates):
         c_prev = c0 if t == 0 else c[t - 1]
         lstm_step_backward(dh, dc, c_prev, gates[t], c[t], weight_hh, dpre[t], dh_prev, dc_prev)
         if t > 0:
-            dh[:] = dh_prev + dy[t - 1]
+            np.add(dh_prev, dy[t - 1], dh)  # no temporary per step
             dc[:] = dc_prev
     dweight_hh = np.dot(dpre[0].T, h0)
     if T > 1:

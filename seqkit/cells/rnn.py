@@ -67,7 +67,7 @@ def rnn_backward(dy, dh_final, h0, weight_hh, y, relu):
     for t in range(T - 1, -1, -1):
         rnn_step_backward(dh, y[t], weight_hh, relu, dpre[t], dh_prev)
         if t > 0:
-            dh[:] = dh_prev + dy[t - 1]
+            np.add(dh_prev, dy[t - 1], dh)  # no temporary per step
     dweight_hh = np.dot(dpre[0].T, h0)
     if T > 1:
         dweight_hh += np.dot(dpre[1:].reshape((T - 1) * B, H).T, y[:-1].reshape((T - 1) * B, H))
