@@ -62,9 +62,11 @@ class SeqkitStep:
         rng = np.random.default_rng(0)
         self.tokens = rng.integers(0, V, (T + 1, batch))
         self.state = None
+        self.workspace = seqkit.Workspace()  # as seqkit train does
 
     def __call__(self):
-        loss, self.state, cache = self.model.forward(self.tokens[:-1], self.tokens[1:], self.state)
+        loss, self.state, cache = self.model.forward(self.tokens[:-1], self.tokens[1:], self.state,
+                                                     workspace=self.workspace)
         grads, _ = self.model.backward(cache)
         clip_global_norm(grads, 5.0)
         self.optimizer.step(grads)

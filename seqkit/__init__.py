@@ -11,6 +11,7 @@ from seqkit.lm import LanguageModel, load
 from seqkit.model import Model
 from seqkit.recurrent import GRU, LSTM, RNN
 from seqkit.train import Trainer
+from seqkit.workspace import Workspace
 
 __all__ = ["RNN", "LSTM", "GRU", "Model", "Vocab", "TextOptions", "TrainConfig", "Trainer",
-           "LanguageModel", "load", "__version__"]
+           "LanguageModel", "load", "Workspace", "__version__"]

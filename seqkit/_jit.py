@@ -2,8 +2,10 @@
 
 Every kernel in seqkit is decorated with `kernel`: compiled in nopython mode, cached on disk so
 that a second process skips compilation, and without fastmath so that results are exactly
-IEEE (the gradient checks depend on it).
+IEEE (the gradient checks depend on it). Division follows NumPy's error model (x / 0 is inf or
+nan, as in NumPy and PyTorch) rather than raising ZeroDivisionError: the check for a zero
+divisor is a branch that stops LLVM from vectorizing a loop, 13x slower for the gate math.
 """
 import numba
 
-kernel = numba.njit(cache=True, fastmath=False, nogil=True)
+kernel = numba.njit(cache=True, fastmath=False, nogil=True, error_model="numpy")

@@ -2,51 +2,53 @@
 
 Letters: T time steps, B batch, I input size, M output size, V vocabulary size, N = T * B.
 Token ids are an integer array (T, B); activations are C-contiguous (T, B, features).
+Every kernel writes into arrays the caller passes (fresh, or reused from a Workspace).
 """
 import numpy as np
 
 from seqkit._jit import kernel
+from seqkit.cells.activations import column_sums, exp_nonpositive
 
 
 @kernel
-def linear_forward(x, weight, bias):
-    """out = x @ weight.T + bias for x (T, B, I), weight (M, I), bias (M,): one matrix product
-    over all T * B rows. Returns out (T, B, M)."""
+def linear_forward(x, weight, bias, out):
+    """out = x @ weight.T + bias for x (T, B, I), weight (M, I), bias (M,), out (T, B, M): one
+    matrix product over all T * B rows."""
     T, B, I = x.shape
-    M = weight.shape[0]
-    out = np.dot(x.reshape(T * B, I), weight.T)
+    rows = out.reshape(T * B, weight.shape[0])
+    np.dot(x.reshape(T * B, I), weight.T, rows)
     for n in range(T * B):
-        for m in range(M):
-            out[n, m] += bias[m]
-    return out.reshape(T, B, M)
+        _add(rows[n], bias)
 
 
 @kernel
-def linear_backward(dout, x, weight):
-    """Gradients of linear_forward given dout (T, B, M). Returns dx (T, B, I), dweight (M, I),
-    dbias (M,)."""
+def _add(out, a):
+    for m in range(out.size):
+        out[m] += a[m]
+
+
+@kernel
+def linear_backward(dout, x, weight, dx, dweight, dbias):
+    """Gradients of linear_forward given dout (T, B, M): writes dx (T, B, I), dweight (M, I)
+    and dbias (M,)."""
     T, B, I = x.shape
-    M = weight.shape[0]
-    dout2 = dout.reshape(T * B, M)
-    dx = np.dot(dout2, weight).reshape(T, B, I)
-    dweight = np.dot(dout2.T, x.reshape(T * B, I))
-    dbias = dout2.sum(axis=0)
-    return dx, dweight, dbias
+    dout_rows = dout.reshape(T * B, weight.shape[0])
+    np.dot(dout_rows, weight, dx.reshape(T * B, I))
+    np.dot(dout_rows.T, x.reshape(T * B, I), dweight)
+    column_sums(dout_rows, dbias)
 
 
 @kernel
-def gather_rows(tokens, table):
-    """out[t, b] = table[tokens[t, b]] for tokens (T, B) and table (V, M): an embedding lookup,
-    and also x @ weight_ih.T for one-hot x when table is weight_ih.T. Returns out (T, B, M)."""
+def gather_rows(tokens, table, out):
+    """out[t, b] = table[tokens[t, b]] for tokens (T, B), table (V, M) and out (T, B, M): an
+    embedding lookup, and also x @ weight_ih.T for one-hot x when table is weight_ih.T."""
     T, B = tokens.shape
     M = table.shape[1]
-    out = np.empty((T, B, M), table.dtype)
     for t in range(T):
         for b in range(B):
             row = tokens[t, b]
             for m in range(M):
                 out[t, b, m] = table[row, m]
-    return out
 
 
 @kernel
@@ -62,29 +64,29 @@ def scatter_add_rows(dout, tokens, dtable):
 
 
 @kernel
-def softmax_cross_entropy(logits, targets, ignore, grad_scale):
+def softmax_cross_entropy(logits, targets, ignore, grad_scale, dlogits):
     """Fused softmax and cross-entropy for logits (N, V) and integer targets (N,).
 
     Log-sum-exp is taken after subtracting each row's maximum, so no logit overflows. Rows
     whose target equals `ignore` count for nothing (as PyTorch's ignore_index). Returns the
-    summed loss (a float64, accumulated in float64) and
-    dlogits = (softmax(logits) - onehot(targets)) * grad_scale, shape (N, V), zero on ignored rows."""
+    summed loss (a float64, accumulated in float64) and writes
+    dlogits (N, V) = (softmax(logits) - onehot(targets)) * grad_scale, zero on ignored rows."""
     N, V = logits.shape
-    dlogits = np.zeros_like(logits)
     total = 0.0
     for n in range(N):
         if targets[n] == ignore:
+            dlogits[n] = 0
             continue
         top = logits[n, 0]
         for v in range(1, V):
             top = max(top, logits[n, v])
         norm = 0.0
         for v in range(V):
-            e = np.exp(logits[n, v] - top)
+            e = exp_nonpositive(logits[n, v] - top)
             dlogits[n, v] = e
             norm += e
         total += np.log(norm) + top - logits[n, targets[n]]
         for v in range(V):
             dlogits[n, v] = dlogits[n, v] / norm * grad_scale
         dlogits[n, targets[n]] -= grad_scale
-    return total, dlogits
+    return total

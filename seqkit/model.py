@@ -15,10 +15,12 @@ Parameter names follow a PyTorch module with attributes `embedding` (nn.Embeddin
 """
 import numpy as np
 
+from seqkit.cells.activations import column_sums
 from seqkit.layers import (gather_rows, linear_backward, linear_forward, scatter_add_rows,
                            softmax_cross_entropy)
 from seqkit.recurrent import GRU, LSTM, RNN, check_dtype
 from seqkit.init import uniform
+from seqkit.workspace import FRESH
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
@@ -77,13 +79,15 @@ class Model:
         """All-zeros state: a list with one state per layer (h, or (h, c) for LSTM)."""
         return [layer.zero_state(batch_size) for layer in self.layers]
 
-    def forward(self, tokens, targets, state=None, dropout_rng=None, ignore_index=-1):
+    def forward(self, tokens, targets, state=None, dropout_rng=None, ignore_index=-1, workspace=None):
         """Mean cross-entropy of predicting targets (T, B) from tokens (T, B).
 
         state: from initial_state or a previous forward, None for zeros. dropout_rng: a
         np.random.Generator to draw dropout masks from (training), or None for no dropout.
         Targets equal to ignore_index are not predicted: they count neither in the loss nor in
-        the mean (a language model never predicts its start token <s>).
+        the mean (a language model never predicts its start token <s>). workspace: a
+        seqkit.Workspace whose arrays this call reuses (the next forward with it invalidates
+        this one's cache), or None for fresh arrays.
         Returns (loss, final state, cache for backward)."""
         tokens = self._check_tokens("tokens", tokens)
         targets = self._check_tokens("targets", targets, tokens.shape)
@@ -91,50 +95,58 @@ class Model:
         state = self.initial_state(B) if state is None else state
         if len(state) != len(self.layers):
             raise ValueError(f"state has {len(state)} layers, the model {len(self.layers)}")
+        ws = workspace or FRESH
 
         p = self.parameters
         layer_caches, masks, final_state = [], [], []
-        x = None if self.one_hot else gather_rows(tokens, p["embedding.weight"])
+        x = None
+        if not self.one_hot:
+            x = ws.empty("embedded", (T, B, p["embedding.weight"].shape[1]), self.dtype)
+            gather_rows(tokens, p["embedding.weight"], x)
         for k, layer in enumerate(self.layers):
+            layer_ws = ws.child(k)
             if x is None:
-                xproj = gather_rows(tokens, layer.params["weight_ih"].T)
+                xproj = layer_ws.empty("xproj", (T, B, layer.gates * layer.hidden_size), self.dtype)
+                gather_rows(tokens, layer.params["weight_ih"].T, xproj)
                 xproj += layer.params["bias_ih"]
-                y, layer_state, cache = layer.forward_projected(xproj, state[k])
+                y, layer_state, cache = layer.forward_projected(xproj, state[k], layer_ws)
             else:
-                y, layer_state, cache = layer.forward(x, state[k])
+                y, layer_state, cache = layer.forward(x, state[k], layer_ws)
             final_state.append(layer_state)
             layer_caches.append(cache)
             mask = self._dropout_mask(y.shape, dropout_rng)
             masks.append(mask)
             x = y if mask is None else y * mask
-        logits = linear_forward(x, p["output.weight"], p["output.bias"])
+        logits = ws.empty("logits", (T, B, self.vocab_size), self.dtype)
+        linear_forward(x, p["output.weight"], p["output.bias"], logits)
+        dlogits = ws.empty("dlogits", logits.shape, self.dtype)
         counted = max(int(np.count_nonzero(targets != ignore_index)), 1)
-        loss_sum, dlogits = softmax_cross_entropy(logits.reshape(T * B, self.vocab_size),
-                                                  targets.reshape(T * B), ignore_index, 1.0 / counted)
-        cache = (tokens, layer_caches, masks, x, dlogits.reshape(T, B, self.vocab_size))
+        loss_sum = softmax_cross_entropy(logits.reshape(T * B, self.vocab_size), targets.reshape(T * B),
+                                         ignore_index, 1.0 / counted, dlogits.reshape(T * B, self.vocab_size))
+        cache = (tokens, layer_caches, masks, x, dlogits, ws)
         return loss_sum / counted, final_state, cache
 
     def backward(self, cache, dstate=None):
         """Gradients of the loss that forward returned (plus sum(final state * dstate), if a
         dstate is given, one per layer, for chaining or checking). Fills self.gradients in
         place and returns (self.gradients, gradient of the initial state, one per layer)."""
-        tokens, layer_caches, masks, x, dlogits = cache
+        tokens, layer_caches, masks, x, dlogits, ws = cache
         p, g = self.parameters, self.gradients
-        dx, g["output.weight"][...], g["output.bias"][...] = linear_backward(dlogits, x, p["output.weight"])
+        dx = ws.empty("dx", x.shape, self.dtype)
+        linear_backward(dlogits, x, p["output.weight"], dx, g["output.weight"], g["output.bias"])
         dstate0 = [None] * len(self.layers)
         for k in reversed(range(len(self.layers))):
-            layer = self.layers[k]
+            layer, layer_ws = self.layers[k], ws.child(k)
+            grads = {name: g[f"rnn.{name}_l{k}"] for name in layer.params}
             dy = dx if masks[k] is None else dx * masks[k]
             layer_dstate = None if dstate is None else dstate[k]
             if k == 0 and self.one_hot:
-                dxproj, dstate0[k], grads = layer.backward_projected(dy, layer_dstate, layer_caches[k])
-                grads["bias_ih"] = dxproj.sum(axis=(0, 1))
-                grads["weight_ih"] = np.zeros_like(layer.params["weight_ih"])
+                dxproj, dstate0[k], _ = layer.backward_projected(dy, layer_dstate, layer_caches[k], grads, layer_ws)
+                column_sums(dxproj.reshape(-1, dxproj.shape[2]), grads["bias_ih"])
+                grads["weight_ih"][...] = 0
                 scatter_add_rows(dxproj, tokens, grads["weight_ih"].T)
             else:
-                grads, dx, dstate0[k] = layer.backward(dy, layer_dstate, layer_caches[k])
-            for name, grad in grads.items():
-                g[f"rnn.{name}_l{k}"][...] = grad
+                _, dx, dstate0[k] = layer.backward(dy, layer_dstate, layer_caches[k], grads, layer_ws)
         if not self.one_hot:
             g["embedding.weight"][...] = 0
             scatter_add_rows(dx, tokens, g["embedding.weight"])
@@ -155,8 +167,9 @@ class Model:
             else:
                 x, layer_state = layer.step(x, state[k])
             next_state.append(layer_state)
-        logits = linear_forward(x[None], p["output.weight"], p["output.bias"])[0]
-        return logits, next_state
+        logits = np.empty((1, len(tokens), self.vocab_size), self.dtype)
+        linear_forward(x[None], p["output.weight"], p["output.bias"], logits)
+        return logits[0], next_state
 
     def _dropout_mask(self, shape, rng):
         """Inverted dropout: units kept with probability 1 - p and scaled by 1 / (1 - p), so the

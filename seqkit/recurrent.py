@@ -13,6 +13,7 @@ from seqkit.cells.lstm import lstm_backward, lstm_forward, lstm_step_forward
 from seqkit.cells.rnn import rnn_backward, rnn_forward, rnn_step_forward
 from seqkit.init import init_cell_params
 from seqkit.layers import linear_backward, linear_forward
+from seqkit.workspace import FRESH
 
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 DTYPES = (np.float32, np.float64)
@@ -91,50 +92,73 @@ class Recurrent:
         return self._pack([np.zeros((batch_size, self.hidden_size), self.dtype)
                            for _ in range(self.state_arrays)])
 
-    def forward(self, x, state=None):
+    def forward(self, x, state=None, workspace=None):
         """Run the cell over x (T, B, I). state: as zero_state gives, None for zeros.
+        workspace: a seqkit.Workspace to reuse arrays from (see there), or None for fresh ones.
 
         Returns y (T, B, H), the final state, and the cache that backward needs. The input
         projection for all T steps is one matrix product; the recurrence runs compiled."""
         x = check_array("x", x, (None, None, self.input_size), self.dtype)
-        xproj = linear_forward(x, self.params["weight_ih"], self.params["bias_ih"])
-        y, state, cache = self.forward_projected(xproj, state)
+        ws = workspace or FRESH
+        # forward's xproj is dead once the recurrence ran: backward writes dxproj into it.
+        xproj = ws.empty("xproj", (*x.shape[:2], self.gates * self.hidden_size), self.dtype)
+        linear_forward(x, self.params["weight_ih"], self.params["bias_ih"], xproj)
+        y, state, cache = self.forward_projected(xproj, state, ws)
         return y, state, (x, cache)
 
-    def backward(self, dy, dstate, cache):
+    def backward(self, dy, dstate, cache, grads=None, workspace=None):
         """BPTT: dy (T, B, H) is dLoss/dy, dstate dLoss/d(final state) shaped like the state
-        (None for zeros). Returns grads (a dict parallel to params), dx (T, B, I) and the
-        gradient of the initial state, shaped like the state."""
+        (None for zeros). grads: a dict parallel to params to write the gradients into, or None
+        for new arrays. Returns grads, dx (T, B, I) and the gradient of the initial state,
+        shaped like the state."""
         x, inner = cache
-        dxproj, dstate0, grads = self.backward_projected(dy, dstate, inner)
-        dx, grads["weight_ih"], grads["bias_ih"] = linear_backward(dxproj, x, self.params["weight_ih"])
-        return {name: grads[name] for name in PARAM_NAMES}, dx, dstate0
+        ws = workspace or FRESH
+        grads = {name: np.empty_like(p) for name, p in self.params.items()} if grads is None else grads
+        dxproj, dstate0, grads = self.backward_projected(dy, dstate, inner, grads, ws)
+        dx = ws.empty("dx", x.shape, self.dtype)
+        linear_backward(dxproj, x, self.params["weight_ih"], dx, grads["weight_ih"], grads["bias_ih"])
+        return grads, dx, dstate0
 
     def step(self, x_t, state=None):
         """One time step for sampling: x_t (B, I) and a state in, (h (B, H), next state) out.
         It runs the same compiled step as forward."""
         x_t = check_array("x_t", x_t, (None, self.input_size), self.dtype)
-        xproj_t = linear_forward(x_t[None], self.params["weight_ih"], self.params["bias_ih"])[0]
-        return self.step_projected(xproj_t, state)
+        xproj_t = np.empty((1, x_t.shape[0], self.gates * self.hidden_size), self.dtype)
+        linear_forward(x_t[None], self.params["weight_ih"], self.params["bias_ih"], xproj_t)
+        return self.step_projected(xproj_t[0], state)
 
-    def forward_projected(self, xproj, state):
+    def forward_projected(self, xproj, state, workspace=None):
         """forward, from xproj = x @ weight_ih.T + bias_ih (T, B, G*H) already computed, as the
         one-hot input path does with a row gather. Returns y, final state, cache."""
         xproj = check_array("xproj", xproj, (None, None, self.gates * self.hidden_size), self.dtype)
-        if xproj.shape[0] == 0:
+        T, B = xproj.shape[:2]
+        if T == 0:
             raise ValueError("the input has no time steps (T = 0)")
-        arrays = self._state_arrays(state, xproj.shape[1], "state")
-        y, *cache = self._forward_kernel(xproj, *arrays)
-        return y, self._final_state(y, cache), (arrays, y, cache)
+        ws = workspace or FRESH
+        # One (T + 1, B, H) array per state array: the initial state, then each step's.
+        sequences = tuple(ws.empty(f"states{k}", (T + 1, B, self.hidden_size), self.dtype)
+                          for k in range(self.state_arrays))
+        for sequence, initial in zip(sequences, self._state_arrays(state, B, "state")):
+            sequence[0] = initial
+        extra = self._forward_kernel(xproj, sequences, ws)
+        final = self._pack([sequence[-1].copy() for sequence in sequences])
+        return sequences[0][1:], final, (sequences, extra)
 
-    def backward_projected(self, dy, dstate, cache):
+    def backward_projected(self, dy, dstate, cache, grads=None, workspace=None):
         """backward as far as xproj. Returns dxproj (T, B, G*H), the initial state's gradient,
-        and a dict with the gradients of weight_hh and bias_hh."""
-        arrays, y, inner = cache
-        dy = check_array("dy", dy, y.shape, self.dtype)
-        darrays = self._state_arrays(dstate, y.shape[1], "dstate")
-        dxproj, *dstate0, dweight_hh, dbias_hh = self._backward_kernel(dy, *darrays, *arrays, y, *inner)
-        return dxproj, self._pack(dstate0), {"weight_hh": dweight_hh, "bias_hh": dbias_hh}
+        and grads (None: a new dict) with the gradients of weight_hh and bias_hh written in."""
+        sequences, extra = cache
+        T, B = sequences[0].shape[0] - 1, sequences[0].shape[1]
+        dy = check_array("dy", dy, (T, B, self.hidden_size), self.dtype)
+        ws = workspace or FRESH
+        dfinal = self._state_arrays(dstate, B, "dstate")
+        dxproj = ws.empty("xproj", (T, B, self.gates * self.hidden_size), self.dtype)
+        dstate0 = tuple(np.empty((B, self.hidden_size), self.dtype) for _ in range(self.state_arrays))
+        if grads is None:
+            grads = {name: np.empty_like(self.params[name]) for name in ("weight_hh", "bias_hh")}
+        self._backward_kernel(dy, dfinal, sequences, extra, dxproj, dstate0, grads["weight_hh"],
+                              grads["bias_hh"], ws)
+        return dxproj, self._pack(dstate0), grads
 
     def step_projected(self, xproj_t, state):
         """step, from xproj_t (B, G*H) already computed. Returns (h, next state)."""
@@ -172,15 +196,14 @@ class RNN(Recurrent):
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, dtype, seed, init, forget_bias=None)
 
-    def _forward_kernel(self, xproj, h0):
-        p = self.params
-        return (rnn_forward(xproj, h0, p["weight_hh"], p["bias_hh"], self.nonlinearity == "relu"),)
+    def _forward_kernel(self, xproj, sequences, ws):
+        rnn_forward(xproj, self.params["weight_hh"], self.params["bias_hh"], self.nonlinearity == "relu",
+                    sequences[0])
+        return ()
 
-    def _backward_kernel(self, dy, dh_final, h0, y):
-        return rnn_backward(dy, dh_final, h0, self.params["weight_hh"], y, self.nonlinearity == "relu")
-
-    def _final_state(self, y, cache):
-        return y[-1].copy()
+    def _backward_kernel(self, dy, dfinal, sequences, extra, dxproj, dstate0, dweight_hh, dbias_hh, ws):
+        rnn_backward(dy, dfinal[0], self.params["weight_hh"], sequences[0], self.nonlinearity == "relu",
+                     dxproj, dstate0[0], dweight_hh, dbias_hh)
 
     def _step_kernel(self, xproj_t, h_prev):
         h = np.empty_like(h_prev)
@@ -203,14 +226,14 @@ class LSTM(Recurrent):
             raise TypeError("an LSTM state is a pair (h, c) of (B, H) arrays")
         return state
 
-    def _forward_kernel(self, xproj, h0, c0):
-        return lstm_forward(xproj, h0, c0, self.params["weight_hh"], self.params["bias_hh"])
+    def _forward_kernel(self, xproj, sequences, ws):
+        gates = ws.empty("gates", xproj.shape, self.dtype)
+        lstm_forward(xproj, self.params["weight_hh"], self.params["bias_hh"], *sequences, gates)
+        return (gates,)
 
-    def _backward_kernel(self, dy, dh_final, dc_final, h0, c0, y, c, gates):
-        return lstm_backward(dy, dh_final, dc_final, h0, c0, self.params["weight_hh"], y, c, gates)
-
-    def _final_state(self, y, cache):
-        return y[-1].copy(), cache[0][-1].copy()
+    def _backward_kernel(self, dy, dfinal, sequences, extra, dxproj, dstate0, dweight_hh, dbias_hh, ws):
+        lstm_backward(dy, *dfinal, self.params["weight_hh"], *sequences, *extra, dxproj, *dstate0,
+                      dweight_hh, dbias_hh)
 
     def _step_kernel(self, xproj_t, h_prev, c_prev):
         h, c = np.empty_like(h_prev), np.empty_like(c_prev)
@@ -229,14 +252,16 @@ class GRU(Recurrent):
     def __init__(self, input_size, hidden_size, dtype=np.float32, seed=None, init="uniform"):
         super().__init__(input_size, hidden_size, dtype, seed, init, forget_bias=None)
 
-    def _forward_kernel(self, xproj, h0):
-        return gru_forward(xproj, h0, self.params["weight_hh"], self.params["bias_hh"])
+    def _forward_kernel(self, xproj, sequences, ws):
+        gates = ws.empty("gates", xproj.shape, self.dtype)
+        hn = ws.empty("hn", sequences[0][1:].shape, self.dtype)
+        gru_forward(xproj, self.params["weight_hh"], self.params["bias_hh"], sequences[0], gates, hn)
+        return gates, hn
 
-    def _backward_kernel(self, dy, dh_final, h0, y, gates, hn):
-        return gru_backward(dy, dh_final, h0, self.params["weight_hh"], y, gates, hn)
-
-    def _final_state(self, y, cache):
-        return y[-1].copy()
+    def _backward_kernel(self, dy, dfinal, sequences, extra, dxproj, dstate0, dweight_hh, dbias_hh, ws):
+        dhproj = ws.empty("dhproj", dxproj.shape, self.dtype)
+        gru_backward(dy, dfinal[0], self.params["weight_hh"], sequences[0], *extra, dxproj, dhproj,
+                     dstate0[0], dweight_hh, dbias_hh)
 
     def _step_kernel(self, xproj_t, h_prev):
         h, hn = np.empty_like(h_prev), np.empty_like(h_prev)

@@ -23,6 +23,7 @@ from seqkit.data import BOS, Vocab, batchify, build_vocab, chunks, read_text, sp
 from seqkit.model import Model
 from seqkit.optim import Schedule, clip_global_norm, clip_value, global_norm, make_optimizer
 from seqkit.sample import generate
+from seqkit.workspace import Workspace
 
 CONFIG, VOCAB, LATEST, BEST, METRICS = "config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"
 MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
@@ -45,9 +46,9 @@ def corpus_path(config):
 def evaluate_streams(model, streams, seq_len, ignore_id):
     """Summed loss and number of predicted tokens over streams (T_total, B), the state carried
     across chunks from zeros, no dropout; targets equal to ignore_id (<s>) are not counted."""
-    total, count, state = 0.0, 0, None
+    total, count, state, workspace = 0.0, 0, None, Workspace()
     for _, inputs, targets in chunks(streams, seq_len):
-        loss, state, _ = model.forward(inputs, targets, state, ignore_index=ignore_id)
+        loss, state, _ = model.forward(inputs, targets, state, ignore_index=ignore_id, workspace=workspace)
         counted = int(np.count_nonzero(targets != ignore_id))
         total += loss * counted
         count += counted
@@ -102,6 +103,7 @@ class Trainer:
         self.schedule = Schedule(config.lr_schedule, lr=config.lr, decay=config.lr_decay,
                                  every=config.lr_decay_every, patience=config.patience)
         self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
+        self.workspace = Workspace()  # activations and gradients, reused from step to step
         self.step, self.epoch, self.position, self.state = 0, 0, 0, None
         self.best_val_loss = None
         self.bad_steps = 0
@@ -183,7 +185,8 @@ class Trainer:
         c, rows = self.config, self.train_streams
         _, inputs, targets = next(chunks(rows, c.seq_len, start=self.position))
         dropout_rng = self.rng if c.dropout > 0 else None
-        loss, state, cache = self.model.forward(inputs, targets, self.state, dropout_rng, ignore_index=self.bos)
+        loss, state, cache = self.model.forward(inputs, targets, self.state, dropout_rng, ignore_index=self.bos,
+                                                workspace=self.workspace)
         grads, _ = self.model.backward(cache)
         if c.clip_value is not None:
             clip_value(grads, c.clip_value)

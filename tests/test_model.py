@@ -151,3 +151,43 @@ def test_overfits_a_one_kilobyte_corpus():
         losses.append(np.mean(epoch_losses))
     assert losses[0] > 3.0
     assert losses[-1] < 0.5
+
+
+@pytest.mark.parametrize("embed_size", [None, 4])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_workspace_reuses_its_arrays_and_changes_no_result(cell, embed_size):
+    """Forward and backward through a Workspace, twice in a row with different data and then at
+    another shape, give exactly what fresh arrays give, and the second call reuses the first
+    call's arrays (no allocation of activations from step to step)."""
+    from seqkit import Workspace
+    rng = np.random.default_rng(5)
+    model = Model(V, H, num_layers=2, cell=cell, embed_size=embed_size, dtype=np.float64, seed=3)
+    workspace = Workspace()
+    seen = []
+    for shape in [(T, B), (T, B), (T + 2, B + 1)]:
+        tokens, targets = rng.integers(0, V, shape), rng.integers(0, V, shape)
+        state = [tuple(np.full_like(a, 0.3) for a in state_arrays(s)) if cell == "lstm" else np.full_like(s, 0.3)
+                 for s in model.initial_state(shape[1])]
+        loss, final, cache = model.forward(tokens, targets, state)
+        grads = {name: g.copy() for name, g in model.backward(cache)[0].items()}
+        reused_loss, reused_final, reused_cache = model.forward(tokens, targets, state, workspace=workspace)
+        reused_grads, _ = model.backward(reused_cache)
+        assert reused_loss == loss
+        for a, b in zip(final, reused_final):
+            for x, y in zip(state_arrays(a), state_arrays(b)):
+                np.testing.assert_array_equal(x, y)
+        for name in grads:
+            np.testing.assert_array_equal(reused_grads[name], grads[name], err_msg=name)
+        seen.append(reused_cache[-2])  # the output of the top layer, as the output layer saw it
+    assert np.shares_memory(seen[0], seen[1])
+    assert not np.shares_memory(seen[1], seen[2])  # a new shape gets new arrays
+
+
+def test_a_workspace_hands_out_one_array_per_name():
+    from seqkit import Workspace
+    workspace = Workspace()
+    first = workspace.empty("a", (2, 3), np.float32)
+    assert workspace.empty("a", (2, 3), np.float32) is first
+    assert workspace.empty("b", (2, 3), np.float32) is not first
+    assert workspace.empty("a", (2, 3), np.float64).dtype == np.float64
+    assert workspace.child(0) is workspace.child(0) and workspace.child(0) is not workspace.child(1)

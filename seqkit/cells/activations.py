@@ -1,26 +1,131 @@
-"""The gate nonlinearities the cell kernels share, compiled inline into each of them.
+"""The nonlinearities the kernels share, compiled inline into each of them.
+
+They are built on `exp_nonpositive`, an exp written in plain arithmetic (Cephes' range
+reduction and polynomials) instead of a call into libm: LLVM can then vectorize the loops that
+use it, which it cannot do with a libm call (the PyPI llvmlite has no vector math library).
+In a vectorized loop it costs 0.23 ns an element against 1.7 ns for np.exp (float32); its
+error stays within 1 unit in the last place in float32 and 1.5 in float64 (tests/test_activations.py).
 
 `one` is 1 in the argument's dtype (the caller's x.dtype.type(1)), so float32 math stays
 float32: a bare literal would promote every operation to float64 and back.
 
 Numba's on-disk cache keys a kernel on its own file only: after editing this file, delete
-seqkit/cells/__pycache__ (or touch the cell modules) so that no kernel keeps the old code.
+seqkit/cells/__pycache__ and seqkit/__pycache__ so that no kernel keeps the old code.
 """
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic, overload
 
 from seqkit._jit import kernel
 
 
+@intrinsic
+def _float_from_bits(typingctx, bits):
+    """The float whose IEEE bit pattern is `bits` (int32 -> float32, int64 -> float64)."""
+    if bits == types.int32:
+        result, llvm_type = types.float32, ir.FloatType()
+    elif bits == types.int64:
+        result, llvm_type = types.float64, ir.DoubleType()
+    else:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvm_type)
+    return result(bits), codegen
+
+
+def exp_nonpositive(x):
+    """e ** x for x <= 0 (e ** 0 = 1 down to the smallest normal float; below that the smallest
+    normal, not a subnormal or zero; NaN stays NaN). Outside Numba: np.exp."""
+    return np.exp(x)
+
+
+def _exp_nonpositive_float32(x):
+    # Cephes expf: x = n ln2 + r, |r| <= ln2 / 2, e**r by a degree-7 polynomial, times 2**n.
+    x = max(x, np.float32(-87.33654))
+    n = np.floor(x * np.float32(1.44269504088896341) + np.float32(0.5))
+    r = x - n * np.float32(0.693359375) - n * np.float32(-2.12194440e-4)
+    p = np.float32(1.9875691500e-4)
+    p = p * r + np.float32(1.3981999507e-3)
+    p = p * r + np.float32(8.3334519073e-3)
+    p = p * r + np.float32(4.1665795894e-2)
+    p = p * r + np.float32(1.6666665459e-1)
+    p = p * r + np.float32(5.0000001201e-1)
+    p = p * r * r + r + np.float32(1)
+    return p * _float_from_bits(np.int32((np.int64(n) + 127) << 23))
+
+
+def _exp_nonpositive_float64(x):
+    # Cephes exp: x = n ln2 + r, e**r = 1 + 2 r P(r*r) / (Q(r*r) - r P(r*r)), times 2**n.
+    x = max(x, -708.3964185322641)
+    n = np.floor(x * 1.4426950408889634 + 0.5)
+    r = x - n * 6.93145751953125e-1 - n * 1.42860682030941723212e-6
+    rr = r * r
+    p = r * ((1.26177193074810590878e-4 * rr + 3.02994407707441961300e-2) * rr + 9.99999999999999999910e-1)
+    q = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr
+         + 2.27265548208155028766e-1) * rr + 2.00000000000000000009e0
+    e = 1.0 + 2.0 * p / (q - p)
+    return e * _float_from_bits((np.int64(n) + 1023) << 52)
+
+
+@overload(exp_nonpositive)
+def _exp_nonpositive_typed(x):
+    if x == types.float32:
+        return _exp_nonpositive_float32
+    if x == types.float64:
+        return _exp_nonpositive_float64
+    return None
+
+
 @kernel
 def sigmoid(a, one):
-    return one / (one + np.exp(-a))
+    """1 / (1 + e**-a), through the exp of -|a| so that nothing overflows."""
+    e = exp_nonpositive(-abs(a))
+    return one / (one + e) if a >= 0 else e / (one + e)
 
 
 @kernel
 def tanh(a, one):
-    """tanh through one exp: (1 - e) / (1 + e) with e = exp(-2|a|). Inside Numba this is about
-    3x faster than libm's tanh (18 ns a call, exp 5 ns) and within 2.2e-16 of it (absolute) in
-    float64."""
-    e = np.exp(-(one + one) * abs(a))
+    """tanh through one exp: (1 - e) / (1 + e) with e = e**(-2|a|), within one unit of 1 in the
+    last place of the exact value (absolute)."""
+    e = exp_nonpositive(-(one + one) * abs(a))
     t = (one - e) / (one + e)
     return t if a >= 0 else -t
+
+
+# Loops over one row of gates, each a separate kernel over 1-d arrays: in this shape LLVM
+# vectorizes them (a loop over a 2-d array starting at an offset, or touching many views of
+# one buffer at once, it leaves scalar).
+
+@kernel
+def sigmoid_of_sum(out, a, bias, one):
+    """out = sigmoid(out + a + bias), elementwise over 1-d arrays, in place."""
+    for k in range(out.size):
+        out[k] = sigmoid(out[k] + a[k] + bias[k], one)
+
+
+@kernel
+def tanh_of_sum(out, a, bias, one):
+    """out = tanh(out + a + bias), elementwise over 1-d arrays, in place."""
+    for k in range(out.size):
+        out[k] = tanh(out[k] + a[k] + bias[k], one)
+
+
+@kernel
+def relu_of_sum(out, a, bias):
+    """out = max(out + a + bias, 0), elementwise over 1-d arrays, in place."""
+    zero = out.dtype.type(0)
+    for k in range(out.size):
+        s = out[k] + a[k] + bias[k]
+        out[k] = s if s > zero else zero
+
+
+@kernel
+def column_sums(rows, out):
+    """out (M,) = rows (N, M) summed over its rows, accumulated in the arrays' dtype."""
+    out[:] = 0
+    for n in range(rows.shape[0]):
+        row = rows[n]
+        for m in range(out.size):
+            out[m] += row[m]

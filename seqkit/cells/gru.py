@@ -14,7 +14,7 @@ All arrays are C-contiguous and of one float dtype.
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells.activations import sigmoid, tanh
+from seqkit.cells.activations import column_sums, sigmoid_of_sum, tanh
 
 
 @kernel
@@ -26,15 +26,19 @@ def gru_step_forward(xproj_t, h_prev, weight_hh, bias_hh, gates, hn, h):
     H, one = h.shape[1], h.dtype.type(1)
     np.dot(h_prev, weight_hh.T, gates)
     for b in range(h.shape[0]):
-        for j in range(H):
-            r = sigmoid(gates[b, j] + xproj_t[b, j] + bias_hh[j], one)
-            z = sigmoid(gates[b, H + j] + xproj_t[b, H + j] + bias_hh[H + j], one)
-            hn[b, j] = gates[b, 2 * H + j] + bias_hh[2 * H + j]
-            n = tanh(xproj_t[b, 2 * H + j] + r * hn[b, j], one)
-            gates[b, j] = r
-            gates[b, H + j] = z
-            gates[b, 2 * H + j] = n
-            h[b, j] = (one - z) * n + z * h_prev[b, j]
+        row, x = gates[b], xproj_t[b]
+        sigmoid_of_sum(row[:2 * H], x[:2 * H], bias_hh[:2 * H], one)  # r, z
+        _gru_state(row[:H], row[H:2 * H], row[2 * H:], x[2 * H:], bias_hh[2 * H:], h_prev[b], hn[b], h[b], one)
+
+
+@kernel
+def _gru_state(r, z, n, xn, bias_hn, h_prev, hn, h, one):
+    """Over one row, where n holds W_hn h_prev on entry: hn = W_hn h_prev + b_hn,
+    n = tanh(xn + r * hn) and h = (1 - z) * n + z * h_prev."""
+    for j in range(h.size):
+        hn[j] = n[j] + bias_hn[j]
+        n[j] = tanh(xn[j] + r[j] * hn[j], one)
+        h[j] = (one - z[j]) * n[j] + z[j] * h_prev[j]
 
 
 @kernel
@@ -45,58 +49,55 @@ def gru_step_backward(dh, h_prev, gates, hn, weight_hh, dxproj, dhproj, dh_prev)
     h_prev @ weight_hh.T + bias_hh (and of bias_hh); and dh_prev (B, H)."""
     H, one = h_prev.shape[1], h_prev.dtype.type(1)
     for b in range(h_prev.shape[0]):
-        for j in range(H):
-            r = gates[b, j]
-            z = gates[b, H + j]
-            n = gates[b, 2 * H + j]
-            dn_pre = dh[b, j] * (one - z) * (one - n * n)
-            dr_pre = dn_pre * hn[b, j] * r * (one - r)
-            dz_pre = dh[b, j] * (h_prev[b, j] - n) * z * (one - z)
-            dxproj[b, j] = dr_pre
-            dxproj[b, H + j] = dz_pre
-            dxproj[b, 2 * H + j] = dn_pre
-            dhproj[b, j] = dr_pre
-            dhproj[b, H + j] = dz_pre
-            dhproj[b, 2 * H + j] = dn_pre * r
+        row, dx, dhp = gates[b], dxproj[b], dhproj[b]
+        _gru_gate_gradients(row[:H], row[H:2 * H], row[2 * H:], hn[b], h_prev[b], dh[b],
+                            dx[:H], dx[H:2 * H], dx[2 * H:], dhp[2 * H:], one)
+        dhp[:2 * H] = dx[:2 * H]
     np.dot(dhproj, weight_hh, dh_prev)
     for b in range(h_prev.shape[0]):
-        for j in range(H):
-            dh_prev[b, j] += dh[b, j] * gates[b, H + j]
+        _add_product(dh[b], gates[b, H:2 * H], dh_prev[b])
 
 
 @kernel
-def gru_forward(xproj, h0, weight_hh, bias_hh):
-    """Run T steps from h0 (B, H).
-
-    Returns y (T, B, H) the hidden states, gates (T, B, 3H) post-activation, and
-    hn (T, B, H) = W_hn h_{t-1} + b_hn. The final state is y[-1]; (y, gates, hn) is the cache
-    for backward."""
-    T, B, H = xproj.shape[0], h0.shape[0], h0.shape[1]
-    y = np.empty((T, B, H), h0.dtype)
-    gates = np.empty((T, B, 3 * H), h0.dtype)
-    hn = np.empty((T, B, H), h0.dtype)
-    for t in range(T):
-        gru_step_forward(xproj[t], h0 if t == 0 else y[t - 1], weight_hh, bias_hh, gates[t], hn[t], y[t])
-    return y, gates, hn
+def _gru_gate_gradients(r, z, n, hn, h_prev, dh, dr, dz, dn, dhn, one):
+    """Over one row: the pre-activation gradients dr, dz, dn of r, z and n's input part, and
+    dhn that of W_hn h_prev + b_hn."""
+    for j in range(h_prev.size):
+        dn[j] = dh[j] * (one - z[j]) * (one - n[j] * n[j])
+        dr[j] = dn[j] * hn[j] * r[j] * (one - r[j])
+        dz[j] = dh[j] * (h_prev[j] - n[j]) * z[j] * (one - z[j])
+        dhn[j] = dn[j] * r[j]
 
 
 @kernel
-def gru_backward(dy, dh_final, h0, weight_hh, y, gates, hn):
+def _add_product(a, b, out):
+    """out += a * b, elementwise over 1-d arrays."""
+    for j in range(out.size):
+        out[j] += a[j] * b[j]
+
+
+@kernel
+def gru_forward(xproj, weight_hh, bias_hh, hs, gates, hn):
+    """Run T steps. hs (T + 1, B, H) holds the initial state in hs[0] and receives the state
+    after each step in hs[1:]: the output y = hs[1:], final state hs[-1]. gates (T, B, 3H)
+    receives the post-activation gates, hn (T, B, H) W_hn h_{t-1} + b_hn.
+    (hs, gates, hn) is the cache for backward."""
+    for t in range(xproj.shape[0]):
+        gru_step_forward(xproj[t], hs[t], weight_hh, bias_hh, gates[t], hn[t], hs[t + 1])
+
+
+@kernel
+def gru_backward(dy, dh_final, weight_hh, hs, gates, hn, dxproj, dhproj, dh0, dweight_hh, dbias_hh):
     """BPTT through gru_forward. dy (T, B, H) is dLoss/dy; dh_final (B, H) that of the final state.
 
-    Returns dxproj (T, B, 3H), dh0 (B, H), dweight_hh (3H, H), dbias_hh (3H,)."""
-    T, B, H = y.shape
-    dxproj = np.empty_like(gates)
-    dhproj = np.empty_like(gates)
+    Writes dxproj (T, B, 3H), the gradient of xproj (and of bias_ih); dh0 (B, H), that of the
+    initial state; dweight_hh (3H, H) and dbias_hh (3H,). dhproj (T, B, 3H) is scratch."""
+    T, B, H = dy.shape
     dh = dh_final + dy[T - 1]
-    dh_prev = np.empty_like(h0)
     for t in range(T - 1, -1, -1):
-        h_prev = h0 if t == 0 else y[t - 1]
-        gru_step_backward(dh, h_prev, gates[t], hn[t], weight_hh, dxproj[t], dhproj[t], dh_prev)
+        gru_step_backward(dh, hs[t], gates[t], hn[t], weight_hh, dxproj[t], dhproj[t], dh0)  # dh0 as dh_prev
         if t > 0:
-            np.add(dh_prev, dy[t - 1], dh)  # no temporary per step
-    dweight_hh = np.dot(dhproj[0].T, h0)
-    if T > 1:
-        dweight_hh += np.dot(dhproj[1:].reshape((T - 1) * B, 3 * H).T, y[:-1].reshape((T - 1) * B, H))
-    dbias_hh = dhproj.reshape(T * B, 3 * H).sum(axis=0)
-    return dxproj, dh_prev, dweight_hh, dbias_hh
+            np.add(dh0, dy[t - 1], dh)
+    dhproj_rows = dhproj.reshape(T * B, 3 * H)
+    np.dot(dhproj_rows.T, hs[:T].reshape(T * B, H), dweight_hh)
+    column_sums(dhproj_rows, dbias_hh)

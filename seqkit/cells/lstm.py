@@ -14,7 +14,7 @@ All arrays are C-contiguous and of one float dtype.
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells.activations import sigmoid, tanh
+from seqkit.cells.activations import column_sums, sigmoid_of_sum, tanh, tanh_of_sum
 
 
 @kernel
@@ -25,17 +25,19 @@ def lstm_step_forward(xproj_t, h_prev, c_prev, weight_hh, bias_hh, gates, h, c):
     H, one = h.shape[1], h.dtype.type(1)
     np.dot(h_prev, weight_hh.T, gates)
     for b in range(h.shape[0]):
-        for j in range(H):
-            i = sigmoid(gates[b, j] + xproj_t[b, j] + bias_hh[j], one)
-            f = sigmoid(gates[b, H + j] + xproj_t[b, H + j] + bias_hh[H + j], one)
-            g = tanh(gates[b, 2 * H + j] + xproj_t[b, 2 * H + j] + bias_hh[2 * H + j], one)
-            o = sigmoid(gates[b, 3 * H + j] + xproj_t[b, 3 * H + j] + bias_hh[3 * H + j], one)
-            gates[b, j] = i
-            gates[b, H + j] = f
-            gates[b, 2 * H + j] = g
-            gates[b, 3 * H + j] = o
-            c[b, j] = f * c_prev[b, j] + i * g
-            h[b, j] = o * tanh(c[b, j], one)
+        row, x = gates[b], xproj_t[b]
+        sigmoid_of_sum(row[:2 * H], x[:2 * H], bias_hh[:2 * H], one)  # i, f
+        tanh_of_sum(row[2 * H:3 * H], x[2 * H:3 * H], bias_hh[2 * H:3 * H], one)  # g
+        sigmoid_of_sum(row[3 * H:], x[3 * H:], bias_hh[3 * H:], one)  # o
+        _lstm_state(row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:], c_prev[b], c[b], h[b], one)
+
+
+@kernel
+def _lstm_state(i, f, g, o, c_prev, c, h, one):
+    """c = f * c_prev + i * g and h = o * tanh(c), over one row."""
+    for j in range(c.size):
+        c[j] = f[j] * c_prev[j] + i[j] * g[j]
+        h[j] = o[j] * tanh(c[j], one)
 
 
 @kernel
@@ -46,59 +48,52 @@ def lstm_step_backward(dh, dc, c_prev, gates, c, weight_hh, dpre, dh_prev, dc_pr
     of bias_hh), and dh_prev, dc_prev (B, H)."""
     H, one = c.shape[1], c.dtype.type(1)
     for b in range(c.shape[0]):
-        for j in range(H):
-            i = gates[b, j]
-            f = gates[b, H + j]
-            g = gates[b, 2 * H + j]
-            o = gates[b, 3 * H + j]
-            tanh_c = tanh(c[b, j], one)
-            dcj = dc[b, j] + dh[b, j] * o * (one - tanh_c * tanh_c)
-            dpre[b, j] = dcj * g * i * (one - i)
-            dpre[b, H + j] = dcj * c_prev[b, j] * f * (one - f)
-            dpre[b, 2 * H + j] = dcj * i * (one - g * g)
-            dpre[b, 3 * H + j] = dh[b, j] * tanh_c * o * (one - o)
-            dc_prev[b, j] = dcj * f
+        row, drow = gates[b], dpre[b]
+        _lstm_gate_gradients(row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:], c_prev[b], c[b],
+                             dh[b], dc[b], drow[:H], drow[H:2 * H], drow[2 * H:3 * H], drow[3 * H:],
+                             dc_prev[b], one)
     np.dot(dpre, weight_hh, dh_prev)
 
 
 @kernel
-def lstm_forward(xproj, h0, c0, weight_hh, bias_hh):
-    """Run T steps from the state h0, c0 (B, H).
-
-    Returns y (T, B, H) the hidden states, c (T, B, H) the cell states, gates (T, B, 4H)
-    post-activation. The final state is (y[-1], c[-1]); (y, c, gates) is the cache for backward."""
-    T, B, H = xproj.shape[0], h0.shape[0], h0.shape[1]
-    y = np.empty((T, B, H), h0.dtype)
-    c = np.empty((T, B, H), h0.dtype)
-    gates = np.empty((T, B, 4 * H), h0.dtype)
-    for t in range(T):
-        if t == 0:
-            lstm_step_forward(xproj[0], h0, c0, weight_hh, bias_hh, gates[0], y[0], c[0])
-        else:
-            lstm_step_forward(xproj[t], y[t - 1], c[t - 1], weight_hh, bias_hh, gates[t], y[t], c[t])
-    return y, c, gates
+def _lstm_gate_gradients(i, f, g, o, c_prev, c, dh, dc, di, df, dg, do, dc_prev, one):
+    """Over one row: the pre-activation gradients di, df, dg, do and dc_prev from dh, dc."""
+    for j in range(c.size):
+        tanh_c = tanh(c[j], one)
+        dcj = dc[j] + dh[j] * o[j] * (one - tanh_c * tanh_c)
+        di[j] = dcj * g[j] * i[j] * (one - i[j])
+        df[j] = dcj * c_prev[j] * f[j] * (one - f[j])
+        dg[j] = dcj * i[j] * (one - g[j] * g[j])
+        do[j] = dh[j] * tanh_c * o[j] * (one - o[j])
+        dc_prev[j] = dcj * f[j]
 
 
 @kernel
-def lstm_backward(dy, dh_final, dc_final, h0, c0, weight_hh, y, c, gates):
+def lstm_forward(xproj, weight_hh, bias_hh, hs, cs, gates):
+    """Run T steps. hs, cs (T + 1, B, H) hold the initial state in hs[0], cs[0] and receive the
+    state after each step in hs[1:], cs[1:]: the outputs are y = hs[1:], the final state
+    (hs[-1], cs[-1]). gates (T, B, 4H) receives the post-activation gates.
+    (hs, cs, gates) is the cache for backward."""
+    for t in range(xproj.shape[0]):
+        lstm_step_forward(xproj[t], hs[t], cs[t], weight_hh, bias_hh, gates[t], hs[t + 1], cs[t + 1])
+
+
+@kernel
+def lstm_backward(dy, dh_final, dc_final, weight_hh, hs, cs, gates, dpre, dh0, dc0, dweight_hh, dbias_hh):
     """BPTT through lstm_forward. dy (T, B, H) is dLoss/dy; dh_final, dc_final (B, H) those of
     the final state.
 
-    Returns dxproj (T, B, 4H), dh0, dc0 (B, H), dweight_hh (4H, H), dbias_hh (4H,)."""
-    T, B, H = y.shape
-    dpre = np.empty_like(gates)
+    Writes dpre (T, B, 4H), the gradient of xproj (and of bias_ih); dh0, dc0 (B, H), that of the
+    initial state; dweight_hh (4H, H) and dbias_hh (4H,)."""
+    T, B, H = dy.shape
     dh = dh_final + dy[T - 1]
     dc = dc_final.copy()
-    dh_prev = np.empty_like(h0)
-    dc_prev = np.empty_like(c0)
     for t in range(T - 1, -1, -1):
-        c_prev = c0 if t == 0 else c[t - 1]
-        lstm_step_backward(dh, dc, c_prev, gates[t], c[t], weight_hh, dpre[t], dh_prev, dc_prev)
+        # dh0, dc0 serve as the per-step dh_prev, dc_prev: after step 0 they hold the answer.
+        lstm_step_backward(dh, dc, cs[t], gates[t], cs[t + 1], weight_hh, dpre[t], dh0, dc0)
         if t > 0:
-            np.add(dh_prev, dy[t - 1], dh)  # no temporary per step
-            dc[:] = dc_prev
-    dweight_hh = np.dot(dpre[0].T, h0)
-    if T > 1:
-        dweight_hh += np.dot(dpre[1:].reshape((T - 1) * B, 4 * H).T, y[:-1].reshape((T - 1) * B, H))
-    dbias_hh = dpre.reshape(T * B, 4 * H).sum(axis=0)
-    return dpre, dh_prev, dc_prev, dweight_hh, dbias_hh
+            np.add(dh0, dy[t - 1], dh)
+            dc[:] = dc0
+    dpre_rows = dpre.reshape(T * B, 4 * H)
+    np.dot(dpre_rows.T, hs[:T].reshape(T * B, H), dweight_hh)
+    column_sums(dpre_rows, dbias_hh)

@@ -10,21 +10,19 @@ All arrays are C-contiguous and of one float dtype.
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells.activations import tanh
+from seqkit.cells.activations import column_sums, relu_of_sum, tanh_of_sum
 
 
 @kernel
 def rnn_step_forward(xproj_t, h_prev, weight_hh, bias_hh, relu, h):
     """One step: writes h (B, H) from xproj_t (B, H), h_prev (B, H), weight_hh (H, H), bias_hh (H,)."""
     np.dot(h_prev, weight_hh.T, h)
-    zero, one = h.dtype.type(0), h.dtype.type(1)
+    one = h.dtype.type(1)
     for b in range(h.shape[0]):
-        for j in range(h.shape[1]):
-            a = h[b, j] + xproj_t[b, j] + bias_hh[j]
-            if relu:
-                h[b, j] = a if a > 0 else zero
-            else:
-                h[b, j] = tanh(a, one)
+        if relu:
+            relu_of_sum(h[b], xproj_t[b], bias_hh)
+        else:
+            tanh_of_sum(h[b], xproj_t[b], bias_hh, one)
 
 
 @kernel
@@ -33,43 +31,43 @@ def rnn_step_backward(dh, h, weight_hh, relu, dpre, dh_prev):
 
     Writes dpre (B, H), the gradient of the pre-activation (equal to that of xproj_t and of
     bias_hh), and dh_prev (B, H)."""
-    zero, one = h.dtype.type(0), h.dtype.type(1)
     for b in range(h.shape[0]):
-        for j in range(h.shape[1]):
-            if relu:
-                dpre[b, j] = dh[b, j] if h[b, j] > 0 else zero
-            else:
-                dpre[b, j] = dh[b, j] * (one - h[b, j] * h[b, j])
+        _activation_gradient(dh[b], h[b], relu, dpre[b])
     np.dot(dpre, weight_hh, dh_prev)
 
 
 @kernel
-def rnn_forward(xproj, h0, weight_hh, bias_hh, relu):
-    """Run T steps from h0 (B, H). Returns y (T, B, H), the hidden state at every step.
-
-    The cache for backward is y itself (post-activation); the final state is y[-1]."""
-    T, B, H = xproj.shape
-    y = np.empty((T, B, H), h0.dtype)
-    for t in range(T):
-        rnn_step_forward(xproj[t], h0 if t == 0 else y[t - 1], weight_hh, bias_hh, relu, y[t])
-    return y
+def _activation_gradient(dh, h, relu, dpre):
+    """dpre = dh * act'(pre-activation) over one row, from the output h = act(pre-activation)."""
+    zero, one = h.dtype.type(0), h.dtype.type(1)
+    for j in range(h.size):
+        if relu:
+            dpre[j] = dh[j] if h[j] > zero else zero
+        else:
+            dpre[j] = dh[j] * (one - h[j] * h[j])
 
 
 @kernel
-def rnn_backward(dy, dh_final, h0, weight_hh, y, relu):
+def rnn_forward(xproj, weight_hh, bias_hh, relu, hs):
+    """Run T steps. hs (T + 1, B, H) holds the initial state in hs[0] and receives the state
+    after each step in hs[1:]: the output y = hs[1:], post-activation, final state hs[-1].
+    hs is the cache for backward."""
+    for t in range(xproj.shape[0]):
+        rnn_step_forward(xproj[t], hs[t], weight_hh, bias_hh, relu, hs[t + 1])
+
+
+@kernel
+def rnn_backward(dy, dh_final, weight_hh, hs, relu, dpre, dh0, dweight_hh, dbias_hh):
     """BPTT through rnn_forward. dy (T, B, H) is dLoss/dy; dh_final (B, H) that of the final state.
 
-    Returns dxproj (T, B, H), dh0 (B, H), dweight_hh (H, H), dbias_hh (H,)."""
-    T, B, H = y.shape
-    dpre = np.empty_like(y)
+    Writes dpre (T, B, H), the gradient of xproj (and of bias_ih); dh0 (B, H), that of the
+    initial state; dweight_hh (H, H) and dbias_hh (H,)."""
+    T, B, H = dy.shape
     dh = dh_final + dy[T - 1]
-    dh_prev = np.empty_like(h0)
     for t in range(T - 1, -1, -1):
-        rnn_step_backward(dh, y[t], weight_hh, relu, dpre[t], dh_prev)
+        rnn_step_backward(dh, hs[t + 1], weight_hh, relu, dpre[t], dh0)  # dh0 as the per-step dh_prev
         if t > 0:
-            np.add(dh_prev, dy[t - 1], dh)  # no temporary per step
-    dweight_hh = np.dot(dpre[0].T, h0)
-    if T > 1:
-        dweight_hh += np.dot(dpre[1:].reshape((T - 1) * B, H).T, y[:-1].reshape((T - 1) * B, H))
-    dbias_hh = dpre.reshape(T * B, H).sum(axis=0)
-    return dpre, dh_prev, dweight_hh, dbias_hh
+            np.add(dh0, dy[t - 1], dh)
+    dpre_rows = dpre.reshape(T * B, H)
+    np.dot(dpre_rows.T, hs[:T].reshape(T * B, H), dweight_hh)
+    column_sums(dpre_rows, dbias_hh)
