@@ -69,3 +69,51 @@ def test_masked_logits_are_never_drawn():
 def test_meaningless_options_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         check_sampling_options(*options)
+
+
+def reference_generate(model, feed, banned, eos, uniforms, temperature, top_k, top_p):
+    """generate_ids written plainly: Model.step from Python, then distribution and the
+    inverse-CDF draw, with the same uniforms."""
+    length, count = uniforms.shape
+    state, logits = None, None
+    for token in feed:
+        logits, state = model.step(np.full(count, token), state)
+    samples = [[] for _ in range(count)]
+    running = np.ones(count, bool)
+    for t in range(length):
+        logits = np.array(logits, np.float64)
+        logits[:, banned] = -np.inf
+        cdf = np.cumsum(distribution(logits, temperature, top_k, top_p), axis=1)
+        tokens = np.minimum((cdf <= uniforms[t][:, None] * cdf[:, -1:]).sum(axis=1), cdf.shape[1] - 1)
+        for b in np.flatnonzero(running):
+            if tokens[b] == eos:
+                running[b] = False
+            else:
+                samples[b].append(int(tokens[b]))
+        logits, state = model.step(tokens, state)
+    return samples
+
+
+@pytest.mark.parametrize("cell, embed_size, nonlinearity", [
+    ("lstm", None, "tanh"), ("gru", 5, "tanh"), ("rnn", 5, "relu"), ("rnn", None, "tanh")])
+@pytest.mark.parametrize("temperature, top_k, top_p", [(0.8, None, None), (1.0, 4, 0.9), (0.0, None, None)])
+def test_compiled_generation_equals_stepping_the_model(cell, embed_size, nonlinearity, temperature, top_k, top_p):
+    from seqkit import Model
+    from seqkit.sample import CELL_CODES, generate_ids
+    V, length, count = 12, 40, 3
+    model = Model(V, 16, num_layers=2, cell=cell, embed_size=embed_size, seed=7, nonlinearity=nonlinearity)
+    model.parameters["output.bias"][2] = 1.5  # make </s> (id 2) likely enough to end some rows early
+    feed, banned, eos = [1, 5, 7], [1, 0], 2
+    uniforms = np.random.default_rng(3).random((length, count))
+    out = np.full((count, length), -1)
+    layers = [layer.params for layer in model.layers]
+    p = model.parameters
+    lengths = generate_ids(
+        CELL_CODES[cell], nonlinearity == "relu", model.one_hot,
+        np.zeros((1, 1), np.float32) if model.one_hot else p["embedding.weight"],
+        *(tuple(params[name] for params in layers) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
+        p["output.weight"], p["output.bias"], np.array(feed), np.array(banned), eos, uniforms,
+        temperature, top_k or 0, top_p or 1.0, out)
+    expected = reference_generate(model, feed, banned, eos, uniforms, temperature, top_k, top_p)
+    assert [out[b, :lengths[b]].tolist() for b in range(count)] == expected
+    assert any(len(sample) < length for sample in expected) or temperature == 0  # </s> did end a row
