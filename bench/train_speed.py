@@ -1,45 +1,134 @@
-"""Training throughput, seqkit against PyTorch on the same model and machine, in one run.
+"""Training throughput and peak memory, seqkit against PyTorch on the same model and machine.
 
     python -m venv /tmp/bench && . /tmp/bench/bin/activate
-    pip install torch==2.13.0 . && python bench/train_speed.py --quick
+    pip install torch==2.13.0 . && python bench/train_speed.py --quick     # about 2 minutes
+    python bench/train_speed.py                                              # the full matrix
 
 A training step is what `seqkit train` does per chunk: embedding -> L recurrent layers ->
 linear -> softmax cross-entropy -> backward -> clip to global norm 5 -> Adam, float32,
-sequence length 100, vocabulary 65, embedding size = hidden size, hidden state carried.
-The two frameworks alternate (A B A B ...) after a warm-up, so drifts in machine speed hit
-both alike; the table gives medians. Numba's compile time is excluded from throughput and
-reported apart. GFLOP/s counts the matrix products (forward, and twice that for backward),
-and is set against this machine's float32 GEMM peak measured at the start of the same run.
-Thread counts are fixed for BLAS, Numba and PyTorch before anything is imported.
+vocabulary 65, embedding size = hidden size, hidden state carried, sequence length 100
+unless the config says otherwise.
+
+Each framework runs in a worker process of its own, started afresh for every config (so that
+neither's threads or memory touch the other's figures) and driven from here in turns:
+seqkit, PyTorch, seqkit, PyTorch... after a warm-up; the table gives medians. Numba's
+compile time is excluded from throughput and reported apart. GFLOP/s counts the matrix
+products (forward, and twice that for backward); the peak it is set against is float32 GEMM
+(np.dot, 4096 x 4096) measured at the start of the same run with 1 and with 2 threads. Peak
+memory is the worker's peak resident set size during the timed steps above its size before
+the model was built.
+
+OpenBLAS (NumPy's and SciPy's, which seqkit's kernels call) picks its kernels for the CPU
+unless OPENBLAS_CORETYPE forces a choice; this bench removes such a setting from the workers'
+environment unless --keep-coretype is given, and prints the choice OpenBLAS made.
 """
 import argparse
-import itertools
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 
-ARGS = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-ARGS.add_argument("--quick", action="store_true", help="a few representative configs (under 2 minutes)")
-ARGS.add_argument("--threads", type=int, default=2, help="threads for BLAS, Numba and PyTorch")
-ARGS.add_argument("--rounds", type=int, default=5, help="alternating timing rounds per config")
-ARGS.add_argument("--seconds", type=float, default=1.0, help="minimum seconds per timing")
-OPTIONS = ARGS.parse_args()
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ[variable] = str(OPTIONS.threads)
-
-import numpy as np  # noqa: E402  (after the thread settings)
-import torch  # noqa: E402
-
-import seqkit  # noqa: E402
-from seqkit.optim import clip_global_norm, make_optimizer  # noqa: E402
-
-torch.set_num_threads(OPTIONS.threads)
 V, T = 65, 100
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-FULL = list(itertools.product(["rnn", "lstm", "gru"], [1, 2], [128, 256, 512], [1, 32, 64]))
-QUICK = [("lstm", 2, 128, 64), ("lstm", 2, 512, 32), ("gru", 2, 512, 1), ("rnn", 1, 128, 64)]
+FULL = [(cell, layers, hidden, batch, T, 2) for cell in ("rnn", "lstm", "gru") for layers in (1, 2)
+        for hidden in (128, 256, 512) for batch in (1, 32, 64)]
+ONE_THREAD = [("lstm", 2, 128, 64, T, 1), ("lstm", 2, 512, 32, T, 1), ("gru", 2, 512, 1, T, 1),
+              ("rnn", 1, 128, 64, T, 1)]
+SCALING = [("lstm", 2, 256, 32, seq_len, 2) for seq_len in (25, 50, 200, 400)]
+QUICK = [("lstm", 2, 128, 64, T, 2), ("lstm", 2, 512, 32, T, 2), ("gru", 2, 512, 1, T, 2),
+         ("rnn", 1, 128, 64, T, 2)]
 
 
-def gemm_peak_gflops(n=2048):
+# --- the worker: one framework, one config, steps on request ------------------------------
+def rss_kib(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def seqkit_step(cell, layers, hidden, batch, seq_len):
+    import numpy as np
+    import seqkit
+    from seqkit.optim import clip_global_norm, make_optimizer
+    model = seqkit.Model(V, hidden, layers, cell, embed_size=hidden, seed=0)
+    optimizer = make_optimizer("adam", model.parameters, 2e-3)
+    tokens = np.random.default_rng(0).integers(0, V, (seq_len + 1, batch))
+    workspace, state = seqkit.Workspace(), [None]  # as seqkit train does
+
+    def step():
+        _, state[0], cache = model.forward(tokens[:-1], tokens[1:], state[0], workspace=workspace)
+        grads, _ = model.backward(cache)
+        clip_global_norm(grads, 5.0)
+        optimizer.step(grads)
+    return step
+
+
+def torch_step(cell, layers, hidden, batch, seq_len):
+    import torch
+    torch.manual_seed(0)
+    rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](hidden, hidden, layers)
+    embedding, output = torch.nn.Embedding(V, hidden), torch.nn.Linear(hidden, V)
+    parameters = [*embedding.parameters(), *rnn.parameters(), *output.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=2e-3)
+    tokens = torch.randint(0, V, (seq_len + 1, batch), generator=torch.Generator().manual_seed(0))
+    state = [None]
+
+    def step():
+        if state[0] is not None:
+            state[0] = tuple(s.detach() for s in state[0]) if isinstance(state[0], tuple) else state[0].detach()
+        y, state[0] = rnn(embedding(tokens[:-1]), state[0])
+        loss = torch.nn.functional.cross_entropy(output(y).reshape(-1, V), tokens[1:].reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 5.0)
+        optimizer.step()
+    return step
+
+
+def worker(framework, config, seconds):
+    """Build the step, warm up, then answer each line on stdin with a tokens/s figure; at end
+    of input report the peak memory."""
+    cell, layers, hidden, batch, seq_len, threads = config
+    if framework == "torch":
+        import torch
+        torch.set_num_threads(threads)
+    else:
+        __import__("seqkit")  # loaded before the baseline, as torch is
+    before = rss_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as clear:  # restart VmHWM, the peak RSS, from here
+        clear.write("5")
+    step = (torch_step if framework == "torch" else seqkit_step)(cell, layers, hidden, batch, seq_len)
+    start = time.perf_counter()
+    step()
+    first = time.perf_counter() - start
+    step()
+    print(json.dumps({"first_step_s": first, "blas": blas_core()}), flush=True)
+    for _ in sys.stdin:
+        count, start = 0, time.perf_counter()
+        while True:
+            step()
+            count += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds:
+                break
+        print(json.dumps({"tokens_per_s": count * seq_len * batch / elapsed}), flush=True)
+    print(json.dumps({"peak_mib": (rss_kib("VmHWM") - before) / 1024}), flush=True)
+
+
+def blas_core():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl to see)"
+    return ", ".join(sorted({f"{i['internal_api']} {i.get('architecture') or ''}".strip() for i in threadpool_info()}))
+
+
+def gemm_worker(n=4096):
+    import numpy as np
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     np.dot(a, a)
     times = []
@@ -47,92 +136,125 @@ def gemm_peak_gflops(n=2048):
         start = time.perf_counter()
         np.dot(a, a)
         times.append(time.perf_counter() - start)
-    return 2 * n ** 3 / min(times) / 1e9
+    print(json.dumps({"gflops": 2 * n ** 3 / min(times) / 1e9, "blas": blas_core()}), flush=True)
+
+
+# --- the driver ------------------------------------------------------------------------------
+def environment(threads, options, extra=None):
+    env = dict(os.environ, **(extra or {}))
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env[variable] = str(threads)
+    if not options.keep_coretype:
+        env.pop("OPENBLAS_CORETYPE", None)
+    return env
+
+
+def start(args, threads, options, extra=None):
+    return subprocess.Popen([sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env=environment(threads, options, extra))
+
+
+def ask(process, line=None):
+    if line is not None:
+        process.stdin.write(line + "\n")
+        process.stdin.flush()
+    answer = process.stdout.readline()
+    if not answer:
+        raise RuntimeError(f"a worker died: {process.args}")
+    return json.loads(answer)
 
 
 def flops_per_token(cell, layers, hidden):
-    forward = sum(2 * GATES[cell] * hidden * (hidden + hidden) for _ in range(layers)) + 2 * V * hidden
+    forward = layers * 2 * GATES[cell] * hidden * (hidden + hidden) + 2 * V * hidden
     return 3 * forward
 
 
-class SeqkitStep:
-    def __init__(self, cell, layers, hidden, batch):
-        self.model = seqkit.Model(V, hidden, layers, cell, embed_size=hidden, seed=0)
-        self.optimizer = make_optimizer("adam", self.model.parameters, 2e-3)
-        rng = np.random.default_rng(0)
-        self.tokens = rng.integers(0, V, (T + 1, batch))
-        self.state = None
-        self.workspace = seqkit.Workspace()  # as seqkit train does
-
-    def __call__(self):
-        loss, self.state, cache = self.model.forward(self.tokens[:-1], self.tokens[1:], self.state,
-                                                     workspace=self.workspace)
-        grads, _ = self.model.backward(cache)
-        clip_global_norm(grads, 5.0)
-        self.optimizer.step(grads)
-
-
-class TorchStep:
-    def __init__(self, cell, layers, hidden, batch):
-        torch.manual_seed(0)
-        rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
-        self.embedding = torch.nn.Embedding(V, hidden)
-        self.rnn = rnn(hidden, hidden, layers)
-        self.output = torch.nn.Linear(hidden, V)
-        self.parameters = [*self.embedding.parameters(), *self.rnn.parameters(), *self.output.parameters()]
-        self.optimizer = torch.optim.Adam(self.parameters, lr=2e-3)
-        self.tokens = torch.randint(0, V, (T + 1, batch), generator=torch.Generator().manual_seed(0))
-        self.state = None
-
-    def __call__(self):
-        if self.state is not None:
-            self.state = tuple(s.detach() for s in self.state) if isinstance(self.state, tuple) \
-                else self.state.detach()
-        y, self.state = self.rnn(self.embedding(self.tokens[:-1]), self.state)
-        loss = torch.nn.functional.cross_entropy(self.output(y).reshape(-1, V), self.tokens[1:].reshape(-1))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.parameters, 5.0)
-        self.optimizer.step()
+def measure(config, options):
+    """Median tokens/s and peak MiB of each framework on one config, alternating."""
+    workers = {name: start(["--worker", name, json.dumps(config)], config[-1], options)
+               for name in ("seqkit", "torch")}
+    info = {name: ask(process) for name, process in workers.items()}
+    rates = {name: [] for name in workers}
+    for _ in range(options.rounds):
+        for name, process in workers.items():
+            rates[name].append(ask(process, "run")["tokens_per_s"])
+    peaks = {}
+    for name, process in workers.items():
+        process.stdin.close()
+        peaks[name] = ask(process)["peak_mib"]
+        process.wait()
+    median = {name: sorted(r)[len(r) // 2] for name, r in rates.items()}
+    return median, peaks, info
 
 
-def tokens_per_second(step, batch):
-    """Steps run for at least OPTIONS.seconds; returns tokens per second."""
-    count, start = 0, time.perf_counter()
-    while True:
-        step()
-        count += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= OPTIONS.seconds:
-            return count * T * batch / elapsed
+def compile_seconds(options):
+    """Seconds to the end of the first training step of each cell in a fresh process, with an
+    empty Numba cache (compiling everything) and then with that cache filled."""
+    results = {}
+    with tempfile.TemporaryDirectory() as cache:
+        for label in ("empty cache", "filled cache"):
+            started = time.perf_counter()
+            process = start(["--compile-only"], 2, options, {"NUMBA_CACHE_DIR": cache})
+            ask(process)
+            process.wait()
+            results[label] = time.perf_counter() - started
+    return results
+
+
+def compile_only():
+    for cell in ("lstm", "gru", "rnn"):
+        seqkit_step(cell, 1, 8, 2, 3)()
+    print(json.dumps({}), flush=True)
 
 
 def main():
-    configs = QUICK if OPTIONS.quick else FULL
-    peak = gemm_peak_gflops()
-    print(f"seqkit {seqkit.__version__}, torch {torch.__version__}, numpy {np.__version__}, "
-          f"threads {OPTIONS.threads}; float32 GEMM peak {peak:.0f} GFLOP/s")
-    start = time.perf_counter()
-    SeqkitStep("lstm", 1, 8, 2)()
-    for cell in ("rnn", "gru"):
-        SeqkitStep(cell, 1, 8, 2)()
-    print(f"Numba compile or cache load: {time.perf_counter() - start:.1f} s\n")
-    print(f"{'config':24s} {'seqkit tok/s':>13s} {'torch tok/s':>12s} {'ratio':>6s} "
-          f"{'seqkit GF/s':>11s} {'% peak':>6s} {'torch GF/s':>10s}")
-    for cell, layers, hidden, batch in configs:
-        steps = {"seqkit": SeqkitStep(cell, layers, hidden, batch), "torch": TorchStep(cell, layers, hidden, batch)}
-        for step in steps.values():
-            step()
-            step()
-        rates = {name: [] for name in steps}
-        for _ in range(OPTIONS.rounds):
-            for name, step in steps.items():
-                rates[name].append(tokens_per_second(step, batch))
-        ours, theirs = (float(np.median(rates[n])) for n in ("seqkit", "torch"))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few representative configs (about 2 minutes)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds per config")
+    parser.add_argument("--seconds", type=float, default=1.0, help="minimum seconds per timing")
+    parser.add_argument("--keep-coretype", action="store_true", help="keep OPENBLAS_CORETYPE if set")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--gemm", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("config", nargs="?", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.worker:
+        return worker(options.worker, json.loads(options.config), options.seconds)
+    if options.compile_only:
+        return compile_only()
+    if options.gemm:
+        return gemm_worker()
+
+    import numpy
+    import torch
+    import seqkit
+    peaks, answer = {}, None
+    for threads in (1, 2):
+        process = start(["--gemm"], threads, options)
+        answer = ask(process)
+        process.wait()
+        peaks[threads] = answer["gflops"]
+    print(f"seqkit {seqkit.__version__}, torch {torch.__version__}, numpy {numpy.__version__}, "
+          f"Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; BLAS: {answer['blas']}"
+          f"{'' if options.keep_coretype else ' (OPENBLAS_CORETYPE unset)'}")
+    print(f"float32 GEMM peak: {peaks[1]:.0f} GFLOP/s with 1 thread, {peaks[2]:.0f} with 2")
+    if not options.quick:
+        seconds = compile_seconds(options)
+        print("Numba, to the end of a first training step of each cell: "
+              + ", ".join(f"{s:.1f} s with an {label}" if label[0] == "e" else f"{s:.1f} s with a {label}"
+                          for label, s in seconds.items()))
+    configs = QUICK if options.quick else FULL + ONE_THREAD + SCALING
+    print(f"\n{'config':32s} {'seqkit tok/s':>12s} {'torch tok/s':>11s} {'ratio':>6s} {'seqkit GF/s':>11s} "
+          f"{'% peak':>6s} {'torch GF/s':>10s} {'seqkit MiB':>10s} {'torch MiB':>9s}")
+    for config in configs:
+        cell, layers, hidden, batch, seq_len, threads = config
+        median, memory, info = measure(config, options)
+        ours, theirs = median["seqkit"], median["torch"]
         flops = flops_per_token(cell, layers, hidden)
-        print(f"{cell} {layers}x{hidden} batch {batch:<3d}{'':8s} {ours:13,.0f} {theirs:12,.0f} "
-              f"{ours / theirs:6.2f} {ours * flops / 1e9:11.1f} {100 * ours * flops / 1e9 / peak:5.0f}% "
-              f"{theirs * flops / 1e9:10.1f}", flush=True)
+        name = f"{cell} {layers}x{hidden} batch {batch} T {seq_len} thr {threads}"
+        print(f"{name:32s} {ours:12,.0f} {theirs:11,.0f} {ours / theirs:6.2f} {ours * flops / 1e9:11.1f} "
+              f"{100 * ours * flops / 1e9 / peaks[threads]:5.0f}% {theirs * flops / 1e9:10.1f} "
+              f"{memory['seqkit']:10.0f} {memory['torch']:9.0f}", flush=True)
 
 
 if __name__ == "__main__":
