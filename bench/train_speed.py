@@ -38,7 +38,7 @@ ONE_THREAD = [("lstm", 2, 128, 64, T, 1), ("lstm", 2, 512, 32, T, 1), ("gru", 2,
               ("rnn", 1, 128, 64, T, 1)]
 SCALING = [("lstm", 2, 256, 32, seq_len, 2) for seq_len in (25, 50, 200, 400)]
 QUICK = [("lstm", 2, 128, 64, T, 2), ("lstm", 2, 512, 32, T, 2), ("gru", 2, 512, 1, T, 2),
-         ("rnn", 1, 128, 64, T, 2)]
+         ("rnn", 1, 128, 64, T, 2), ("lstm", 1, 128, 32, T, 2)]
 
 
 # --- the worker: one framework, one config, steps on request ------------------------------
@@ -177,6 +177,9 @@ def measure(config, options):
     rates = {name: [] for name in workers}
     for _ in range(options.rounds):
         for name, process in workers.items():
+            # Let the other worker's idle threads stop spinning first: OpenMP and OpenBLAS keep
+            # threads busy-waiting for a while after their last task, which would steal the cores.
+            time.sleep(options.pause)
             rates[name].append(ask(process, "run")["tokens_per_s"])
     peaks = {}
     for name, process in workers.items():
@@ -212,6 +215,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="a few representative configs (about 2 minutes)")
     parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds per config")
     parser.add_argument("--seconds", type=float, default=1.0, help="minimum seconds per timing")
+    parser.add_argument("--pause", type=float, default=0.5, help="seconds idle before each timing")
     parser.add_argument("--keep-coretype", action="store_true", help="keep OPENBLAS_CORETYPE if set")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
