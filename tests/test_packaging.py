@@ -48,7 +48,10 @@ def test_cli_and_corpora_install_inside_the_package():
 
 
 def readme_code_blocks(language):
-    return re.findall(rf"```{language}\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    """The fenced blocks of README.md tagged `language` ("" for untagged ones), fences paired
+    in order whatever their tags."""
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```$", (ROOT / "README.md").read_text(), re.S | re.M)
+    return [body for tag, body in blocks if tag == language]
 
 
 def test_readme_cell_example_runs():
