@@ -77,16 +77,16 @@ def softmax_cross_entropy(logits, targets, ignore, grad_scale, dlogits):
         if targets[n] == ignore:
             dlogits[n] = 0
             continue
-        top = logits[n, 0]
-        for v in range(1, V):
-            top = max(top, logits[n, v])
+        row, drow = logits[n], dlogits[n]
+        top = row.max()
+        for v in range(V):  # vectorized: no sum in this loop
+            drow[v] = exp_nonpositive(row[v] - top)
         norm = 0.0
         for v in range(V):
-            e = exp_nonpositive(logits[n, v] - top)
-            dlogits[n, v] = e
-            norm += e
-        total += np.log(norm) + top - logits[n, targets[n]]
+            norm += drow[v]
+        total += np.log(norm) + top - row[targets[n]]
+        scale = grad_scale / norm
         for v in range(V):
-            dlogits[n, v] = dlogits[n, v] / norm * grad_scale
-        dlogits[n, targets[n]] -= grad_scale
+            drow[v] = drow[v] * scale
+        drow[targets[n]] -= grad_scale
     return total
