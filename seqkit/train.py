@@ -14,6 +14,11 @@ import os
 import time
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 import numpy as np
 
 import seqkit
@@ -26,6 +31,7 @@ from seqkit.sample import generate
 from seqkit.workspace import Workspace
 
 CONFIG, VOCAB, LATEST, BEST, METRICS = "config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"
+LOCK = ".lock"  # held by the process writing the run directory
 MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
 
 
@@ -37,6 +43,23 @@ def shipped_corpus():
     """The path of the tiny-shakespeare corpus installed with seqkit."""
     from seqkit.corpora import path
     return Path(str(path()))
+
+
+def lock_run_dir(run_dir):
+    """Hold an exclusive lock on run_dir/.lock, so that a second `seqkit train` on the same run
+    refuses to start instead of writing beside the first. Returns the open lock file: closing it,
+    or the process ending in any way (SIGKILL included), releases the lock, so a crashed run
+    never leaves a stale one. Without fcntl (Windows) there is no lock."""
+    file = open(Path(run_dir) / LOCK, "a")
+    if fcntl is None:
+        return file
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        file.close()
+        raise TrainingError(f"{run_dir} is in use by another seqkit train (it holds {Path(run_dir) / LOCK}): "
+                            f"wait for that one to finish, or train into another directory with -o") from None
+    return file
 
 
 def corpus_path(config):
@@ -107,6 +130,7 @@ class Trainer:
         self.step, self.epoch, self.position, self.state = 0, 0, 0, None
         self.best_val_loss = None
         self.bad_steps = 0
+        self._lock = None  # the run directory's lock file while this trainer writes there
 
     # --- starting and resuming -----------------------------------------------------------------
     @classmethod
@@ -117,6 +141,10 @@ class Trainer:
         vocab = build_vocab(text, config.text)
         trainer = cls(config, run_dir, vocab, text)
         run_dir.mkdir(parents=True, exist_ok=True)
+        trainer._lock = lock_run_dir(run_dir)
+        if (run_dir / CONFIG).exists():  # another process started a run here first
+            trainer.release()
+            raise TrainingError(f"{run_dir} already holds a run: continue it with --resume {run_dir}")
         write_json(run_dir / CONFIG, {"seqkit_version": seqkit.__version__, "config": config.to_dict(),
                                       "vocab_size": len(vocab), "corpus_sha256": file_digest(corpus_path(config))})
         write_json(run_dir / VOCAB, vocab.to_dict())
@@ -127,6 +155,17 @@ class Trainer:
         """Continue the run in run_dir from its latest checkpoint, exactly where it stopped.
         `stopping` may change epochs, steps or minutes; nothing else can change."""
         run_dir = Path(run_dir)
+        lock = lock_run_dir(run_dir)
+        try:
+            trainer = cls._resumed(run_dir, stopping)
+        except BaseException:
+            lock.close()
+            raise
+        trainer._lock = lock
+        return trainer
+
+    @classmethod
+    def _resumed(cls, run_dir, stopping):
         config, vocab = load_run_files(run_dir)
         recorded = read_json(run_dir / CONFIG).get("corpus_sha256")
         if recorded != file_digest(corpus_path(config)):
@@ -152,7 +191,22 @@ class Trainer:
     def run(self, on_step=None, on_eval=None, stop_requested=lambda: False):
         """Train until a stopping rule holds or stop_requested() says so (a signal arrived).
         Calls on_step(trainer, loss, tokens_per_s) after every update and on_eval(trainer, metrics)
-        after every evaluation. Returns "done" or "interrupted"; the latest checkpoint is saved."""
+        after every evaluation. Returns "done" or "interrupted"; the latest checkpoint is saved.
+        The run directory stays locked against other trainers until run returns."""
+        if self._lock is None:
+            self._lock = lock_run_dir(self.run_dir)
+        try:
+            return self._run(on_step, on_eval, stop_requested)
+        finally:
+            self.release()
+
+    def release(self):
+        """Let go of the run directory's lock (run does so when it returns)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _run(self, on_step, on_eval, stop_requested):
         config, began = self.config, time.monotonic()
         tokens_since, clock = 0, time.monotonic()
         train_losses = []

@@ -147,3 +147,22 @@ def test_a_corpus_too_short_for_its_chunks_says_how_long_it_must_be(tmp_path):
     assert re.fullmatch(r"Error: the training text has \d+ tokens, but --batch-size 4 streams of --seq-len 10 "
                         r"need at least 44: use a longer corpus or lower those options\n", result.stderr)
     assert not run.exists()
+
+
+def test_train_refuses_a_run_directory_another_process_is_writing(trained):
+    """--resume on a run whose lock is held (as by a training process) exits with 1 and one
+    line naming the directory, and touches none of its files."""
+    from seqkit.train import lock_run_dir
+    run, _, _ = trained
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    lock = lock_run_dir(run)
+    try:
+        result = CliRunner().invoke(main, ["train", "--resume", str(run), "--steps", "9"])
+    finally:
+        lock.close()
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {run} is in use by another seqkit train (it holds {run / '.lock'}): wait for that "
+        f"one to finish, or train into another directory with -o"]
+    assert "Traceback" not in result.output
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before

@@ -93,3 +93,20 @@ def test_word_level_frames_lines_and_samples_stop_at_the_end_token(tmp_path):
     trainer.run()
     samples = load(tmp_path / "run").sample(length=50, temperature=0.5, count=5, seed=1)
     assert samples == ["the cat sat ."] * 5
+
+
+def test_a_second_trainer_on_a_locked_run_directory_is_refused(corpus, tmp_path):
+    """While a trainer holds a run directory (from start or resume until run returns), another
+    cannot start or resume there; the lock goes when run returns."""
+    from seqkit.train import TrainingError, lock_run_dir
+    first = Trainer.start(small_config(corpus, steps=2), tmp_path / "run")
+    with pytest.raises(TrainingError, match="in use by another seqkit train"):
+        Trainer.resume(tmp_path / "run")
+    with pytest.raises(TrainingError, match="in use by another seqkit train"):
+        Trainer.start(small_config(corpus, steps=2), tmp_path / "run")
+    first.run()
+    resumed = Trainer.resume(tmp_path / "run", steps=4)
+    with pytest.raises(TrainingError, match="in use"):
+        lock_run_dir(tmp_path / "run")
+    resumed.run()
+    lock_run_dir(tmp_path / "run").close()  # free again
