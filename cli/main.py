@@ -13,7 +13,7 @@ from click.core import ParameterSource
 
 import seqkit
 from seqkit.checkpoint import CheckpointError
-from seqkit.config import TrainConfig
+from seqkit.config import ENCODING_ERRORS, TrainConfig
 from seqkit.data import TextOptions, count_chunks, read_text
 from seqkit.lm import latest_run, load
 from seqkit.model import CELLS
@@ -52,6 +52,8 @@ def main():
 @click.option("--max-vocab", type=POSITIVE, help="Keep only the most frequent tokens; the rest become <unk>.")
 @click.option("--min-count", type=POSITIVE, default=1, show_default=True, help="Drop tokens seen fewer times.")
 @click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the corpus.")
+@click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default="strict", show_default=True,
+              help="Bytes not valid in --encoding: stop with an error, replace them (U+FFFD), or drop them.")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
               show_default=True, help="Last fraction of the corpus held out for validation.")
 @click.option("--val-file", type=click.Path(exists=True, dir_okay=False), help="Validate on this text instead.")
@@ -253,11 +255,13 @@ def sample(run_dir, temperature, top_k, top_p, length, prime, seed, count, best,
 @click.argument("text_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--best", is_flag=True, help="Use the checkpoint with the best validation loss.")
 @click.option("--encoding", help="Text encoding of TEXT_FILE. [default: the run's]")
-def evaluate(run_dir, text_file, best, encoding):
+@click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), help="As for train. [default: the run's]")
+def evaluate(run_dir, text_file, best, encoding, encoding_errors):
     """Loss, perplexity and bits per character of the model in RUN_DIR over TEXT_FILE."""
     try:
         lm = load(run_dir, best=best)
-        metrics = lm.evaluate(read_text(text_file, encoding or lm.config.encoding))
+        metrics = lm.evaluate(read_text(text_file, encoding or lm.config.encoding,
+                                          encoding_errors or lm.config.encoding_errors))
     except RUNTIME_ERRORS as error:
         fail(error)
     line = f"loss {metrics['loss']:.4f} nats/token  perplexity {metrics['perplexity']:.2f}"

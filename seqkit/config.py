@@ -10,11 +10,15 @@ from seqkit.model import CELLS
 from seqkit.optim import OPTIMIZERS, SCHEDULES
 
 
+ENCODING_ERRORS = ("strict", "replace", "ignore")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     # Data
     corpus: str | None = None          # path of the training text; None: the shipped tiny-shakespeare
     encoding: str = "utf-8"            # text encoding of the corpus and of --val-file
+    encoding_errors: str = "strict"    # strict | replace | ignore: bytes not valid in that encoding
     text: TextOptions = TextOptions()  # tokenization: level, graphemes, unit, vocabulary caps
     val_fraction: float = 0.05         # the corpus's last fraction held out for validation
     val_file: str | None = None        # a separate validation text instead (val_fraction unused)
@@ -60,7 +64,8 @@ class TrainConfig:
             if (value is not None or name in positive) and not (isinstance(value, int) and value >= 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         choices = {"cell": tuple(CELLS), "nonlinearity": ("tanh", "relu"), "init": SCHEMES,
-                   "dtype": ("float32", "float64"), "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES}
+                   "dtype": ("float32", "float64"), "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES,
+                   "encoding_errors": ENCODING_ERRORS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")

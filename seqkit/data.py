@@ -287,17 +287,45 @@ def build_vocab(text, options):
 
 
 def read_text(path, encoding="utf-8", errors="strict"):
-    """A corpus as text: a leading BOM dropped, CRLF and lone CR turned into "\\n"."""
+    """A text file as text: a leading BOM dropped, CRLF and lone CR turned into "\n".
+
+    errors is Python's codec error handler ("strict", "replace", "ignore"). Raises ValueError
+    naming the file for bytes that are not text in that encoding (with their byte offset), an
+    empty or all-whitespace file, and what looks like a binary file."""
     with open(path, "rb") as file:
         data = file.read()
     try:
         text = data.decode(encoding, errors)
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not {encoding} text ({error.reason} at byte {error.start}): "
-                         f"give its encoding, or errors='replace'") from None
+        raise ValueError(f"{path} is not {encoding} text ({error.reason} at byte {error.start}): give its "
+                         f"encoding with --encoding, or replace such bytes with --encoding-errors replace") from None
+    except LookupError:
+        raise ValueError(f"unknown text encoding {encoding!r} for {path}: give one Python knows, "
+                         f"such as utf-8 or latin-1") from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    check_text(text, path)
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+BINARY_CONTROLS = 0.01  # more than this share of control characters (not tab, newline...) is binary
+
+
+def check_text(text, source):
+    """Raise ValueError naming `source` if text is empty, only whitespace, or looks binary: a NUL
+    character, or over 1% control characters in its first megabyte (a binary file read as
+    latin-1 decodes without error, but is about a quarter control characters)."""
+    if not text:
+        raise ValueError(f"{source} is empty: give a file with text in it")
+    if text.isspace():
+        raise ValueError(f"{source} holds only whitespace: give a file with text in it")
+    nul = text.find("\x00")
+    head = text[:1 << 20]
+    controls = sum(head.count(chr(c)) for c in [*range(0, 9), *range(14, 32), *range(127, 160)])
+    if nul >= 0 or controls > BINARY_CONTROLS * len(head):
+        where = (f"a NUL character at character {nul}" if nul >= 0
+                 else f"{controls} control characters in its first {len(head)}")
+        raise ValueError(f"{source} looks like a binary file, not text ({where}): give a text file")
 
 
 def split_ids(ids, val_fraction):

@@ -103,7 +103,8 @@ class Trainer:
         self.config, self.run_dir, self.vocab = config, Path(run_dir), vocab
         ids = vocab.encode(text)
         if config.val_file:
-            train_ids, val_ids = ids, vocab.encode(read_text(config.val_file, config.encoding))
+            val_text = read_text(config.val_file, config.encoding, config.encoding_errors)
+            train_ids, val_ids = ids, vocab.encode(val_text)
         else:
             train_ids, val_ids = split_ids(ids, config.val_fraction)
         needed = config.batch_size * (config.seq_len + 1)
@@ -137,7 +138,7 @@ class Trainer:
     def start(cls, config, run_dir):
         """A fresh run: builds the vocabulary from the corpus and writes config.json and vocab.json."""
         run_dir = Path(run_dir)
-        text = read_text(corpus_path(config), config.encoding)
+        text = read_text(corpus_path(config), config.encoding, config.encoding_errors)
         vocab = build_vocab(text, config.text)
         trainer = cls(config, run_dir, vocab, text)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -171,7 +172,7 @@ class Trainer:
         if recorded != file_digest(corpus_path(config)):
             raise TrainingError(f"{corpus_path(config)} has changed since the run in {run_dir} started, "
                                 f"so it cannot continue exactly; start a new run instead")
-        text = read_text(corpus_path(config), config.encoding)
+        text = read_text(corpus_path(config), config.encoding, config.encoding_errors)
         trainer = cls(config.replace(**stopping), run_dir, vocab, text)
         arrays, meta = load_arrays(run_dir / LATEST)
         restore_model(trainer.model, arrays, run_dir / LATEST)
