@@ -29,7 +29,7 @@ class LanguageModel:
         unknown = self.vocab.unknown(prime)
         if unknown and self.config.text.level == "char":
             raise ValueError("the prime text has characters the vocabulary lacks: "
-                             + " ".join(repr(t) for t in unknown))
+                             + " ".join(repr(t) for t in unknown) + "; leave them out of the prime")
         return generate(self.model, self.vocab, length, np.random.default_rng(seed), temperature,
                         top_k, top_p, prime, count, allow_unk)
 
