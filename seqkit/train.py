@@ -8,6 +8,7 @@ resumed run needs to continue bit for bit (weights, optimizer moments, schedule,
 generator, the hidden state and the position in the epoch) is saved in each checkpoint.
 """
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -343,9 +344,27 @@ def load_run_files(run_dir):
     if not (run_dir / CONFIG).exists():
         raise CheckpointError(f"{run_dir} is not a seqkit run directory (it has no {CONFIG})")
     saved = read_json(run_dir / CONFIG)
+    written_by = str(saved.get("seqkit_version", "0")) if isinstance(saved, dict) else "0"
+    if version_tuple(written_by) > version_tuple(seqkit.__version__):
+        raise CheckpointError(f"{run_dir} was written by seqkit {written_by}, newer than this seqkit "
+                              f"{seqkit.__version__}: upgrade seqkit to read it")
     try:
         config = TrainConfig.from_dict(saved["config"])
         vocab = Vocab.from_dict(read_json(run_dir / VOCAB))
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{run_dir}: the configuration or vocabulary is not usable ({error})") from None
+    if saved.get("vocab_size", len(vocab)) != len(vocab):
+        raise CheckpointError(f"{run_dir / VOCAB} has {len(vocab)} tokens but the run was trained with "
+                              f"{saved['vocab_size']}: it is not this run's vocabulary")
     return config, vocab
+
+
+def version_tuple(version):
+    """(0, 1, 0) for "0.1.0": the leading numbers of a version, for ordering."""
+    numbers = []
+    for part in version.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers)
