@@ -150,6 +150,7 @@ class Trainer:
         write_json(run_dir / CONFIG, {"seqkit_version": seqkit.__version__, "config": config.to_dict(),
                                       "vocab_size": len(vocab), "corpus_sha256": file_digest(corpus_path(config))})
         write_json(run_dir / VOCAB, vocab.to_dict())
+        trainer._save_latest()  # from here on the run directory always loads and resumes
         return trainer
 
     @classmethod
@@ -175,6 +176,12 @@ class Trainer:
                                 f"so it cannot continue exactly; start a new run instead")
         text = read_text(corpus_path(config), config.encoding, config.encoding_errors)
         trainer = cls(config.replace(**stopping), run_dir, vocab, text)
+        for leftover in [*run_dir.glob(".*.tmp"), run_dir / "metrics.tmp"]:  # from a killed write
+            leftover.unlink(missing_ok=True)
+        if not (run_dir / LATEST).exists():  # stopped before its first checkpoint: begin again
+            trainer._trim_metrics()
+            trainer._save_latest()
+            return trainer
         arrays, meta = load_arrays(run_dir / LATEST)
         restore_model(trainer.model, arrays, run_dir / LATEST)
         trainer.optimizer.load_state_dict(
@@ -293,6 +300,9 @@ class Trainer:
         self._log(metrics)
         if on_eval:
             on_eval(self, metrics)
+
+    def _save_latest(self):
+        save_arrays(self.run_dir / LATEST, *self._checkpoint())
 
     def _checkpoint(self):
         arrays = model_arrays(self.model)

@@ -1,0 +1,45 @@
+"""SIGKILL at random moments, checkpoint writes included: after every kill the run directory
+loads, and --resume continues from its latest checkpoint."""
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import seqkit
+from seqkit.checkpoint import load_arrays
+from seqkit.corpora import path as corpus_path
+from seqkit.train import Trainer
+
+SEQKIT = str(Path(sys.executable).parent / "seqkit")
+KILLS = 20
+
+
+def test_sigkill_twenty_times_never_loses_the_run(tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text(corpus_path().read_text()[:20000])
+    run = tmp_path / "run"
+    # A checkpoint at every step: most of a step's time is spent writing one, so kills land there.
+    start = [SEQKIT, "train", str(corpus), "-o", str(run), "--hidden", "32", "--layers", "1",
+             "--batch-size", "4", "--seq-len", "16", "--eval-every", "1", "--sample-length", "0",
+             "--epochs", "1000", "--seed", "0"]
+    resume = [SEQKIT, "train", "--resume", str(run)]
+    rng = random.Random(0)
+    steps = []
+    for kill in range(KILLS):
+        process = subprocess.Popen(start if kill == 0 else resume, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        time.sleep(rng.uniform(0.8, 2.0))  # startup takes about 0.6 s: most kills hit training
+        assert process.poll() is None, process.communicate()[1].decode()
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        lm = seqkit.load(run)  # loads, whatever moment the kill hit
+        assert lm.sample(length=5, seed=0)[0] is not None
+        _, meta = load_arrays(run / "latest.npz")
+        steps.append(meta["step"])
+        resumed = Trainer.resume(run)  # and resumes from exactly there
+        assert resumed.step == meta["step"]
+        resumed.release()
+    assert not list(run.glob(".*.tmp"))  # resume clears what killed writes left behind
+    assert steps == sorted(steps) and steps[-1] > steps[0]  # no kill lost earlier progress
