@@ -228,7 +228,8 @@ class Vocab:
                 line = []
             elif i != BOS_ID:
                 line.append(token)
-        return "\n".join(lines + ([" ".join(line)] if line else []))
+        end = "\n\n" if self.options.resolved_unit == "paragraph" else "\n"
+        return "".join(text + end for text in lines) + " ".join(line)
 
     def unknown(self, text):
         """The distinct tokens of text the vocabulary lacks, in order of appearance."""

@@ -100,7 +100,7 @@ def test_units_are_framed_by_start_and_end_tokens():
     text = "to be\n\nor not\n"
     lines = build_vocab(text, WORD)  # word level frames lines by default, an empty one too
     assert tokens_of(lines, lines.encode(text)) == [BOS, "to", "be", EOS, BOS, EOS, BOS, "or", "not", EOS]
-    assert lines.decode(lines.encode(text)) == "to be\n\nor not"
+    assert lines.decode(lines.encode(text)) == "to be\n\nor not\n"
     document = build_vocab(text, TextOptions(level="word", unit="document"))
     assert tokens_of(document, document.encode(text)) == [BOS, "to", "be", "or", "not", EOS]
     chars = build_vocab(text, CHAR)  # char level frames the whole document by default

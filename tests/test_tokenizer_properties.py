@@ -1,13 +1,13 @@
 """Property-based round trips of the tokenizers (hypothesis): arbitrary Unicode text without
 surrogates, with combining marks, emoji and right-to-left scripts mixed in."""
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from seqkit.data import TextOptions, build_vocab
 
 MIXED = st.sampled_from(["\u0301", "\u0308", "\u200d", "\U0001F469", "\U0001F3FD", "\U0001F44D", "\u05e9",
                          "\u05dc", "\u0645", "\u0631", "\u200f", " ", "\n", "\r", "\t", "a", "Z", "1"])
 TEXT = st.lists(st.one_of(st.text(min_size=1, max_size=3), MIXED), max_size=60).map("".join)
-SETTINGS = settings(max_examples=150, deadline=None)
+SETTINGS = settings(max_examples=200, deadline=None)
 
 
 @SETTINGS
@@ -23,6 +23,8 @@ def test_char_level_round_trips_any_text_exactly(text, unit, graphemes):
 def test_word_level_encoding_is_stable_through_decoding(text, tokenize, unit):
     """Words are joined by single spaces when decoded, so text itself does not come back; what
     does is every token: encoding the decoded text gives the same ids."""
+    # Pre-tokenized text spells the special tokens literally: a word "<s>" there is <s>.
+    assume(tokenize == "regex" or not {"<s>", "</s>"} & set(text.split()))
     vocab = build_vocab(text, TextOptions(level="word", tokenize=tokenize, unit=unit))
     ids = vocab.encode(text)
     assert list(vocab.encode(vocab.decode(ids))) == list(ids)
