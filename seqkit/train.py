@@ -291,9 +291,9 @@ class Trainer:
         if improved:
             self.best_val_loss = val["loss"]
         arrays, meta = self._checkpoint()
-        save_arrays(self.run_dir / LATEST, arrays, meta)
+        self._save(LATEST, arrays, meta)
         if improved:
-            save_arrays(self.run_dir / BEST, arrays, meta)
+            self._save(BEST, arrays, meta)
         sample_rng = np.random.default_rng([self.config.seed, 2, self.step])
         metrics["sample"] = generate(self.model, self.vocab, self.config.sample_length, sample_rng,
                                      temperature=0.8)[0] if self.config.sample_length else ""
@@ -302,7 +302,16 @@ class Trainer:
             on_eval(self, metrics)
 
     def _save_latest(self):
-        save_arrays(self.run_dir / LATEST, *self._checkpoint())
+        self._save(LATEST, *self._checkpoint())
+
+    def _save(self, name, arrays, meta):
+        """save_arrays, whose failure (a full disk, say) leaves the previous file as it was."""
+        try:
+            save_arrays(self.run_dir / name, arrays, meta)
+        except OSError as error:
+            raise TrainingError(f"could not write {self.run_dir / name} ({error.strerror or error}); the "
+                                f"previous checkpoint is intact: make room, then seqkit train --resume "
+                                f"{self.run_dir}") from None
 
     def _checkpoint(self):
         arrays = model_arrays(self.model)
