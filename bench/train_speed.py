@@ -195,7 +195,7 @@ def compile_seconds(options):
     empty Numba cache (compiling everything) and then with that cache filled."""
     results = {}
     with tempfile.TemporaryDirectory() as cache:
-        for label in ("empty cache", "filled cache"):
+        for label in ("an empty cache", "a filled cache"):
             started = time.perf_counter()
             process = start(["--compile-only"], 2, options, {"NUMBA_CACHE_DIR": cache})
             ask(process)
@@ -245,8 +245,7 @@ def main():
     if not options.quick:
         seconds = compile_seconds(options)
         print("Numba, to the end of a first training step of each cell: "
-              + ", ".join(f"{s:.1f} s with an {label}" if label[0] == "e" else f"{s:.1f} s with a {label}"
-                          for label, s in seconds.items()))
+              + ", ".join(f"{s:.1f} s with {label}" for label, s in seconds.items()))
     configs = QUICK if options.quick else FULL + ONE_THREAD + SCALING
     print(f"\n{'config':32s} {'seqkit tok/s':>12s} {'torch tok/s':>11s} {'ratio':>6s} {'seqkit GF/s':>11s} "
           f"{'% peak':>6s} {'torch GF/s':>10s} {'seqkit MiB':>10s} {'torch MiB':>9s}")

@@ -85,10 +85,14 @@ def copy_into(targets, arrays, what):
         target[...] = arrays[name]
 
 
+def write_text(path, text):
+    """Write `text` (UTF-8) to `path`, atomically."""
+    _atomic_write(path, lambda file: file.write(text.encode()))
+
+
 def write_json(path, obj):
     """Write `obj` as indented JSON to `path`, atomically."""
-    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
-    _atomic_write(path, lambda file: file.write(text.encode()))
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path):

@@ -19,7 +19,6 @@ from seqkit.cells.rnn import rnn_step_forward
 from seqkit.data import BOS, EOS, UNK
 
 CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
-GATES = (1, 4, 3)
 
 
 def check_sampling_options(temperature, top_k, top_p):
@@ -138,8 +137,10 @@ def generate_ids(cell, relu, one_hot, embedding, weight_ih, weight_hh, bias_ih, 
         for b in range(count):
             if not running[b]:
                 continue
-            row = logits[b] + output_bias
-            row[banned] = -np.inf
+            row = logits[b]
+            row += output_bias
+            for token in banned:
+                row[token] = -np.inf
             distribution_row(row, temperature, top_k, top_p, probs)
             tokens[b] = draw_row(probs, uniforms[drawn, b])
             if tokens[b] == eos:

@@ -11,7 +11,6 @@ import hashlib
 import itertools
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -23,7 +22,8 @@ except ImportError:  # Windows
 import numpy as np
 
 import seqkit
-from seqkit.checkpoint import CheckpointError, copy_into, load_arrays, read_json, save_arrays, write_json
+from seqkit.checkpoint import (CheckpointError, copy_into, load_arrays, read_json, save_arrays, write_json,
+                               write_text)
 from seqkit.config import TrainConfig
 from seqkit.data import BOS, Vocab, batchify, build_vocab, chunks, read_text, split_ids
 from seqkit.model import Model
@@ -176,8 +176,8 @@ class Trainer:
                                 f"so it cannot continue exactly; start a new run instead")
         text = read_text(corpus_path(config), config.encoding, config.encoding_errors)
         trainer = cls(config.replace(**stopping), run_dir, vocab, text)
-        for leftover in [*run_dir.glob(".*.tmp"), run_dir / "metrics.tmp"]:  # from a killed write
-            leftover.unlink(missing_ok=True)
+        for leftover in run_dir.glob(".*.tmp"):  # from a write killed before its rename
+            leftover.unlink()
         if not (run_dir / LATEST).exists():  # stopped before its first checkpoint: begin again
             trainer._trim_metrics()
             trainer._save_latest()
@@ -343,9 +343,7 @@ class Trainer:
             return
         kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
                 if line.strip() and json.loads(line).get("step", 0) <= self.step]
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(kept), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text(path, "".join(kept))
 
 
 def file_digest(path):

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 import seqkit
 from seqkit.checkpoint import load_arrays
 from seqkit.corpora import path as corpus_path
@@ -35,8 +37,8 @@ def test_sigkill_twenty_times_never_loses_the_run(tmp_path):
         process.send_signal(signal.SIGKILL)
         process.wait()
         lm = seqkit.load(run)  # loads, whatever moment the kill hit
-        assert lm.sample(length=5, seed=0)[0] is not None
-        _, meta = load_arrays(run / "latest.npz")
+        arrays, meta = load_arrays(run / "latest.npz")
+        np.testing.assert_array_equal(lm.model.parameters["output.weight"], arrays["model.output.weight"])
         steps.append(meta["step"])
         resumed = Trainer.resume(run)  # and resumes from exactly there
         assert resumed.step == meta["step"]
