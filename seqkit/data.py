@@ -160,7 +160,8 @@ class Vocab:
 
     @property
     def id_dtype(self):
-        return np.dtype(np.uint16 if len(self.tokens) <= 1 << 16 else np.uint32)
+        """The narrowest unsigned type that holds every id: a corpus's ids are its biggest array."""
+        return np.dtype(next(t for t in (np.uint8, np.uint16, np.uint32) if len(self.tokens) <= np.iinfo(t).max + 1))
 
     def id_of(self, token):
         return self.index.get(token, UNK_ID)
@@ -297,6 +298,7 @@ def read_text(path, encoding="utf-8", errors="strict"):
         data = file.read()
     try:
         text = data.decode(encoding, errors)
+        del data  # freed before the copies below, so a big corpus is never held three times
     except UnicodeDecodeError as error:
         raise ValueError(f"{path} is not {encoding} text ({error.reason} at byte {error.start}): give its "
                          f"encoding with --encoding, or replace such bytes with --encoding-errors replace") from None
@@ -306,7 +308,10 @@ def read_text(path, encoding="utf-8", errors="strict"):
     if text.startswith("\ufeff"):
         text = text[1:]
     check_text(text, path)
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        text = text.replace("\r", "\n")
+    return text
 
 
 BINARY_CONTROLS = 0.01  # more than this share of control characters (not tab, newline...) is binary
@@ -340,7 +345,8 @@ def split_ids(ids, val_fraction):
 def batchify(ids, batch_size):
     """Cut the id stream (N,) into B = batch_size parallel streams (T_total, B), T_total =
     N // B, one contiguous piece of the stream per column; the tail that does not fill a whole
-    row is dropped (pytorch/examples' word_language_model). For ids a b c ... m and B = 3:
+    row is dropped (pytorch/examples' word_language_model). A view of ids, not a copy: the ids
+    of a big corpus are the biggest array training holds. For ids a b c ... m and B = 3:
 
         ids:  a b c d | e f g h | i j k l | m       streams (T_total = 4, B = 3):
               col 0     col 1     col 2    dropped   a e i
@@ -355,7 +361,7 @@ def batchify(ids, batch_size):
     if rows < 2:
         raise ValueError(f"the text has {len(ids)} tokens, too few for {batch_size} streams: it needs at "
                          f"least {2 * batch_size} (an input and a target each); use a longer text or fewer streams")
-    return np.ascontiguousarray(ids[:rows * batch_size].reshape(batch_size, rows).T)
+    return ids[:rows * batch_size].reshape(batch_size, rows).T
 
 
 def chunks(streams, seq_len, start=0):

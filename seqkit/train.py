@@ -25,7 +25,7 @@ import seqkit
 from seqkit.checkpoint import (CheckpointError, copy_into, load_arrays, read_json, save_arrays, write_json,
                                write_text)
 from seqkit.config import TrainConfig
-from seqkit.data import BOS, Vocab, batchify, build_vocab, chunks, read_text, split_ids
+from seqkit.data import BOS, SPECIALS, Vocab, batchify, build_vocab, chunks, read_text, split_ids
 from seqkit.model import Model
 from seqkit.optim import Schedule, clip_global_norm, clip_value, global_norm, make_optimizer
 from seqkit.sample import generate
@@ -34,6 +34,7 @@ from seqkit.workspace import Workspace
 CONFIG, VOCAB, LATEST, BEST, METRICS = "config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"
 LOCK = ".lock"  # held by the process writing the run directory
 MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
+MAX_CHAR_VOCAB = 10_000  # distinct characters beyond which a char-level corpus needs --max-vocab
 
 
 class TrainingError(RuntimeError):
@@ -99,10 +100,9 @@ def restore_model(model, arrays, source):
 class Trainer:
     """One training run in a run directory. Build it with Trainer.start or Trainer.resume."""
 
-    def __init__(self, config, run_dir, vocab, text):
-        """Prefer start and resume; `text` is the training corpus, already read."""
+    def __init__(self, config, run_dir, vocab, ids):
+        """Prefer start and resume; `ids` is the training corpus, encoded by vocab."""
         self.config, self.run_dir, self.vocab = config, Path(run_dir), vocab
-        ids = vocab.encode(text)
         if config.val_file:
             val_text = read_text(config.val_file, config.encoding, config.encoding_errors)
             train_ids, val_ids = ids, vocab.encode(val_text)
@@ -141,7 +141,10 @@ class Trainer:
         run_dir = Path(run_dir)
         text = read_text(corpus_path(config), config.encoding, config.encoding_errors)
         vocab = build_vocab(text, config.text)
-        trainer = cls(config, run_dir, vocab, text)
+        check_vocab_size(vocab, corpus_path(config))
+        ids = vocab.encode(text)
+        del text  # a big corpus's text goes before training holds its ids
+        trainer = cls(config, run_dir, vocab, ids)
         run_dir.mkdir(parents=True, exist_ok=True)
         trainer._lock = lock_run_dir(run_dir)
         if (run_dir / CONFIG).exists():  # another process started a run here first
@@ -174,8 +177,8 @@ class Trainer:
         if recorded != file_digest(corpus_path(config)):
             raise TrainingError(f"{corpus_path(config)} has changed since the run in {run_dir} started, "
                                 f"so it cannot continue exactly; start a new run instead")
-        text = read_text(corpus_path(config), config.encoding, config.encoding_errors)
-        trainer = cls(config.replace(**stopping), run_dir, vocab, text)
+        ids = vocab.encode(read_text(corpus_path(config), config.encoding, config.encoding_errors))
+        trainer = cls(config.replace(**stopping), run_dir, vocab, ids)
         for leftover in run_dir.glob(".*.tmp"):  # from a write killed before its rename
             leftover.unlink()
         if not (run_dir / LATEST).exists():  # stopped before its first checkpoint: begin again
@@ -344,6 +347,18 @@ class Trainer:
         kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
                 if line.strip() and json.loads(line).get("step", 0) <= self.step]
         write_text(path, "".join(kept))
+
+
+def check_vocab_size(vocab, source):
+    """Refuse a char-level vocabulary of over MAX_CHAR_VOCAB characters, unless max_vocab asked
+    for it: text in a wrong encoding or not text at all, or a script with more characters than a
+    char-level softmax should carry."""
+    characters = len(vocab) - len(SPECIALS)
+    options = vocab.options
+    if options.level == "char" and options.max_vocab is None and characters > MAX_CHAR_VOCAB:
+        raise TrainingError(f"{source} has {characters:,} distinct characters, more than the {MAX_CHAR_VOCAB:,} "
+                            f"a char-level model is meant for (is --encoding right?): keep the most frequent "
+                            f"with --max-vocab or --min-count, or use --level word")
 
 
 def file_digest(path):

@@ -65,6 +65,16 @@ def test_binary_files_are_refused(tmp_path, content, options):
     refused(result, run, 1, str(corpus), "looks like a binary file")
 
 
+def test_a_char_vocabulary_over_the_bound_needs_max_vocab(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("".join(chr(0x4E00 + i) for i in range(10_500)) * 2)  # CJK ideographs
+    result, run = train(tmp_path, corpus)
+    refused(result, run, 1, str(corpus), "has 10,500 distinct characters, more than the 10,000", "--max-vocab")
+    result, run = train(tmp_path, corpus, "--max-vocab", "10500")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((run / "vocab.json").read_text())["tokens"]) == 10_503
+
+
 def test_invalid_bytes_name_their_offset_and_the_way_out(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_bytes(TEXT[:2000].encode() + b"\xff\xfe" + TEXT[2000:].encode())

@@ -108,7 +108,10 @@ def test_units_are_framed_by_start_and_end_tokens():
 
 
 def test_ids_are_compact():
-    assert build_vocab("abc", CHAR).encode("abc").dtype == np.uint16
+    assert build_vocab("abc", CHAR).encode("abc").dtype == np.uint8
+    chars = [chr(0x4E00 + i) for i in range(253)]  # 256 ids in all: the most a byte holds
+    assert Vocab([UNK, BOS, EOS] + chars, CHAR).encode("".join(chars)).dtype == np.uint8
+    assert Vocab([UNK, BOS, EOS] + chars + ["a"], CHAR).encode("a").dtype == np.uint16
     words = [f"w{i}" for i in range(70_000)]
     big = Vocab([UNK, BOS, EOS] + words, TextOptions(level="word", tokenize="whitespace"))
     assert big.id_dtype == np.uint32 and list(big.encode("w5 w69999", frame=False)) == [8, 70002]
@@ -155,9 +158,10 @@ def test_bad_options_name_the_choices():
         TextOptions.from_dict({"level": "char", "colour": "red"})
 
 
-def test_batchify_lays_streams_out_in_columns():
-    streams = batchify(np.arange(14, dtype=np.uint16), 3)
-    assert streams.shape == (4, 3) and streams.dtype == np.uint16 and streams.flags.c_contiguous
+def test_batchify_lays_streams_out_in_columns_of_a_view():
+    ids = np.arange(14, dtype=np.uint16)
+    streams = batchify(ids, 3)
+    assert streams.shape == (4, 3) and streams.dtype == np.uint16 and np.shares_memory(streams, ids)
     for b in range(3):
         np.testing.assert_array_equal(streams[:, b], np.arange(4 * b, 4 * b + 4))
 
