@@ -3,6 +3,7 @@
     python -m venv /tmp/bench && . /tmp/bench/bin/activate
     pip install torch==2.13.0 . && python bench/train_speed.py --quick     # about 2 minutes
     python bench/train_speed.py                                              # the full matrix
+    python bench/train_speed.py --onednn       # LSTM against PyTorch with and without oneDNN
 
 A training step is what `seqkit train` does per chunk: embedding -> L recurrent layers ->
 linear -> softmax cross-entropy -> backward -> clip to global norm 5 -> Adam, float32,
@@ -17,6 +18,10 @@ products (forward, and twice that for backward); the peak it is set against is f
 (np.dot, 4096 x 4096) measured at the start of the same run with 1 and with 2 threads. Peak
 memory is the worker's peak resident set size during the timed steps above its size before
 the model was built.
+
+The full run ends with a few LSTM rows timed a third way: PyTorch with its oneDNN RNN kernels
+switched off (torch.backends.mkldnn.enabled = False), which shows how much of PyTorch's LSTM
+speed on a CPU is oneDNN's fused LSTM rather than PyTorch's own per-step code.
 
 OpenBLAS (NumPy's and SciPy's, which seqkit's kernels call) picks its kernels for the CPU
 unless OPENBLAS_CORETYPE forces a choice; this bench removes such a setting from the workers'
@@ -39,6 +44,9 @@ ONE_THREAD = [("lstm", 2, 128, 64, T, 1), ("lstm", 2, 512, 32, T, 1), ("gru", 2,
 SCALING = [("lstm", 2, 256, 32, seq_len, 2) for seq_len in (25, 50, 200, 400)]
 QUICK = [("lstm", 2, 128, 64, T, 2), ("lstm", 2, 512, 32, T, 2), ("gru", 2, 512, 1, T, 2),
          ("rnn", 1, 128, 64, T, 2), ("lstm", 1, 128, 32, T, 2)]
+# PyTorch's CPU LSTM runs on oneDNN's fused RNN primitive; these rows time it with and without.
+ONEDNN = [("lstm", 1, 128, 32, T, 2), ("lstm", 2, 256, 32, T, 2), ("lstm", 2, 512, 32, T, 2),
+          ("lstm", 2, 128, 1, T, 2), ("lstm", 2, 256, 1, T, 2)]
 
 
 # --- the worker: one framework, one config, steps on request ------------------------------
@@ -93,15 +101,18 @@ def worker(framework, config, seconds):
     """Build the step, warm up, then answer each line on stdin with a tokens/s figure; at end
     of input report the peak memory."""
     cell, layers, hidden, batch, seq_len, threads = config
-    if framework == "torch":
+    if framework.startswith("torch"):
+        import warnings
         import torch
         torch.set_num_threads(threads)
+        warnings.filterwarnings("ignore", "TF32 acceleration")  # setting the flag below warns of Intel GPUs
+        torch.backends.mkldnn.enabled = framework != "torch-no-onednn"
     else:
         __import__("seqkit")  # loaded before the baseline, as torch is
     before = rss_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as clear:  # restart VmHWM, the peak RSS, from here
         clear.write("5")
-    step = (torch_step if framework == "torch" else seqkit_step)(cell, layers, hidden, batch, seq_len)
+    step = (seqkit_step if framework == "seqkit" else torch_step)(cell, layers, hidden, batch, seq_len)
     start = time.perf_counter()
     step()
     first = time.perf_counter() - start
@@ -169,10 +180,10 @@ def flops_per_token(cell, layers, hidden):
     return 3 * forward
 
 
-def measure(config, options):
+def measure(config, options, frameworks=("seqkit", "torch")):
     """Median tokens/s and peak MiB of each framework on one config, alternating."""
     workers = {name: start(["--worker", name, json.dumps(config)], config[-1], options)
-               for name in ("seqkit", "torch")}
+               for name in frameworks}
     info = {name: ask(process) for name, process in workers.items()}
     rates = {name: [] for name in workers}
     for _ in range(options.rounds):
@@ -217,6 +228,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=1.0, help="minimum seconds per timing")
     parser.add_argument("--pause", type=float, default=0.5, help="seconds idle before each timing")
     parser.add_argument("--keep-coretype", action="store_true", help="keep OPENBLAS_CORETYPE if set")
+    parser.add_argument("--onednn", action="store_true",
+                        help="only the LSTM rows against PyTorch with and without oneDNN (about 3 minutes)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--gemm", action="store_true", help=argparse.SUPPRESS)
@@ -242,11 +255,17 @@ def main():
           f"Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; BLAS: {answer['blas']}"
           f"{'' if options.keep_coretype else ' (OPENBLAS_CORETYPE unset)'}")
     print(f"float32 GEMM peak: {peaks[1]:.0f} GFLOP/s with 1 thread, {peaks[2]:.0f} with 2")
-    if not options.quick:
+    if not (options.quick or options.onednn):
         seconds = compile_seconds(options)
         print("Numba, to the end of a first training step of each cell: "
               + ", ".join(f"{s:.1f} s with {label}" for label, s in seconds.items()))
-    configs = QUICK if options.quick else FULL + ONE_THREAD + SCALING
+    if not options.onednn:
+        main_table(QUICK if options.quick else FULL + ONE_THREAD + SCALING, peaks, options)
+    if not options.quick:
+        onednn_table(options)
+
+
+def main_table(configs, peaks, options):
     print(f"\n{'config':32s} {'seqkit tok/s':>12s} {'torch tok/s':>11s} {'ratio':>6s} {'seqkit GF/s':>11s} "
           f"{'% peak':>6s} {'torch GF/s':>10s} {'seqkit MiB':>10s} {'torch MiB':>9s}")
     for config in configs:
@@ -258,6 +277,21 @@ def main():
         print(f"{name:32s} {ours:12,.0f} {theirs:11,.0f} {ours / theirs:6.2f} {ours * flops / 1e9:11.1f} "
               f"{100 * ours * flops / 1e9 / peaks[threads]:5.0f}% {theirs * flops / 1e9:10.1f} "
               f"{memory['seqkit']:10.0f} {memory['torch']:9.0f}", flush=True)
+
+
+def onednn_table(options):
+    """What PyTorch's LSTM owes to oneDNN: the same rows with torch.backends.mkldnn.enabled off,
+    which makes PyTorch run the LSTM as its own per-step matrix products and gate math."""
+    print(f"\nLSTM against PyTorch with its oneDNN RNN kernels (as above) and without them\n"
+          f"{'config':32s} {'seqkit tok/s':>12s} {'torch tok/s':>11s} {'no-oneDNN':>10s} {'ratio':>6s} "
+          f"{'no-oneDNN ratio':>15s}")
+    for config in ONEDNN:
+        cell, layers, hidden, batch, seq_len, threads = config
+        median, _, _ = measure(config, options, ("seqkit", "torch", "torch-no-onednn"))
+        ours, theirs, plain = median["seqkit"], median["torch"], median["torch-no-onednn"]
+        name = f"{cell} {layers}x{hidden} batch {batch} T {seq_len} thr {threads}"
+        print(f"{name:32s} {ours:12,.0f} {theirs:11,.0f} {plain:10,.0f} {ours / theirs:6.2f} {ours / plain:15.2f}",
+              flush=True)
 
 
 if __name__ == "__main__":

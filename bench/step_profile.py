@@ -1,0 +1,119 @@
+"""Where one seqkit training step spends its time, and how fast the matrix products can go.
+
+    python bench/step_profile.py                   # the configs below
+    python bench/step_profile.py lstm 2 512 32     # cell layers hidden batch
+
+For each config, each part timed alone: the whole step (as bench/train_speed.py times it), its
+forward, backward, and clipping with Adam; for one layer the recurrence (forward_projected /
+backward_projected: the per-step products and the gate math) and the three large products
+(input projection, its two gradients). Then the per-step recurrent product
+alone, T times in one compiled loop, in the orientation seqkit uses (h @ W_hh.T, (B, G*H)) and
+in the transposed one (W_hh @ h.T, (G*H, B)), as GFLOP/s and as a share of the float32 GEMM
+peak measured here. Medians of 21 timings. Run it on an idle machine; like train_speed.py it
+unsets OPENBLAS_CORETYPE (pass --keep-coretype to keep it) and lets OpenBLAS use every CPU.
+"""
+import os
+import sys
+
+if "--keep-coretype" not in sys.argv and "OPENBLAS_CORETYPE" in os.environ:  # before numpy loads
+    os.environ.pop("OPENBLAS_CORETYPE")
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+import time  # noqa: E402
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+
+import seqkit  # noqa: E402
+from seqkit.optim import clip_global_norm, make_optimizer  # noqa: E402
+
+V, T = 65, 100
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+CONFIGS = [("lstm", 1, 128, 32), ("lstm", 2, 512, 32), ("lstm", 2, 512, 64), ("lstm", 2, 128, 1),
+           ("gru", 2, 256, 32), ("rnn", 1, 128, 64)]
+
+
+def median_ms(run, repeats=21):
+    for _ in range(3):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+@numba.njit
+def repeated_product(a, b, out, times):
+    for _ in range(times):
+        np.dot(a, b, out)
+
+
+def gemm_peak_gflops(n=4096):
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    return 2 * n ** 3 / median_ms(lambda: np.dot(a, a), 5) / 1e6
+
+
+def profile(cell, layers, hidden, batch, peak):
+    model = seqkit.Model(V, hidden, layers, cell, embed_size=hidden, seed=0)
+    optimizer = make_optimizer("adam", model.parameters, 2e-3)
+    tokens = np.random.default_rng(0).integers(0, V, (T + 1, batch))
+    workspace, held = seqkit.Workspace(), {"state": None}
+
+    def forward():
+        _, held["state"], held["cache"] = model.forward(tokens[:-1], tokens[1:], held["state"], workspace=workspace)
+
+    def step():
+        forward()
+        grads, _ = model.backward(held["cache"])
+        clip_global_norm(grads, 5.0)
+        optimizer.step(grads)
+
+    whole, forward_ms = median_ms(step), median_ms(forward)
+    backward_ms = median_ms(lambda: model.backward(held["cache"]))
+    grads, _ = model.backward(held["cache"])
+    update_ms = median_ms(lambda: (clip_global_norm(grads, 5.0), optimizer.step(grads)))
+
+    rng = np.random.default_rng(1)
+    layer, width = model.layers[-1], GATES[cell] * hidden
+    x = rng.standard_normal((T, batch, hidden)).astype(np.float32)
+    layer_ws = seqkit.Workspace()
+    _, _, layer_cache = layer.forward(x, None, layer_ws)
+    xproj = rng.standard_normal((T, batch, width)).astype(np.float32)
+    dy = 0.01 * rng.standard_normal((T, batch, hidden)).astype(np.float32)
+    recurrence_forward = median_ms(lambda: layer.forward_projected(xproj, None, layer_ws))
+    _, _, inner = layer.forward_projected(xproj, None, layer_ws)
+    recurrence_backward = median_ms(lambda: layer.backward_projected(dy, None, inner, None, layer_ws))
+    rows, w_ih = x.reshape(T * batch, hidden), layer.params["weight_ih"]
+    out, d_rows, d_w = np.empty((T * batch, width), np.float32), np.empty_like(rows), np.empty_like(w_ih)
+    large = [median_ms(lambda: np.dot(rows, w_ih.T, out)), median_ms(lambda: np.dot(out, w_ih, d_rows)),
+             median_ms(lambda: np.dot(out.T, rows, d_w))]
+
+    h, w_hh = x[0].copy(), layer.params["weight_hh"]
+    gates, gates_t = np.empty((batch, width), np.float32), np.empty((width, batch), np.float32)
+    seqkit_orientation = median_ms(lambda: repeated_product(h, w_hh.T, gates, T))
+    transposed = median_ms(lambda: repeated_product(w_hh, h.T, gates_t, T))
+    flops = 2 * batch * hidden * width * T / 1e6  # per millisecond: GFLOP/s
+
+    print(f"\n{cell} {layers}x{hidden} batch {batch} T {T}: step {whole:.2f} ms; alone: forward {forward_ms:.2f}, "
+          f"backward {backward_ms:.2f}, clip and Adam {update_ms:.2f}")
+    print(f"  a layer: recurrence forward {recurrence_forward:.2f}, backward {recurrence_backward:.2f}; "
+          f"large products {' + '.join(f'{t:.2f}' for t in large)} ({3 * flops / sum(large):.0f} GFLOP/s)")
+    print(f"  per-step product h @ W_hh.T: {flops / seqkit_orientation:.0f} GFLOP/s "
+          f"({100 * flops / seqkit_orientation / peak:.0f}% of peak); W_hh @ h.T: {flops / transposed:.0f} "
+          f"({100 * flops / transposed / peak:.0f}%)")
+
+
+def main():
+    args = [a for a in sys.argv[1:] if a != "--keep-coretype"]
+    configs = [(args[0], *map(int, args[1:4]))] if args else CONFIGS
+    peak = gemm_peak_gflops()
+    print(f"seqkit {seqkit.__version__}, numpy {np.__version__}, numba {numba.__version__}; "
+          f"float32 GEMM peak {peak:.0f} GFLOP/s (OpenBLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'one a CPU')}, {os.cpu_count()} CPUs)")
+    for config in configs:
+        profile(*config, peak)
+
+
+if __name__ == "__main__":
+    main()
