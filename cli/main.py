@@ -3,6 +3,7 @@
 Generated text goes to stdout; progress, logs and evaluation samples to stderr. Usage errors
 exit with 2, runtime errors with 1, an interrupted training run with 130 after saving.
 """
+import math
 import random
 import signal
 import sys
@@ -23,6 +24,17 @@ from seqkit.train import CONFIG, LATEST, Trainer, TrainingError, corpus_path
 
 RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
 POSITIVE = click.IntRange(min=1)
+
+
+class Finite(click.FloatRange):
+    """click.FloatRange that also refuses nan and infinities, which pass its range checks."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
 RESUMABLE = {"epochs", "steps", "minutes"}  # what --resume may change
 
 
@@ -54,7 +66,7 @@ def main():
 @click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the corpus.")
 @click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default="strict", show_default=True,
               help="Bytes not valid in --encoding: stop with an error, replace them (U+FFFD), or drop them.")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
+@click.option("--val-fraction", type=Finite(0, 1, min_open=True, max_open=True), default=0.05,
               show_default=True, help="Last fraction of the corpus held out for validation.")
 @click.option("--val-file", type=click.Path(exists=True, dir_okay=False), help="Validate on this text instead.")
 @click.option("--cell", type=click.Choice(list(CELLS)), default="lstm", show_default=True, help="Recurrent cell.")
@@ -64,39 +76,39 @@ def main():
 @click.option("--hidden", type=POSITIVE, default=256, show_default=True, help="Hidden state size.")
 @click.option("--embed", type=POSITIVE, help="Embedding size. [default: one-hot for chars, --hidden for words]")
 @click.option("--one-hot", is_flag=True, help="One-hot input instead of an embedding.")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+@click.option("--dropout", type=Finite(0, 1, max_open=True), default=0.0, show_default=True,
               help="Dropout on each recurrent layer's output during training.")
 @click.option("--init", type=click.Choice(["uniform", "xavier"]), default="uniform", show_default=True,
               help="uniform: PyTorch's U(+-1/sqrt(H)); xavier: Xavier input, orthogonal recurrent weights.")
-@click.option("--forget-bias", type=float, default=1.0, show_default=True, help="LSTM forget-gate bias at start.")
+@click.option("--forget-bias", type=Finite(), default=1.0, show_default=True, help="LSTM forget-gate bias at start.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
               help="Floating-point type of the model.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True, help="Update rule.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), default=2e-3, show_default=True, help="Learning rate.")
-@click.option("--momentum", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True,
+@click.option("--lr", type=Finite(0, min_open=True), default=2e-3, show_default=True, help="Learning rate.")
+@click.option("--momentum", type=Finite(0, 1, max_open=True), default=0.9, show_default=True,
               help="Momentum of momentum and nesterov.")
-@click.option("--alpha", type=click.FloatRange(0, 1, max_open=True), default=0.99, show_default=True,
+@click.option("--alpha", type=Finite(0, 1, max_open=True), default=0.99, show_default=True,
               help="Smoothing constant of rmsprop.")
-@click.option("--beta1", type=click.FloatRange(0, 1, max_open=True), default=0.9, show_default=True, help="Adam's beta1.")
-@click.option("--beta2", type=click.FloatRange(0, 1, max_open=True), default=0.999, show_default=True, help="Adam's beta2.")
-@click.option("--eps", type=click.FloatRange(0, min_open=True), default=1e-8, show_default=True,
+@click.option("--beta1", type=Finite(0, 1, max_open=True), default=0.9, show_default=True, help="Adam's beta1.")
+@click.option("--beta2", type=Finite(0, 1, max_open=True), default=0.999, show_default=True, help="Adam's beta2.")
+@click.option("--eps", type=Finite(0, min_open=True), default=1e-8, show_default=True,
               help="Denominator term of adagrad, rmsprop and adam.")
-@click.option("--weight-decay", type=click.FloatRange(0), default=0.0, show_default=True, help="L2 penalty.")
+@click.option("--weight-decay", type=Finite(0), default=0.0, show_default=True, help="L2 penalty.")
 @click.option("--lr-schedule", type=click.Choice(SCHEDULES),
               help="Learning-rate schedule. [default: step if --lr-decay-every is given, else constant]")
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+@click.option("--lr-decay", type=Finite(0, 1, min_open=True), default=0.5, show_default=True,
               help="Factor of each learning-rate decay (step and plateau schedules).")
 @click.option("--lr-decay-every", type=click.IntRange(min=0), default=0, help="Step schedule: decay every N steps.")
 @click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True,
               help="Plateau schedule: evaluations without improvement before decaying.")
-@click.option("--clip", type=click.FloatRange(0), default=5.0, show_default=True,
+@click.option("--clip", type=Finite(0), default=5.0, show_default=True,
               help="Clip gradients to this global norm; 0 turns clipping off.")
-@click.option("--clip-value", type=click.FloatRange(0, min_open=True), help="Also clamp each gradient element.")
+@click.option("--clip-value", type=Finite(0, min_open=True), help="Also clamp each gradient element.")
 @click.option("--batch-size", type=POSITIVE, default=32, show_default=True, help="Parallel streams.")
 @click.option("--seq-len", type=POSITIVE, default=100, show_default=True, help="Truncated BPTT length in tokens.")
 @click.option("--epochs", type=POSITIVE, default=10, show_default=True, help="Stop after this many epochs.")
 @click.option("--steps", type=POSITIVE, help="Stop after this many updates.")
-@click.option("--time", "minutes", type=click.FloatRange(0, min_open=True), help="Stop after this many minutes.")
+@click.option("--time", "minutes", type=Finite(0, min_open=True), help="Stop after this many minutes.")
 @click.option("--eval-every", type=POSITIVE, default=200, show_default=True,
               help="Evaluate, show a sample and save a checkpoint every N steps.")
 @click.option("--sample-length", type=click.IntRange(min=0), default=200, show_default=True,
@@ -228,7 +240,7 @@ def resolve_run(run_dir):
 @click.option("--top-p", type=float, help="Draw only from the most likely tokens whose probability reaches p.")
 @click.option("--length", type=click.IntRange(min=0), default=500, show_default=True, help="Tokens to draw.")
 @click.option("--prime", default="", help="Text to warm the state on; the sample continues it.")
-@click.option("--seed", type=int, help="Seed for reproducible samples.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed for reproducible samples.")
 @click.option("--count", type=POSITIVE, default=1, show_default=True, help="Independent samples.")
 @click.option("--best", is_flag=True, help="Use the checkpoint with the best validation loss.")
 @click.option("--allow-unk", is_flag=True, help="Word level: allow <unk> in the output.")

@@ -10,6 +10,8 @@ draw) runs as one compiled call, `generate_ids`: stepping the model from Python 
 microseconds a token in calls alone. The uniform numbers behind the draws come from the
 caller's np.random.Generator, so a seed gives the same text every time.
 """
+import math
+
 import numpy as np
 
 from seqkit._jit import kernel
@@ -23,8 +25,8 @@ CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
 
 def check_sampling_options(temperature, top_k, top_p):
     """Raise ValueError naming the option for values that have no meaning."""
-    if not temperature >= 0:
-        raise ValueError(f"temperature must be zero (argmax) or positive, got {temperature}")
+    if not 0 <= temperature < math.inf:
+        raise ValueError(f"temperature must be zero (argmax) or positive and finite, got {temperature}")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top-k must be at least 1, got {top_k}")
     if top_p is not None and not 0 < top_p <= 1:

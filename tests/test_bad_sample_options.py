@@ -38,8 +38,10 @@ def error_line(result, exit_code):
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--temperature", "-0.5"], "temperature must be zero (argmax) or positive, got -0.5"),
-    (["--temperature", "nan"], "temperature must be zero (argmax) or positive, got nan"),
+    (["--temperature", "-0.5"], "temperature must be zero (argmax) or positive and finite, got -0.5"),
+    (["--temperature", "nan"], "temperature must be zero (argmax) or positive and finite, got nan"),
+    (["--temperature", "inf"], "temperature must be zero (argmax) or positive and finite, got inf"),
+    (["--seed", "-1"], "Invalid value for '--seed': -1 is not in the range x>=0"),
     (["--top-p", "0"], "top-p must be in (0, 1], got 0.0"),
     (["--top-p", "1.5"], "top-p must be in (0, 1], got 1.5"),
     (["--top-k", "0"], "top-k must be at least 1, got 0"),

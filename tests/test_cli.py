@@ -73,7 +73,7 @@ def test_sample_defaults_to_the_latest_run_under_runs(trained, tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("option, message", [
-    (["--temperature", "-1"], "temperature must be zero (argmax) or positive, got -1.0"),
+    (["--temperature", "-1"], "temperature must be zero (argmax) or positive and finite, got -1.0"),
     (["--top-p", "1.5"], "top-p must be in (0, 1], got 1.5"),
     (["--top-k", "0"], "top-k must be at least 1, got 0"),
 ])
