@@ -7,9 +7,10 @@ For each config, each part timed alone: the whole step (as bench/train_speed.py 
 forward, backward, and clipping with Adam; for one layer the recurrence (forward_projected /
 backward_projected: the per-step products and the gate math) and the three large products
 (input projection, its two gradients). Then the per-step recurrent product
-alone, T times in one compiled loop, in the orientation seqkit uses (h @ W_hh.T, (B, G*H)) and
-in the transposed one (W_hh @ h.T, (G*H, B)), as GFLOP/s and as a share of the float32 GEMM
-peak measured here. Medians of 21 timings. Run it on an idle machine; like train_speed.py it
+alone, forward and backward, T times in one compiled loop, in the orientation seqkit uses (h @
+W_hh.T into (B, G*H); dgates @ W_hh into (B, H)) and in the transposed one (W_hh @ h.T into
+(G*H, B); W_hh.T @ dgates.T into (H, B)), as GFLOP/s and as a share of the float32 GEMM peak
+measured here. Every product runs from Numba, as seqkit's do (SciPy's OpenBLAS). Medians of 21 timings. Run it on an idle machine; like train_speed.py it
 unsets OPENBLAS_CORETYPE (pass --keep-coretype to keep it) and lets OpenBLAS use every CPU.
 """
 import os
@@ -52,7 +53,8 @@ def repeated_product(a, b, out, times):
 
 def gemm_peak_gflops(n=4096):
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    return 2 * n ** 3 / median_ms(lambda: np.dot(a, a), 5) / 1e6
+    out = np.empty_like(a)
+    return 2 * n ** 3 / median_ms(lambda: repeated_product(a, a, out, 1), 5) / 1e6
 
 
 def profile(cell, layers, hidden, batch, peak):
@@ -87,22 +89,27 @@ def profile(cell, layers, hidden, batch, peak):
     recurrence_backward = median_ms(lambda: layer.backward_projected(dy, None, inner, None, layer_ws))
     rows, w_ih = x.reshape(T * batch, hidden), layer.params["weight_ih"]
     out, d_rows, d_w = np.empty((T * batch, width), np.float32), np.empty_like(rows), np.empty_like(w_ih)
-    large = [median_ms(lambda: np.dot(rows, w_ih.T, out)), median_ms(lambda: np.dot(out, w_ih, d_rows)),
-             median_ms(lambda: np.dot(out.T, rows, d_w))]
+    large = [median_ms(lambda: repeated_product(rows, w_ih.T, out, 1)),
+             median_ms(lambda: repeated_product(out, w_ih, d_rows, 1)),
+             median_ms(lambda: repeated_product(out.T, rows, d_w, 1))]
 
     h, w_hh = x[0].copy(), layer.params["weight_hh"]
     gates, gates_t = np.empty((batch, width), np.float32), np.empty((width, batch), np.float32)
     seqkit_orientation = median_ms(lambda: repeated_product(h, w_hh.T, gates, T))
     transposed = median_ms(lambda: repeated_product(w_hh, h.T, gates_t, T))
+    d_gates, d_h, d_h_t = gates.copy(), np.empty_like(h), np.empty((hidden, batch), np.float32)
+    backward = median_ms(lambda: repeated_product(d_gates, w_hh, d_h, T))
+    backward_transposed = median_ms(lambda: repeated_product(w_hh.T, gates_t, d_h_t, T))
     flops = 2 * batch * hidden * width * T / 1e6  # per millisecond: GFLOP/s
 
     print(f"\n{cell} {layers}x{hidden} batch {batch} T {T}: step {whole:.2f} ms; alone: forward {forward_ms:.2f}, "
           f"backward {backward_ms:.2f}, clip and Adam {update_ms:.2f}")
     print(f"  a layer: recurrence forward {recurrence_forward:.2f}, backward {recurrence_backward:.2f}; "
           f"large products {' + '.join(f'{t:.2f}' for t in large)} ({3 * flops / sum(large):.0f} GFLOP/s)")
-    print(f"  per-step product h @ W_hh.T: {flops / seqkit_orientation:.0f} GFLOP/s "
-          f"({100 * flops / seqkit_orientation / peak:.0f}% of peak); W_hh @ h.T: {flops / transposed:.0f} "
-          f"({100 * flops / transposed / peak:.0f}%)")
+    for name, ms, other_name, other_ms in (("h @ W_hh.T", seqkit_orientation, "W_hh @ h.T", transposed),
+                                           ("dgates @ W_hh", backward, "W_hh.T @ dgates.T", backward_transposed)):
+        print(f"  per-step product {name}: {flops / ms:.0f} GFLOP/s ({100 * flops / ms / peak:.0f}% of peak); "
+              f"{other_name}: {flops / other_ms:.0f} ({100 * flops / other_ms / peak:.0f}%)")
 
 
 def main():

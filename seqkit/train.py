@@ -104,8 +104,7 @@ class Trainer:
         """Prefer start and resume; `ids` is the training corpus, encoded by vocab."""
         self.config, self.run_dir, self.vocab = config, Path(run_dir), vocab
         if config.val_file:
-            val_text = read_text(config.val_file, config.encoding, config.encoding_errors)
-            train_ids, val_ids = ids, vocab.encode(val_text)
+            train_ids, val_ids = ids, vocab.encode(read_text(config.val_file, config.encoding, config.encoding_errors))
         else:
             train_ids, val_ids = split_ids(ids, config.val_fraction)
         needed = config.batch_size * (config.seq_len + 1)

@@ -67,7 +67,10 @@ def test_binary_files_are_refused(tmp_path, content, options):
 
 def test_a_char_vocabulary_over_the_bound_needs_max_vocab(tmp_path):
     corpus = tmp_path / "c.txt"
-    corpus.write_text("".join(chr(0x4E00 + i) for i in range(10_500)) * 2)  # CJK ideographs
+    corpus.write_text("".join(chr(0x4E00 + i) for i in range(10_000)) * 2)  # CJK ideographs: at the bound
+    result, _ = train(tmp_path / "at", corpus)
+    assert result.exit_code == 0, result.output
+    corpus.write_text("".join(chr(0x4E00 + i) for i in range(10_500)) * 2)
     result, run = train(tmp_path, corpus)
     refused(result, run, 1, str(corpus), "has 10,500 distinct characters, more than the 10,000", "--max-vocab")
     result, run = train(tmp_path, corpus, "--max-vocab", "10500")

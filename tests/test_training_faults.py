@@ -15,6 +15,10 @@ from seqkit.model import Model
 from seqkit.train import MAX_BAD_STEPS, Trainer, TrainingError
 
 
+def disk_full(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
 @pytest.fixture
 def trainer(tmp_path):
     """A small run that has trained 2 steps and saved a checkpoint at step 2."""
@@ -59,11 +63,6 @@ def test_a_full_disk_stops_training_and_keeps_the_checkpoint(trainer, monkeypatc
     assert not list(trainer.run_dir.glob(".*.tmp"))
     monkeypatch.undo()
     assert Trainer.resume(trainer.run_dir).step == 2
-
-
-
-def disk_full(*args, **kwargs):
-    raise OSError(28, "No space left on device")
 
 
 def break_training(monkeypatch, fault):
