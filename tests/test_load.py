@@ -40,7 +40,8 @@ def test_a_200_mb_corpus_trains_in_under_three_times_its_size_of_memory(tmp_path
         with open(log, "wb") as stderr:
             process = subprocess.run([sys.executable, "-c", TRAIN_AND_REPORT_PEAK, str(corpus), "-o", str(run),
                                       "--steps", "3", "--val-fraction", "0.0001", "--sample-length", "0"],
-                                     stdout=subprocess.PIPE, stderr=stderr, text=True)
+                                     stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                     cwd=tmp_path)  # not the checkout, whose seqkit/ would shadow the installed one
     finally:
         corpus.unlink()
     assert process.returncode == 0, log.read_text()
