@@ -90,3 +90,24 @@ def softmax_cross_entropy(logits, targets, ignore, grad_scale, dlogits):
             drow[v] = drow[v] * scale
         drow[targets[n]] -= grad_scale
     return total
+
+
+@kernel
+def output_loss(x, weight, bias, targets, ignore, grad_scale, logits, dlogits):
+    """The output layer and softmax_cross_entropy over x (N, H), a block of rows at a time, so
+    that the logits (N, V) never exist whole: a word-level vocabulary makes them the biggest
+    array of a step. logits (R, V) is the scratch for one block of R rows. dlogits is (N, V) to
+    keep every row's gradient for backward, or (R, V) when only the loss is wanted: then it too
+    is scratch. Returns the summed loss, as softmax_cross_entropy."""
+    N, R = x.shape[0], logits.shape[0]
+    keep = dlogits.shape[0] == N
+    total = 0.0
+    for start in range(0, N, R):
+        stop = min(start + R, N)
+        block = logits[:stop - start]
+        np.dot(x[start:stop], weight.T, block)
+        for n in range(stop - start):
+            _add(block[n], bias)
+        dblock = dlogits[start:stop] if keep else dlogits[:stop - start]
+        total += softmax_cross_entropy(block, targets[start:stop], ignore, grad_scale, dblock)
+    return total

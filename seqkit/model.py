@@ -7,8 +7,8 @@ N = T * B. Tokens and targets are integer arrays (T, B): time-major, one column 
               tokens (T, B)
                    |  embedding row gather (T, B, E), or one-hot: a row gather of weight_ih_l0.T
       layer 0 .. L-1 recurrent cells (T, B, H), inverted dropout on each layer's output
-                   |  linear (T, B, V)
-        softmax cross-entropy, mean over the N tokens
+                   |  linear (T, B, V) and softmax cross-entropy, mean over the N tokens,
+                   |  a block of rows at a time (the logits never exist whole)
 
 Parameter names follow a PyTorch module with attributes `embedding` (nn.Embedding), `rnn`
 (nn.RNN/LSTM/GRU with num_layers=L) and `output` (nn.Linear).
@@ -16,13 +16,13 @@ Parameter names follow a PyTorch module with attributes `embedding` (nn.Embeddin
 import numpy as np
 
 from seqkit.cells.activations import column_sums
-from seqkit.layers import (gather_rows, linear_backward, linear_forward, scatter_add_rows,
-                           softmax_cross_entropy)
+from seqkit.layers import gather_rows, linear_backward, linear_forward, output_loss, scatter_add_rows
 from seqkit.recurrent import GRU, LSTM, RNN, check_dtype
 from seqkit.init import uniform
 from seqkit.workspace import FRESH
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+OUTPUT_BLOCK_BYTES = 1 << 24  # logits computed this much at a time: (T, B, V) never exists whole
 
 
 class Model:
@@ -79,7 +79,8 @@ class Model:
         """All-zeros state: a list with one state per layer (h, or (h, c) for LSTM)."""
         return [layer.zero_state(batch_size) for layer in self.layers]
 
-    def forward(self, tokens, targets, state=None, dropout_rng=None, ignore_index=-1, workspace=None):
+    def forward(self, tokens, targets, state=None, dropout_rng=None, ignore_index=-1, workspace=None,
+                gradients=True):
         """Mean cross-entropy of predicting targets (T, B) from tokens (T, B).
 
         state: from initial_state or a previous forward, None for zeros. dropout_rng: a
@@ -87,8 +88,9 @@ class Model:
         Targets equal to ignore_index are not predicted: they count neither in the loss nor in
         the mean (a language model never predicts its start token <s>). workspace: a
         seqkit.Workspace whose arrays this call reuses (the next forward with it invalidates
-        this one's cache), or None for fresh arrays.
-        Returns (loss, final state, cache for backward)."""
+        this one's cache), or None for fresh arrays. gradients: False when only the loss and
+        state are wanted (evaluation): the output gradient (T, B, V) is not kept.
+        Returns (loss, final state, cache for backward, or None without gradients)."""
         tokens = self._check_tokens("tokens", tokens)
         targets = self._check_tokens("targets", targets, tokens.shape)
         T, B = tokens.shape
@@ -117,13 +119,14 @@ class Model:
             mask = self._dropout_mask(y.shape, dropout_rng)
             masks.append(mask)
             x = y if mask is None else y * mask
-        logits = ws.empty("logits", (T, B, self.vocab_size), self.dtype)
-        linear_forward(x, p["output.weight"], p["output.bias"], logits)
-        dlogits = ws.empty("dlogits", logits.shape, self.dtype)
+        N, V = T * B, self.vocab_size
+        block_rows = min(N, max(1, OUTPUT_BLOCK_BYTES // (V * self.dtype.itemsize)))
+        logits = ws.empty("logits", (block_rows, V), self.dtype)
+        dlogits = ws.empty("dlogits", (N if gradients else block_rows, V), self.dtype)
         counted = max(int(np.count_nonzero(targets != ignore_index)), 1)
-        loss_sum = softmax_cross_entropy(logits.reshape(T * B, self.vocab_size), targets.reshape(T * B),
-                                         ignore_index, 1.0 / counted, dlogits.reshape(T * B, self.vocab_size))
-        cache = (tokens, layer_caches, masks, x, dlogits, ws)
+        loss_sum = output_loss(x.reshape(N, x.shape[2]), p["output.weight"], p["output.bias"], targets.reshape(N),
+                               ignore_index, 1.0 / counted, logits, dlogits)
+        cache = (tokens, layer_caches, masks, x, dlogits.reshape(T, B, V), ws) if gradients else None
         return loss_sum / counted, final_state, cache
 
     def backward(self, cache, dstate=None):

@@ -73,7 +73,8 @@ def evaluate_streams(model, streams, seq_len, ignore_id):
     across chunks from zeros, no dropout; targets equal to ignore_id (<s>) are not counted."""
     total, count, state, workspace = 0.0, 0, None, Workspace()
     for _, inputs, targets in chunks(streams, seq_len):
-        loss, state, _ = model.forward(inputs, targets, state, ignore_index=ignore_id, workspace=workspace)
+        loss, state, _ = model.forward(inputs, targets, state, ignore_index=ignore_id, workspace=workspace,
+                                       gradients=False)
         counted = int(np.count_nonzero(targets != ignore_id))
         total += loss * counted
         count += counted

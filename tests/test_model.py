@@ -1,5 +1,7 @@
 """The stacked model: its layers against a direct composition, loss sanity, state carrying,
 sampling steps, dropout, and learning a small corpus."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -178,7 +180,7 @@ def test_a_workspace_reuses_its_arrays_and_changes_no_result(cell, embed_size):
                 np.testing.assert_array_equal(x, y)
         for name in grads:
             np.testing.assert_array_equal(reused_grads[name], grads[name], err_msg=name)
-        seen.append(reused_cache[-2])  # the output of the top layer, as the output layer saw it
+        seen.append(reused_cache[3])  # the output of the top layer, as the output layer saw it
     assert np.shares_memory(seen[0], seen[1])
     assert not np.shares_memory(seen[1], seen[2])  # a new shape gets new arrays
 
@@ -191,3 +193,41 @@ def test_a_workspace_hands_out_one_array_per_name():
     assert workspace.empty("b", (2, 3), np.float32) is not first
     assert workspace.empty("a", (2, 3), np.float64).dtype == np.float64
     assert workspace.child(0) is workspace.child(0) and workspace.child(0) is not workspace.child(1)
+
+
+def test_the_output_layer_in_blocks_gives_the_loss_and_gradients_of_one_block(monkeypatch):
+    """forward computes logits a few rows at a time; the block size changes nothing beyond
+    rounding, and evaluation (gradients=False) never holds a (T * B, V) array."""
+    import seqkit.model
+    from seqkit import Workspace
+    rng = np.random.default_rng(3)
+    inputs, targets = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
+    model = Model(V, H, 2, "lstm", embed_size=4, dtype=np.float64, seed=0)
+    loss, state, cache = model.forward(inputs, targets)  # T * B = 15 rows fit in one block
+    grads = {name: g.copy() for name, g in model.backward(cache)[0].items()}
+    monkeypatch.setattr(seqkit.model, "OUTPUT_BLOCK_BYTES", 4 * V * 8)  # 4 rows a block
+    blocked_loss, blocked_state, blocked_cache = model.forward(inputs, targets)
+    assert blocked_loss == pytest.approx(loss, rel=1e-13)
+    for name, g in model.backward(blocked_cache)[0].items():
+        np.testing.assert_allclose(g, grads[name], rtol=1e-12, atol=1e-15)
+    eval_loss, eval_state, eval_cache = model.forward(inputs, targets, workspace=Workspace(), gradients=False)
+    assert eval_cache is None and eval_loss == pytest.approx(loss, rel=1e-13)
+    np.testing.assert_array_equal(eval_state[1][0], blocked_state[1][0])
+
+    big_vocab = 2000
+    big = Model(big_vocab, 8, 1, "rnn", embed_size=4, dtype=np.float64, seed=0)
+    tokens = rng.integers(0, big_vocab, (50, 4))
+    whole = tokens.size * big_vocab * 8  # bytes of (T * B, V) logits
+    big.forward(tokens, tokens, gradients=False)  # compiled (or loaded) before memory is traced
+    assert peak_bytes(lambda: big.forward(tokens, tokens, gradients=False)) < whole / 4
+    assert peak_bytes(lambda: big.forward(tokens, tokens)) >= whole  # the gradient kept for backward
+
+
+def peak_bytes(run):
+    """Peak memory that numpy and Python allocate while `run` runs."""
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
