@@ -6,12 +6,13 @@
 For each config, each part timed alone: the whole step (as bench/train_speed.py times it), its
 forward, backward, and clipping with Adam; for one layer the recurrence (forward_projected /
 backward_projected: the per-step products and the gate math) and the three large products
-(input projection, its two gradients). Then the per-step recurrent product
-alone, forward and backward, T times in one compiled loop, in the orientation seqkit uses (h @
-W_hh.T into (B, G*H); dgates @ W_hh into (B, H)) and in the transposed one (W_hh @ h.T into
-(G*H, B); W_hh.T @ dgates.T into (H, B)), as GFLOP/s and as a share of the float32 GEMM peak
-measured here. Every product runs from Numba, as seqkit's do (SciPy's OpenBLAS). Medians of 21 timings. Run it on an idle machine; like train_speed.py it
-unsets OPENBLAS_CORETYPE (pass --keep-coretype to keep it) and lets OpenBLAS use every CPU.
+(input projection, its two gradients). Then the per-step recurrent products alone, forward
+and backward, T times in one compiled loop, in the orientation seqkit uses (h @ W_hh.T into
+(B, G*H); dgates @ W_hh into (B, H)) and in the transposed one (W_hh @ h.T into (G*H, B);
+W_hh.T @ dgates.T into (H, B)), as GFLOP/s and as a share of the float32 GEMM peak measured
+here. Every product runs from Numba, as seqkit's do (SciPy's OpenBLAS). Medians of
+21 timings. Run it on an idle machine; like train_speed.py it unsets OPENBLAS_CORETYPE (pass
+--keep-coretype to keep it) and lets OpenBLAS use every CPU.
 """
 import os
 import sys
@@ -81,7 +82,6 @@ def profile(cell, layers, hidden, batch, peak):
     layer, width = model.layers[-1], GATES[cell] * hidden
     x = rng.standard_normal((T, batch, hidden)).astype(np.float32)
     layer_ws = seqkit.Workspace()
-    _, _, layer_cache = layer.forward(x, None, layer_ws)
     xproj = rng.standard_normal((T, batch, width)).astype(np.float32)
     dy = 0.01 * rng.standard_normal((T, batch, hidden)).astype(np.float32)
     recurrence_forward = median_ms(lambda: layer.forward_projected(xproj, None, layer_ws))

@@ -24,6 +24,7 @@ from seqkit.train import CONFIG, LATEST, Trainer, TrainingError, corpus_path
 
 RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
 POSITIVE = click.IntRange(min=1)
+RESUMABLE = {"epochs", "steps", "minutes"}  # what --resume may change
 
 
 class Finite(click.FloatRange):
@@ -34,8 +35,6 @@ class Finite(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
-
-RESUMABLE = {"epochs", "steps", "minutes"}  # what --resume may change
 
 
 def fail(error):
