@@ -18,14 +18,9 @@ products after copying the gate gradients to (4H, T*B) in B-long runs. (1) gains
 gains next to nothing, because the per-step input products, the layout changes at the layer's
 edges and the copies cost what the recurrence saves.
 """
-import os
-import sys
+from timing import median_ms, use_cpu_kernels
 
-if "--keep-coretype" not in sys.argv and "OPENBLAS_CORETYPE" in os.environ:  # before numpy loads
-    os.environ.pop("OPENBLAS_CORETYPE")
-    os.execv(sys.executable, [sys.executable, *sys.argv])
-
-import time  # noqa: E402
+use_cpu_kernels()  # before numpy loads
 
 import numpy as np  # noqa: E402
 
@@ -151,17 +146,6 @@ def whole_layer(hidden, batch):
              (dbias, grads["bias_hh"])]
     difference = max(np.abs(a - b).max() / np.abs(b).max() for a, b in pairs)
     return ours_ms, prototype_ms, difference
-
-
-def median_ms(run, repeats=21):
-    for _ in range(3):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
 
 
 def main():

@@ -17,11 +17,9 @@ here. Every product runs from Numba, as seqkit's do (SciPy's OpenBLAS). Medians 
 import os
 import sys
 
-if "--keep-coretype" not in sys.argv and "OPENBLAS_CORETYPE" in os.environ:  # before numpy loads
-    os.environ.pop("OPENBLAS_CORETYPE")
-    os.execv(sys.executable, [sys.executable, *sys.argv])
+from timing import median_ms, use_cpu_kernels
 
-import time  # noqa: E402
+use_cpu_kernels()  # before numpy loads
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
@@ -33,17 +31,6 @@ V, T = 65, 100
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 CONFIGS = [("lstm", 1, 128, 32), ("lstm", 2, 512, 32), ("lstm", 2, 512, 64), ("lstm", 2, 128, 1),
            ("gru", 2, 256, 32), ("rnn", 1, 128, 64)]
-
-
-def median_ms(run, repeats=21):
-    for _ in range(3):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
 
 
 @numba.njit
