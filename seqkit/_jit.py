@@ -4,7 +4,7 @@ Every kernel in seqkit is decorated with `kernel`: compiled in nopython mode, ca
 that a second process skips compilation, and without fastmath so that results are exactly
 IEEE (the gradient checks depend on it). Division follows NumPy's error model (x / 0 is inf or
 nan, as in NumPy and PyTorch) rather than raising ZeroDivisionError: the check for a zero
-divisor is a branch that stops LLVM from vectorizing a loop, 13x slower for the gate math.
+divisor is a branch that stops LLVM from vectorizing a loop, which left the gate math scalar.
 """
 import numba
 

@@ -116,9 +116,9 @@ class Model:
                 y, layer_state, cache = layer.forward(x, state[k], layer_ws)
             final_state.append(layer_state)
             layer_caches.append(cache)
-            mask = self._dropout_mask(y.shape, dropout_rng)
+            mask = self._dropout_mask(y.shape, dropout_rng, layer_ws)
             masks.append(mask)
-            x = y if mask is None else y * mask
+            x = y if mask is None else np.multiply(y, mask, out=layer_ws.empty("dropped", y.shape, self.dtype))
         N, V = T * B, self.vocab_size
         block_rows = min(N, max(1, OUTPUT_BLOCK_BYTES // (V * self.dtype.itemsize)))
         logits = ws.empty("logits", (block_rows, V), self.dtype)
@@ -141,7 +141,7 @@ class Model:
         for k in reversed(range(len(self.layers))):
             layer, layer_ws = self.layers[k], ws.child(k)
             grads = {name: g[f"rnn.{name}_l{k}"] for name in layer.params}
-            dy = dx if masks[k] is None else dx * masks[k]
+            dy = dx if masks[k] is None else np.multiply(dx, masks[k], out=layer_ws.empty("ddropped", dx.shape, self.dtype))
             layer_dstate = None if dstate is None else dstate[k]
             if k == 0 and self.one_hot:
                 dxproj, dstate0[k], _ = layer.backward_projected(dy, layer_dstate, layer_caches[k], grads, layer_ws)
@@ -174,13 +174,15 @@ class Model:
         linear_forward(x[None], p["output.weight"], p["output.bias"], logits)
         return logits[0], next_state
 
-    def _dropout_mask(self, shape, rng):
+    def _dropout_mask(self, shape, rng, ws):
         """Inverted dropout: units kept with probability 1 - p and scaled by 1 / (1 - p), so the
         expected activation is unchanged and evaluation needs no rescaling. None when off."""
         if rng is None or self.dropout == 0.0:
             return None
-        keep = rng.random(shape) >= self.dropout
-        return keep.astype(self.dtype) / self.dtype.type(1.0 - self.dropout)
+        draws = rng.random(out=ws.empty("dropout_draws", shape, np.float64))
+        mask = np.greater_equal(draws, self.dropout, out=ws.empty("dropout_mask", shape, self.dtype))
+        mask /= self.dtype.type(1.0 - self.dropout)
+        return mask
 
     def _check_tokens(self, name, tokens, shape=None, ndim=2):
         tokens = np.asarray(tokens)

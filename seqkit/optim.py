@@ -23,6 +23,7 @@ class Optimizer:
     step count; subclasses name their per-parameter state slots and implement _update."""
 
     name, slots = None, ()
+    overwrites_gradient = True  # _update writes into g: it must get a copy, never the caller's array
 
     def __init__(self, params, lr, weight_decay=0.0, **hyper):
         if not (math.isfinite(lr) and lr > 0):
@@ -57,18 +58,22 @@ class Optimizer:
                 raise ValueError(f"gradient {name} has shape {np.shape(grads[name])}, expected {p.shape}")
         self.steps += 1
         for name, p in self.params.items():
-            cast = p.dtype.type
+            cast, grad = p.dtype.type, grads[name]
             g, spare = self._scratch[name]
             if self.weight_decay:
                 np.multiply(p, cast(self.weight_decay), out=g)
-                g += grads[name]
-            else:
-                np.copyto(g, grads[name])
+                g += grad
+            elif (self.overwrites_gradient or not isinstance(grad, np.ndarray) or grad.dtype != p.dtype
+                  or not grad.flags.c_contiguous):
+                np.copyto(g, grad)
+            else:  # read in place: a copy would be one more pass over every gradient
+                g = grad
             self._update(name, p, g, spare, cast)
 
     def _update(self, name, p, g, spare, cast):
-        """Update p in place from g (the weight-decayed gradient, a scratch array that may be
-        overwritten); spare is a second scratch array of the same shape."""
+        """Update p in place from g, the weight-decayed gradient: a scratch array that may be
+        overwritten, or with overwrites_gradient False possibly the caller's own gradient, to
+        read only. spare is a second scratch array of the same shape."""
         raise NotImplementedError
 
     def state_dict(self):
@@ -167,6 +172,7 @@ class Adam(Optimizer):
     """m = beta1 * m + (1 - beta1) * g; v = beta2 * v + (1 - beta2) * g^2; bias-corrected
     m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t); p = p - lr * m_hat / (sqrt(v_hat) + eps)."""
     name, slots = "adam", ("exp_avg", "exp_avg_sq")
+    overwrites_gradient = False
 
     def _update(self, name, p, g, spare, cast):
         beta1, beta2, t = self.hyper["beta1"], self.hyper["beta2"], self.steps

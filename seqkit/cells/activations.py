@@ -3,7 +3,7 @@
 They are built on `exp_nonpositive`, an exp written in plain arithmetic (Cephes' range
 reduction and polynomials) instead of a call into libm: LLVM can then vectorize the loops that
 use it, which it cannot do with a libm call (the PyPI llvmlite has no vector math library).
-In a vectorized loop it costs 0.23 ns an element against 1.7 ns for np.exp (float32); its
+In a vectorized loop it costs a fraction of a libm call per element (several times less); its
 error stays within 1 unit in the last place in float32 and 1.5 in float64 (tests/test_activations.py).
 
 `one` is 1 in the argument's dtype (the caller's x.dtype.type(1)), so float32 math stays
