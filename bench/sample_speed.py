@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from seqkit import Model, TextOptions, Vocab  # noqa: E402
-from seqkit.data import SPECIALS  # noqa: E402
+from seqkit.vocab import SPECIALS  # noqa: E402
 from seqkit.sample import generate  # noqa: E402
 
 LENGTH, ROUNDS = 2000, 5

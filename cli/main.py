@@ -15,10 +15,12 @@ from click.core import ParameterSource
 import seqkit
 from seqkit.checkpoint import CheckpointError
 from seqkit.config import ENCODING_ERRORS, TrainConfig
-from seqkit.data import TextOptions, count_chunks, read_text
+from seqkit.data import count_chunks, read_text
+from seqkit.vocab import TextOptions
 from seqkit.lm import latest_run, load
 from seqkit.model import CELLS
-from seqkit.optim import OPTIMIZERS, SCHEDULES
+from seqkit.optim import OPTIMIZERS
+from seqkit.schedule import SCHEDULES
 from seqkit.sample import check_sampling_options
 from seqkit.train import CONFIG, LATEST, Trainer, TrainingError, corpus_path
 

@@ -6,7 +6,7 @@ the two. Importing seqkit never imports click: the command line lives in seqkit.
 __version__ = "0.1.0"
 
 from seqkit.config import TrainConfig
-from seqkit.data import TextOptions, Vocab
+from seqkit.vocab import TextOptions, Vocab
 from seqkit.lm import LanguageModel, load
 from seqkit.model import Model
 from seqkit.recurrent import GRU, LSTM, RNN

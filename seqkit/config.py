@@ -4,10 +4,11 @@ flags."""
 import dataclasses
 from dataclasses import dataclass
 
-from seqkit.data import TextOptions
+from seqkit.vocab import TextOptions
 from seqkit.init import SCHEMES
 from seqkit.model import CELLS
-from seqkit.optim import OPTIMIZERS, SCHEDULES
+from seqkit.optim import OPTIMIZERS
+from seqkit.schedule import SCHEDULES
 
 
 ENCODING_ERRORS = ("strict", "replace", "ignore")

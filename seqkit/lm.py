@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from seqkit.checkpoint import CheckpointError, load_arrays
-from seqkit.data import BOS
+from seqkit.vocab import BOS
 from seqkit.model import Model
 from seqkit.sample import generate
 from seqkit.train import BEST, LATEST, evaluate_streams, load_run_files, restore_model, summarize

@@ -18,7 +18,7 @@ from seqkit._jit import kernel
 from seqkit.cells.gru import gru_step_forward
 from seqkit.cells.lstm import lstm_step_forward
 from seqkit.cells.rnn import rnn_step_forward
-from seqkit.data import BOS, EOS, UNK
+from seqkit.vocab import BOS, EOS, UNK
 
 CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
 

@@ -25,9 +25,11 @@ import seqkit
 from seqkit.checkpoint import (CheckpointError, copy_into, load_arrays, read_json, save_arrays, write_json,
                                write_text)
 from seqkit.config import TrainConfig
-from seqkit.data import BOS, SPECIALS, Vocab, batchify, build_vocab, chunks, read_text, split_ids
+from seqkit.data import batchify, chunks, read_text, split_ids
+from seqkit.vocab import BOS, SPECIALS, Vocab, build_vocab
 from seqkit.model import Model
-from seqkit.optim import Schedule, clip_global_norm, clip_value, global_norm, make_optimizer
+from seqkit.optim import clip_global_norm, clip_value, global_norm, make_optimizer
+from seqkit.schedule import Schedule
 from seqkit.sample import generate
 from seqkit.workspace import Workspace
 

@@ -8,7 +8,7 @@ import pytest
 from seqkit.checkpoint import load_arrays
 from seqkit.config import TrainConfig
 from seqkit.corpora import path as corpus_path
-from seqkit.data import BOS, EOS, TextOptions
+from seqkit.vocab import BOS, EOS, TextOptions
 from seqkit.lm import load
 from seqkit.optim import OPTIMIZERS
 from seqkit.train import LATEST, METRICS, Trainer

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from seqkit.cli.main import main
 from seqkit.config import TrainConfig
 from seqkit.corpora import path as corpus_path
-from seqkit.data import TextOptions
+from seqkit.vocab import TextOptions
 from seqkit.model import Model
 from seqkit.train import MAX_BAD_STEPS, Trainer, TrainingError
 

@@ -1,0 +1,40 @@
+"""Checks at the library's edges, written once: counts, dtypes and arrays, each failing with a
+message that names the argument, what came and what to do."""
+import numpy as np
+
+DTYPES = (np.float32, np.float64)
+
+
+def is_count(value, minimum=1):
+    """True for a Python or numpy integer (not a bool) of at least `minimum`."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
+
+
+def check_count(name, value, minimum=1):
+    """int(value), after checking it is an integer of at least `minimum` (ValueError otherwise)."""
+    if not is_count(value, minimum):
+        kind = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return int(value)
+
+
+def check_dtype(dtype):
+    """np.dtype of `dtype`, which must be float32 or float64."""
+    dtype = np.dtype(dtype)
+    if dtype not in DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def check_array(name, array, shape, dtype):
+    """`array` as a C-contiguous ndarray, after checking its shape (None matches any size) and
+    that its dtype is exactly `dtype`: seqkit never casts inputs behind the caller's back."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(array).__name__}")
+    if array.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, array.shape)):
+        expected = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
+        raise ValueError(f"{name} has shape {array.shape}, expected {expected}")
+    if array.dtype != dtype:
+        raise TypeError(f"{name} has dtype {array.dtype} but the parameters are {dtype}: "
+                        f"pass {name}.astype(np.{dtype}) or build the model with dtype=np.{array.dtype}")
+    return np.ascontiguousarray(array)

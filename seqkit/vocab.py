@@ -1,0 +1,285 @@
+"""Text to token ids and back: TextOptions, the tokenizers, Vocab.
+
+Char level: a token is a Unicode code point or, with graphemes, an extended grapheme cluster
+(regex's \\X: an emoji, a letter with its combining marks). Word level: a Unicode-aware regex
+tokenizer (words, numbers, punctuation apart), or whitespace splitting for corpora that come
+tokenized. Each unit of text is framed as <s> ... </s>, so a model learns where text begins and
+ends. Char level decodes back to the exact text whatever the unit:
+
+    document   the whole text, one unit.
+    line       the pieces of text.split("\\n"). The "\\n" is no token: </s> <s> stands for it
+               and decode writes it back. Word level drops the empty piece after a final "\\n".
+    paragraph  the text cut after each run of blank lines (the regex \\n\\s*\\n). Char level keeps
+               the run, as tokens, at the end of its paragraph, since runs differ ("\\n\\n",
+               "\\n \\n"); word level drops it and skips paragraphs without tokens.
+
+Ids live in numpy arrays of Vocab.id_dtype. Big texts go a block at a time: code points through
+numpy lookups, never a Python object per character; the regex tokenizers a block of lines at a
+time into a compact array.array.
+"""
+import dataclasses
+from array import array
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import regex
+
+from seqkit.checks import check_count, is_count
+
+UNK, BOS, EOS = "<unk>", "<s>", "</s>"
+SPECIALS = (UNK, BOS, EOS)  # ids 0, 1, 2 in every vocabulary
+UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
+LEVELS, TOKENIZERS, UNITS = ("char", "word"), ("regex", "whitespace"), ("line", "paragraph", "document")
+
+# Numbers (3.14, 1,000), words with inner apostrophes (o'er, don't), then any other grapheme
+# that is not whitespace (punctuation, symbols, an emoji with its modifiers) alone.
+WORD = regex.compile(r"\p{N}+(?:[.,]\p{N}+)*|[\p{L}\p{M}]+(?:['\u2019][\p{L}\p{M}]+)*|(?!\s)\X")
+GRAPHEME = regex.compile(r"\X")
+PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
+BLOCK = 1 << 20  # characters handled at once: bounds the temporaries of a big text
+CODE_POINTS = 0x110000  # entries of a table indexed by code point
+NEWLINE = ord("\n")
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    level: str = "char"            # char | word
+    graphemes: bool = False        # char level: grapheme clusters rather than code points
+    tokenize: str = "regex"        # word level: regex | whitespace (a literal <unk> is UNK)
+    lowercase: bool = False        # word level: lowercase before tokenizing
+    unit: str | None = None        # line | paragraph | document; None: line for words, document for chars
+    max_vocab: int | None = None   # keep only this many most frequent tokens (specials apart)
+    min_count: int = 1             # drop tokens seen fewer times; they read as <unk>
+
+    def __post_init__(self):
+        for name, allowed in (("level", LEVELS), ("tokenize", TOKENIZERS), ("unit", UNITS)):
+            value = getattr(self, name)
+            if value not in allowed and not (name == "unit" and value is None):
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if self.graphemes and self.level != "char":
+            raise ValueError("graphemes applies to the char level only: drop it or use level 'char'")
+        if self.level != "word" and (self.tokenize != "regex" or self.lowercase):
+            raise ValueError("tokenize and lowercase apply to the word level only: drop them or use level 'word'")
+        check_count("min_count", self.min_count)
+        if self.max_vocab is not None and not is_count(self.max_vocab):
+            raise ValueError(f"max_vocab must be a positive integer or None, got {self.max_vocab!r}")
+
+    @property
+    def resolved_unit(self):
+        """The unit in force: unit, or the level's default."""
+        return self.unit or ("line" if self.level == "word" else "document")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown text options {', '.join(sorted(unknown))}: remove them")
+        return cls(**d)
+
+
+def _lines(text, stop):
+    """text[:stop].split("\\n") lazily, about BLOCK characters' worth of lines at a time."""
+    start = 0
+    while (end := text.find("\n", start + BLOCK, stop)) >= 0:
+        yield from text[start:end].split("\n")
+        start = end + 1
+    yield from text[start:stop].split("\n")
+
+
+def _units(text, options):
+    """The units that <s> ... </s> frame, as strings, lazily (see the module docstring)."""
+    unit, char = options.resolved_unit, options.level == "char"
+    if unit == "document":
+        yield text
+    elif unit == "line":
+        yield from _lines(text, len(text) - (not char and text.endswith("\n")))
+    else:
+        start = 0
+        for match in PARAGRAPH_BREAK.finditer(text):
+            yield text[start:match.end() if char else match.start()]
+            start = match.end()
+        if start < len(text) or start == 0:
+            yield text[start:]
+
+
+def _blocks(text):
+    """text in pieces of about BLOCK characters cut after a "\\n" (no token spans one)."""
+    start = 0
+    while len(text) - start > BLOCK and (end := text.find("\n", start + BLOCK) + 1) > 0:
+        yield text[start:end]
+        start = end
+    yield text[start:] if start else text
+
+
+def _tokens(unit, options):
+    """The tokens of one unit as lists of strings, a block of its lines at a time."""
+    for text in _blocks(unit):
+        if options.level == "char":
+            yield GRAPHEME.findall(text) if options.graphemes else list(text)
+        else:
+            text = text.lower() if options.lowercase else text
+            yield text.split() if options.tokenize == "whitespace" else WORD.findall(text)
+
+
+def _code_point_blocks(text):
+    """(start, code points uint32) of text, BLOCK characters at a time."""
+    for start in range(0, max(len(text), 1), BLOCK):
+        block = text[start:start + BLOCK].encode("utf-32-le", "surrogatepass")
+        yield start, np.frombuffer(block, np.uint32)
+
+
+class Vocab:
+    """tokens: id -> token, the specials first; index: token -> id; options: the TextOptions
+    that produced them and that encode and decode follow."""
+
+    def __init__(self, tokens, options):
+        self.tokens, self.options = list(tokens), options
+        if self.tokens[:3] != list(SPECIALS):
+            raise ValueError(f"a vocabulary starts with {', '.join(SPECIALS)}, got {self.tokens[:3]}")
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+        if len(self.index) != len(self.tokens):
+            raise ValueError("a vocabulary lists each token once: remove the repeated ones")
+        self.code_points = options.level == "char" and not options.graphemes
+        if self.code_points and any(len(t) != 1 for t in self.tokens[3:]):
+            raise ValueError("a char-level vocabulary without graphemes holds single code points only")
+        self._strings = np.array(["", "", ""] + self.tokens[3:], object)  # id -> text, for decode
+        self._strings[UNK_ID] = UNK
+        if self.code_points:  # code point -> id, UNK_ID for the code points not listed
+            self._table = np.zeros(CODE_POINTS, self.id_dtype)
+            self._table[[ord(t) for t in self.tokens[3:]]] = np.arange(3, len(self.tokens))
+
+    def __len__(self):
+        return len(self.tokens)
+
+    @property
+    def id_dtype(self):
+        """The narrowest unsigned type that holds every id: a corpus's ids are its biggest array."""
+        return np.dtype(next(t for t in (np.uint8, np.uint16, np.uint32) if len(self.tokens) <= np.iinfo(t).max + 1))
+
+    def id_of(self, token):
+        return self.index.get(token, UNK_ID)
+
+    def encode(self, text, frame=True):
+        """Ids (N,) of text. frame: each unit within <s> ... </s>; otherwise the outer <s> and
+        </s> are left off (a prime), while units inside stay apart by </s> <s>."""
+        ids = self._encode_code_points(text) if self.code_points else self._encode_tokens(text)
+        return ids if frame else ids[1:-1]
+
+    def _encode_tokens(self, text):
+        buffer, get = array(self.id_dtype.char), self.index.get
+        skip_empty = self.options.level == "word" and self.options.resolved_unit == "paragraph"
+        for unit in _units(text, self.options):
+            buffer.append(BOS_ID)
+            start = len(buffer)
+            for tokens in _tokens(unit, self.options):
+                buffer.extend([get(t, UNK_ID) for t in tokens])
+            if skip_empty and len(buffer) == start:
+                buffer.pop()
+            else:
+                buffer.append(EOS_ID)
+        return np.frombuffer(buffer, self.id_dtype)
+
+    def _encode_code_points(self, text):
+        """Framing by numpy: a line's "\\n" becomes </s> <s>; after a paragraph </s> <s> go in."""
+        unit = self.options.resolved_unit
+        breaks = np.zeros(0, np.int64)
+        if unit == "paragraph":
+            ends = (m.end() for m in PARAGRAPH_BREAK.finditer(text))
+            breaks = np.array([end for end in ends if end < len(text)], np.int64)
+        extra = text.count("\n") if unit == "line" else 2 * len(breaks)
+        out = np.empty(len(text) + extra + 2, self.id_dtype)
+        out[0], out[-1], n = BOS_ID, EOS_ID, 1
+        for start, points in _code_point_blocks(text):
+            ids = self._table[points]
+            if unit == "line":
+                at = np.flatnonzero(points == NEWLINE)
+                ids[at] = EOS_ID
+                ids = np.insert(ids, at + 1, BOS_ID)
+            elif unit == "paragraph":
+                at = breaks[(breaks >= start) & (breaks < start + len(points))] - start
+                ids = np.insert(ids, np.repeat(at, 2), np.tile([EOS_ID, BOS_ID], len(at)))
+            out[n:n + len(ids)] = ids
+            n += len(ids)
+        return out
+
+    def decode(self, ids):
+        """Text of ids. Char level: the tokens concatenated, </s> <s> at a line boundary read as
+        "\\n", other <s> and </s> dropped, so decode(encode(text)) == text. Word level: tokens
+        joined by a space, a line per unit (each </s> ends one), <s> dropped."""
+        ids = np.asarray(ids, np.int64).reshape(-1)
+        if len(ids) and (ids.min() < 0 or ids.max() >= len(self)):
+            raise ValueError(f"ids must lie in [0, {len(self)}) for this vocabulary, got {ids.min()} .. "
+                             f"{ids.max()}: decode with the vocabulary that encoded them")
+        strings = self._strings[ids]
+        if self.options.level == "char":
+            if self.options.resolved_unit == "line":
+                strings[np.flatnonzero((ids[:-1] == EOS_ID) & (ids[1:] == BOS_ID))] = "\n"
+            return "".join(strings.tolist())
+        lines, line = [], []
+        for i, token in zip(ids.tolist(), strings.tolist()):
+            if i == EOS_ID:
+                lines.append(" ".join(line))
+                line = []
+            elif i != BOS_ID:
+                line.append(token)
+        end = "\n\n" if self.options.resolved_unit == "paragraph" else "\n"
+        return "".join(text + end for text in lines) + " ".join(line)
+
+    def unknown(self, text):
+        """The distinct tokens of text the vocabulary lacks, in order of appearance."""
+        if not self.code_points:
+            missing = {}
+            for unit in _units(text, self.options):
+                for tokens in _tokens(unit, self.options):
+                    missing.update((t, None) for t in tokens if t not in self.index)
+            return list(missing)
+        first = {}
+        for start, points in _code_point_blocks(text):
+            lacking = self._table[points] == UNK_ID
+            if self.options.resolved_unit == "line":
+                lacking &= points != NEWLINE
+            at = np.flatnonzero(lacking)
+            found, index = np.unique(points[at], return_index=True)
+            for point, position in zip(found.tolist(), (at[index] + start).tolist()):
+                first.setdefault(point, position)
+        return [chr(point) for point in sorted(first, key=first.get)]
+
+    def to_dict(self):
+        return {"tokens": list(self.tokens), "options": self.options.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d):
+        if not isinstance(d, dict) or not {"tokens", "options"} <= set(d):
+            raise ValueError("a vocabulary dict has the keys 'tokens' and 'options' (from Vocab.to_dict)")
+        return cls(d["tokens"], TextOptions.from_dict(d["options"]))
+
+
+def build_vocab(text, options):
+    """The vocabulary of text: specials, then tokens by falling count (ties: first seen), those
+    seen fewer than min_count times left out, at most max_vocab kept."""
+    if options.level == "char" and not options.graphemes:
+        counts = np.zeros(CODE_POINTS, np.int64)
+        first = np.full(CODE_POINTS, np.iinfo(np.int64).max)
+        for start, points in _code_point_blocks(text):
+            block_counts = np.bincount(points, minlength=CODE_POINTS)
+            if np.any((block_counts > 0) & (counts == 0)):
+                found, index = np.unique(points, return_index=True)
+                first[found] = np.minimum(first[found], start + index)
+            counts += block_counts
+        if options.resolved_unit == "line":
+            counts[NEWLINE] = 0
+        seen = np.flatnonzero(counts)
+        seen = seen[np.lexsort((first[seen], -counts[seen]))]
+        ranked = [(chr(p), c) for p, c in zip(seen.tolist(), counts[seen].tolist())]
+    else:
+        counter = Counter()
+        for unit in _units(text, options):
+            for tokens in _tokens(unit, options):
+                counter.update(tokens)
+        ranked = counter.most_common()  # stable sort: equal counts stay in first-seen order
+    kept = [t for t, c in ranked if c >= options.min_count and t not in SPECIALS]
+    return Vocab(list(SPECIALS) + kept[:options.max_vocab], options)
