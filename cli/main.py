@@ -3,8 +3,8 @@
 Generated text goes to stdout; progress, logs and evaluation samples to stderr. Usage errors
 exit with 2, runtime errors with 1, an interrupted training run with 130 after saving.
 """
+import dataclasses
 import math
-import random
 import signal
 import sys
 from pathlib import Path
@@ -13,16 +13,18 @@ import click
 from click.core import ParameterSource
 
 import seqkit
+from seqkit import cells
 from seqkit.checkpoint import CheckpointError
-from seqkit.config import ENCODING_ERRORS, TrainConfig
+from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, TrainConfig
 from seqkit.data import count_chunks, read_text
-from seqkit.vocab import TextOptions
-from seqkit.lm import latest_run, load
-from seqkit.model import CELLS
+from seqkit.init import SCHEMES
+from seqkit.lm import load
 from seqkit.optim import OPTIMIZERS
-from seqkit.schedule import SCHEDULES
+from seqkit.rundir import LATEST, TrainingError, corpus_path, holds_run, latest_run
 from seqkit.sample import check_sampling_options
-from seqkit.train import CONFIG, LATEST, Trainer, TrainingError, corpus_path
+from seqkit.schedule import SCHEDULES
+from seqkit.train import Trainer
+from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
 
 RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
 POSITIVE = click.IntRange(min=1)
@@ -50,69 +52,81 @@ def main():
     """Recurrent language models (RNN, LSTM, GRU) compiled with Numba: train, sample, evaluate."""
 
 
+DEFAULT = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
+
+
 @main.command()
 @click.argument("corpus", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Run directory. [default: runs/<corpus name>]")
 @click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False),
               help="Continue the run in this directory exactly where it stopped.")
-@click.option("--level", type=click.Choice(["char", "word"]), default="char", show_default=True, help="Token level.")
+@click.option("--level", type=click.Choice(LEVELS), default=TEXT["level"], show_default=True, help="Token level.")
 @click.option("--graphemes", is_flag=True, help="Char level: one token per grapheme cluster (emoji, combining marks).")
-@click.option("--tokenize", type=click.Choice(["regex", "whitespace"]), default="regex", show_default=True,
+@click.option("--tokenize", type=click.Choice(TOKENIZERS), default=TEXT["tokenize"], show_default=True,
               help="Word level: Unicode-aware regex, or split on whitespace only (pre-tokenized corpora).")
 @click.option("--lowercase", is_flag=True, help="Word level: lowercase the text first.")
-@click.option("--unit", type=click.Choice(["line", "paragraph", "document"]),
-              help="What <s> ... </s> frame. [default: line for words, document for chars]")
+@click.option("--unit", type=click.Choice(UNITS), help="What <s> ... </s> frame. [default: line for words, document for chars]")
 @click.option("--max-vocab", type=POSITIVE, help="Keep only the most frequent tokens; the rest become <unk>.")
-@click.option("--min-count", type=POSITIVE, default=1, show_default=True, help="Drop tokens seen fewer times.")
-@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the corpus.")
-@click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default="strict", show_default=True,
+@click.option("--min-count", type=POSITIVE, default=TEXT["min_count"], show_default=True,
+              help="Drop tokens seen fewer times.")
+@click.option("--encoding", default=DEFAULT["encoding"], show_default=True, help="Text encoding of the corpus.")
+@click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default=DEFAULT["encoding_errors"],
+              show_default=True,
               help="Bytes not valid in --encoding: stop with an error, replace them (U+FFFD), or drop them.")
-@click.option("--val-fraction", type=Finite(0, 1, min_open=True, max_open=True), default=0.05,
+@click.option("--val-fraction", type=Finite(0, 1, min_open=True, max_open=True), default=DEFAULT["val_fraction"],
               show_default=True, help="Last fraction of the corpus held out for validation.")
 @click.option("--val-file", type=click.Path(exists=True, dir_okay=False), help="Validate on this text instead.")
-@click.option("--cell", type=click.Choice(list(CELLS)), default="lstm", show_default=True, help="Recurrent cell.")
-@click.option("--nonlinearity", type=click.Choice(["tanh", "relu"]), default="tanh", show_default=True,
-              help="Activation of the rnn cell.")
-@click.option("--layers", type=POSITIVE, default=2, show_default=True, help="Stacked recurrent layers.")
-@click.option("--hidden", type=POSITIVE, default=256, show_default=True, help="Hidden state size.")
+@click.option("--cell", type=click.Choice(cells.names()), default=DEFAULT["cell"], show_default=True,
+              help="Recurrent cell (plug-ins add more: see README, Adding a cell).")
+@click.option("--nonlinearity", type=click.Choice(cells.option_choices("nonlinearity")),
+              default=DEFAULT["nonlinearity"], show_default=True, help="Activation of the rnn cell.")
+@click.option("--layers", type=POSITIVE, default=DEFAULT["layers"], show_default=True, help="Stacked recurrent layers.")
+@click.option("--hidden", type=POSITIVE, default=DEFAULT["hidden"], show_default=True, help="Hidden state size.")
 @click.option("--embed", type=POSITIVE, help="Embedding size. [default: one-hot for chars, --hidden for words]")
 @click.option("--one-hot", is_flag=True, help="One-hot input instead of an embedding.")
-@click.option("--dropout", type=Finite(0, 1, max_open=True), default=0.0, show_default=True,
+@click.option("--dropout", type=Finite(0, 1, max_open=True), default=DEFAULT["dropout"], show_default=True,
               help="Dropout on each recurrent layer's output during training.")
-@click.option("--init", type=click.Choice(["uniform", "xavier"]), default="uniform", show_default=True,
+@click.option("--init", type=click.Choice(SCHEMES), default=DEFAULT["init"], show_default=True,
               help="uniform: PyTorch's U(+-1/sqrt(H)); xavier: Xavier input, orthogonal recurrent weights.")
-@click.option("--forget-bias", type=Finite(), default=1.0, show_default=True, help="LSTM forget-gate bias at start.")
-@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True,
+@click.option("--forget-bias", type=Finite(), default=DEFAULT["forget_bias"], show_default=True,
+              help="LSTM forget-gate bias at start.")
+@click.option("--dtype", type=click.Choice(DTYPES), default=DEFAULT["dtype"], show_default=True,
               help="Floating-point type of the model.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="adam", show_default=True, help="Update rule.")
-@click.option("--lr", type=Finite(0, min_open=True), default=2e-3, show_default=True, help="Learning rate.")
-@click.option("--momentum", type=Finite(0, 1, max_open=True), default=0.9, show_default=True,
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=DEFAULT["optimizer"], show_default=True,
+              help="Update rule.")
+@click.option("--lr", type=Finite(0, min_open=True), default=DEFAULT["lr"], show_default=True, help="Learning rate.")
+@click.option("--momentum", type=Finite(0, 1, max_open=True), default=DEFAULT["momentum"], show_default=True,
               help="Momentum of momentum and nesterov.")
-@click.option("--alpha", type=Finite(0, 1, max_open=True), default=0.99, show_default=True,
+@click.option("--alpha", type=Finite(0, 1, max_open=True), default=DEFAULT["alpha"], show_default=True,
               help="Smoothing constant of rmsprop.")
-@click.option("--beta1", type=Finite(0, 1, max_open=True), default=0.9, show_default=True, help="Adam's beta1.")
-@click.option("--beta2", type=Finite(0, 1, max_open=True), default=0.999, show_default=True, help="Adam's beta2.")
-@click.option("--eps", type=Finite(0, min_open=True), default=1e-8, show_default=True,
+@click.option("--beta1", type=Finite(0, 1, max_open=True), default=DEFAULT["beta1"], show_default=True,
+              help="Adam's beta1.")
+@click.option("--beta2", type=Finite(0, 1, max_open=True), default=DEFAULT["beta2"], show_default=True,
+              help="Adam's beta2.")
+@click.option("--eps", type=Finite(0, min_open=True), default=DEFAULT["eps"], show_default=True,
               help="Denominator term of adagrad, rmsprop and adam.")
-@click.option("--weight-decay", type=Finite(0), default=0.0, show_default=True, help="L2 penalty.")
+@click.option("--weight-decay", type=Finite(0), default=DEFAULT["weight_decay"], show_default=True, help="L2 penalty.")
 @click.option("--lr-schedule", type=click.Choice(SCHEDULES),
               help="Learning-rate schedule. [default: step if --lr-decay-every is given, else constant]")
-@click.option("--lr-decay", type=Finite(0, 1, min_open=True), default=0.5, show_default=True,
+@click.option("--lr-decay", type=Finite(0, 1, min_open=True), default=DEFAULT["lr_decay"], show_default=True,
               help="Factor of each learning-rate decay (step and plateau schedules).")
-@click.option("--lr-decay-every", type=click.IntRange(min=0), default=0, help="Step schedule: decay every N steps.")
-@click.option("--patience", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--lr-decay-every", type=click.IntRange(min=0), default=DEFAULT["lr_decay_every"],
+              help="Step schedule: decay every N steps.")
+@click.option("--patience", type=click.IntRange(min=0), default=DEFAULT["patience"], show_default=True,
               help="Plateau schedule: evaluations without improvement before decaying.")
-@click.option("--clip", type=Finite(0), default=5.0, show_default=True,
+@click.option("--clip", type=Finite(0), default=DEFAULT["clip"], show_default=True,
               help="Clip gradients to this global norm; 0 turns clipping off.")
 @click.option("--clip-value", type=Finite(0, min_open=True), help="Also clamp each gradient element.")
-@click.option("--batch-size", type=POSITIVE, default=32, show_default=True, help="Parallel streams.")
-@click.option("--seq-len", type=POSITIVE, default=100, show_default=True, help="Truncated BPTT length in tokens.")
-@click.option("--epochs", type=POSITIVE, default=10, show_default=True, help="Stop after this many epochs.")
+@click.option("--batch-size", type=POSITIVE, default=DEFAULT["batch_size"], show_default=True, help="Parallel streams.")
+@click.option("--seq-len", type=POSITIVE, default=DEFAULT["seq_len"], show_default=True,
+              help="Truncated BPTT length in tokens.")
+@click.option("--epochs", type=POSITIVE, default=DEFAULT["epochs"], show_default=True, help="Stop after this many epochs.")
 @click.option("--steps", type=POSITIVE, help="Stop after this many updates.")
 @click.option("--time", "minutes", type=Finite(0, min_open=True), help="Stop after this many minutes.")
-@click.option("--eval-every", type=POSITIVE, default=200, show_default=True,
+@click.option("--eval-every", type=POSITIVE, default=DEFAULT["eval_every"], show_default=True,
               help="Evaluate, show a sample and save a checkpoint every N steps.")
-@click.option("--sample-length", type=click.IntRange(min=0), default=200, show_default=True,
+@click.option("--sample-length", type=click.IntRange(min=0), default=DEFAULT["sample_length"], show_default=True,
               help="Tokens of the sample shown at each evaluation.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for a reproducible run. [default: random, recorded]")
 @click.pass_context
@@ -139,34 +153,27 @@ def train(ctx, corpus, out, resume_dir, **options):
 
 
 def build_config(corpus, options):
-    text = TextOptions(level=options.pop("level"), graphemes=options.pop("graphemes"),
-                       tokenize=options.pop("tokenize"), lowercase=options.pop("lowercase"),
-                       unit=options.pop("unit"), max_vocab=options.pop("max_vocab"),
-                       min_count=options.pop("min_count"))
+    """TrainConfig from the command line's options; what the user left out, TrainConfig decides."""
+    text = TextOptions(**{name: options.pop(name) for name in TEXT})
     if options.pop("one_hot"):
         if options["embed"] is not None:
             raise click.UsageError("--embed and --one-hot exclude each other: choose one input")
-        options["embed"] = None
-    elif options["embed"] is None and text.level == "word":
-        options["embed"] = options["hidden"]
-    if options["lr_schedule"] is None:
-        options["lr_schedule"] = "step" if options["lr_decay_every"] else "constant"
-    if options["seed"] is None:
-        options["seed"] = random.SystemRandom().randrange(2 ** 31)
-    return TrainConfig(corpus=str(Path(corpus).resolve()) if corpus else None, text=text, **options)
+    elif options["embed"] is None:
+        options["embed"] = AUTO
+    return TrainConfig(corpus=corpus, text=text, **options)
 
 
 def choose_run_dir(out, config):
     """-o as given, refusing one that already holds a run; else runs/<corpus name>, numbered
     runs/<name>-2, -3 ... when taken, so no earlier run is ever overwritten."""
     if out:
-        if (Path(out) / CONFIG).exists():
+        if holds_run(out):
             raise click.UsageError(f"{out} already holds a run: continue it with --resume {out}, "
                                    f"or choose another directory with -o")
         return Path(out)
     base = Path("runs") / corpus_path(config).stem
     candidate, n = base, 1
-    while (candidate / CONFIG).exists():
+    while holds_run(candidate):
         n += 1
         candidate = base.with_name(f"{base.name}-{n}")
     return candidate

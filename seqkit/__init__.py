@@ -9,9 +9,9 @@ from seqkit.config import TrainConfig
 from seqkit.vocab import TextOptions, Vocab
 from seqkit.lm import LanguageModel, load
 from seqkit.model import Model
-from seqkit.recurrent import GRU, LSTM, RNN
+from seqkit.recurrent import GRU, LSTM, RNN, Recurrent
 from seqkit.train import Trainer
 from seqkit.workspace import Workspace
 
-__all__ = ["RNN", "LSTM", "GRU", "Model", "Vocab", "TextOptions", "TrainConfig", "Trainer",
+__all__ = ["RNN", "LSTM", "GRU", "Recurrent", "Model", "Vocab", "TextOptions", "TrainConfig", "Trainer",
            "LanguageModel", "load", "Workspace", "__version__"]

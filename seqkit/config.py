@@ -1,17 +1,27 @@
 """The training configuration: one frozen dataclass, validated once, saved with every run
 (config.json), so that sampling and --resume read the architecture from the run, never from
-flags."""
+flags. It is the one source of the defaults and of the policy behind them: the CLI reads its
+option defaults from here, and a TrainConfig built in Python trains the run the same options
+give in the shell. Fields left to policy are resolved when the config is made, so config.json
+records what ran: `embed` AUTO (an embedding of `hidden` at word level, one-hot at char level),
+`seed` None (drawn at random), `lr_schedule` None (step if lr_decay_every is set, else constant),
+and `corpus` made absolute.
+"""
 import dataclasses
+import random
 from dataclasses import dataclass
+from pathlib import Path
 
-from seqkit.vocab import TextOptions
+from seqkit import cells
+from seqkit.checks import is_count
 from seqkit.init import SCHEMES
-from seqkit.model import CELLS
 from seqkit.optim import OPTIMIZERS
 from seqkit.schedule import SCHEDULES
-
+from seqkit.vocab import TextOptions
 
 ENCODING_ERRORS = ("strict", "replace", "ignore")
+DTYPES = ("float32", "float64")
+AUTO = "auto"  # embed: decided by the level (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -24,11 +34,11 @@ class TrainConfig:
     val_fraction: float = 0.05         # the corpus's last fraction held out for validation
     val_file: str | None = None        # a separate validation text instead (val_fraction unused)
     # Model
-    cell: str = "lstm"                 # rnn | lstm | gru
+    cell: str = "lstm"                 # a registered cell: rnn | lstm | gru | plug-ins
     nonlinearity: str = "tanh"         # tanh | relu, for cell rnn
     layers: int = 2                    # stacked recurrent layers
     hidden: int = 256                  # hidden state size H of every layer
-    embed: int | None = None           # embedding size E; None: one-hot input
+    embed: int | None | str = AUTO     # embedding size E; None: one-hot input; auto: by level
     dropout: float = 0.0               # on every recurrent layer's output, in training
     init: str = "uniform"              # uniform (PyTorch's) | xavier (Xavier + orthogonal)
     forget_bias: float = 1.0           # LSTM forget-gate bias at initialisation
@@ -42,7 +52,7 @@ class TrainConfig:
     beta2: float = 0.999               # adam
     eps: float = 1e-8                  # adagrad, rmsprop, adam
     weight_decay: float = 0.0          # L2 penalty added to the gradients
-    lr_schedule: str = "constant"      # constant | step | plateau
+    lr_schedule: str | None = None     # constant | step | plateau; None: step if lr_decay_every
     lr_decay: float = 0.5              # factor of each decay (step, plateau)
     lr_decay_every: int = 0            # step schedule: decay every this many steps
     patience: int = 0                  # plateau: evaluations without improvement tolerated
@@ -56,16 +66,19 @@ class TrainConfig:
     minutes: float | None = None       # or after this much wall-clock time in one invocation
     eval_every: int = 200              # evaluate, sample and checkpoint every this many steps
     sample_length: int = 200           # tokens of the sample shown at each evaluation
-    seed: int = 0                      # seeds initialisation, dropout and samples
+    seed: int | None = None            # seeds initialisation, dropout and samples; None: drawn
 
     def __post_init__(self):
+        self._resolve_policy()
         positive = ["layers", "hidden", "batch_size", "seq_len", "epochs", "eval_every"]
         for name in positive + ["embed", "steps"]:
             value = getattr(self, name)
-            if (value is not None or name in positive) and not (isinstance(value, int) and value >= 1):
+            if (value is not None or name in positive) and not is_count(value):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        choices = {"cell": tuple(CELLS), "nonlinearity": ("tanh", "relu"), "init": SCHEMES,
-                   "dtype": ("float32", "float64"), "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES,
+        if not is_count(self.seed, 0):
+            raise ValueError(f"seed must be a non-negative integer or None, got {self.seed!r}")
+        choices = {"cell": cells.names(), "nonlinearity": cells.option_choices("nonlinearity"),
+                   "init": SCHEMES, "dtype": DTYPES, "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES,
                    "encoding_errors": ENCODING_ERRORS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -87,6 +100,20 @@ class TrainConfig:
         for name, ok, expected in checks:
             if not ok:
                 raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
+
+    def _resolve_policy(self):
+        """Fill in the fields left to policy (see the module docstring), in place, once."""
+        resolved = {}
+        if self.embed == AUTO:
+            resolved["embed"] = self.hidden if self.text.level == "word" else None
+        if self.seed is None:
+            resolved["seed"] = random.SystemRandom().randrange(2 ** 31)
+        if self.lr_schedule is None:
+            resolved["lr_schedule"] = "step" if self.lr_decay_every else "constant"
+        if self.corpus is not None and not Path(self.corpus).is_absolute():
+            resolved["corpus"] = str(Path(self.corpus).resolve())
+        for name, value in resolved.items():
+            object.__setattr__(self, name, value)
 
     def model_options(self, vocab_size):
         """The keyword arguments of seqkit.Model for this configuration."""

@@ -6,8 +6,7 @@ Two schemes:
 - "xavier": Xavier/Glorot-uniform input weights, orthogonal recurrent weights (one orthogonal
   H x H block per gate, so that repeated multiplication neither grows nor shrinks the state),
   zero biases: the choice recommended for training deep and long recurrent nets.
-Both then set the LSTM forget-gate bias if asked (Jozefowicz et al. 2015: 1.0 helps the cell
-remember early in training).
+A cell may then adjust what these give (the LSTM sets its forget-gate bias: Cell.initialize).
 """
 import numpy as np
 
@@ -32,12 +31,9 @@ def orthogonal(rng, size, dtype):
     return (q * np.sign(np.diag(r))).astype(dtype)
 
 
-def init_cell_params(rng, gates, input_size, hidden_size, scheme, forget_bias, dtype):
-    """Fresh parameters for a cell with `gates` gate blocks (1 RNN, 4 LSTM, 3 GRU).
-
-    Returns a dict weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,).
-    forget_bias (LSTM only, None to leave the scheme's values) sets the forget-gate block of
-    bias_ih and zeroes that of bias_hh, so that their sum, the effective bias, is forget_bias."""
+def init_cell_params(rng, gates, input_size, hidden_size, scheme, dtype):
+    """Fresh parameters for a cell with `gates` gate blocks (1 RNN, 4 LSTM, 3 GRU): a dict
+    weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,)."""
     G, H, I = gates, hidden_size, input_size
     if scheme == "uniform":
         bound = 1.0 / np.sqrt(H)
@@ -56,7 +52,4 @@ def init_cell_params(rng, gates, input_size, hidden_size, scheme, forget_bias, d
         }
     else:
         raise ValueError(f"unknown init scheme {scheme!r}: expected one of {', '.join(SCHEMES)}")
-    if forget_bias is not None and G == 4:
-        params["bias_ih"][H:2 * H] = forget_bias
-        params["bias_hh"][H:2 * H] = 0
     return params

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from seqkit.checkpoint import CheckpointError, load_arrays
-from seqkit.vocab import BOS
-from seqkit.model import Model
+from seqkit.rundir import load_model
 from seqkit.sample import generate
-from seqkit.train import BEST, LATEST, evaluate_streams, load_run_files, restore_model, summarize
+from seqkit.train import evaluate_streams, summarize
+from seqkit.vocab import BOS
 
 EVAL_CHUNK = 256  # tokens per forward pass when evaluating a text; the state is carried across
 
@@ -47,18 +46,4 @@ class LanguageModel:
 def load(run_dir, best=False):
     """The LanguageModel saved in run_dir (its latest checkpoint, or with best=True the one with
     the lowest validation loss). Nothing is unpickled; mismatches raise CheckpointError."""
-    run_dir = Path(run_dir)
-    config, vocab = load_run_files(run_dir)
-    path = run_dir / (BEST if best else LATEST)
-    if not path.exists():
-        raise CheckpointError(f"{run_dir} holds no checkpoint ({path.name} is missing)")
-    arrays, _ = load_arrays(path)
-    model = Model(**config.model_options(len(vocab)), seed=0)
-    restore_model(model, arrays, path)
-    return LanguageModel(model, vocab, config, path)
-
-
-def latest_run(root="runs"):
-    """The run directory under root whose latest checkpoint was written last, or None."""
-    checkpoints = list(Path(root).glob(f"*/{LATEST}"))
-    return max(checkpoints, key=lambda p: p.stat().st_mtime).parent if checkpoints else None
+    return LanguageModel(*load_model(run_dir, best))

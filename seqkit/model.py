@@ -15,13 +15,16 @@ Parameter names follow a PyTorch module with attributes `embedding` (nn.Embeddin
 """
 import numpy as np
 
+from seqkit import cells
 from seqkit.cells.activations import column_sums
-from seqkit.layers import gather_rows, linear_backward, linear_forward, output_loss, scatter_add_rows
-from seqkit.recurrent import GRU, LSTM, RNN, check_dtype
+from seqkit.checks import check_count, check_dtype
 from seqkit.init import uniform
+from seqkit.layers import gather_rows, linear_backward, linear_forward, output_loss, scatter_add_rows
+from seqkit.recurrent import Recurrent
 from seqkit.workspace import FRESH
 
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+TORCH_NAMES = {"embedding.weight": "encoder.weight", "output.weight": "decoder.weight",
+               "output.bias": "decoder.bias"}  # ours -> pytorch/examples' word_language_model's
 OUTPUT_BLOCK_BYTES = 1 << 24  # logits computed this much at a time: (T, B, V) never exists whole
 
 
@@ -29,26 +32,26 @@ class Model:
     """A recurrent language model whose parameters and gradients are dicts of arrays by name."""
 
     def __init__(self, vocab_size, hidden_size=128, num_layers=2, cell="lstm", embed_size=None,
-                 dropout=0.0, dtype=np.float32, seed=None, init="uniform", forget_bias=1.0,
-                 nonlinearity="tanh"):
-        """vocab_size V; hidden_size H; num_layers L >= 1; cell "rnn", "lstm" or "gru";
+                 dropout=0.0, dtype=np.float32, seed=None, init="uniform", **cell_options):
+        """vocab_size V; hidden_size H; num_layers L >= 1; cell: a name in seqkit.cells.names();
         embed_size E, or None for one-hot input; dropout in [0, 1), applied in training to the
         output of every recurrent layer; dtype float32 or float64; seed int, None or a
-        np.random.Generator; init "uniform" or "xavier"; forget_bias (LSTM); nonlinearity
-        "tanh" or "relu" (RNN)."""
-        if cell not in CELLS:
-            raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+        np.random.Generator; init "uniform" or "xavier". cell_options: options of any registered
+        cell (forget_bias, nonlinearity, ...); the chosen cell takes its own, the rest are ignored,
+        so one configuration serves every cell."""
+        spec = cells.get(cell)
+        unknown = [name for name in cell_options if not cells.option_known(name)]
+        if unknown:
+            raise TypeError(f"no registered cell takes the option {', '.join(unknown)}")
         for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers), ("embed_size", embed_size or 1)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_count(name, value)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         dtype = check_dtype(dtype)
         self.config = dict(vocab_size=int(vocab_size), hidden_size=int(hidden_size),
                            num_layers=int(num_layers), cell=cell, embed_size=embed_size,
-                           dropout=float(dropout), dtype=dtype.name, init=init,
-                           forget_bias=forget_bias, nonlinearity=nonlinearity)
+                           dropout=float(dropout), dtype=dtype.name, init=init, **cell_options)
         self.vocab_size, self.dropout, self.dtype = int(vocab_size), float(dropout), dtype
         self.one_hot = embed_size is None
         rng = np.random.default_rng(seed)
@@ -57,15 +60,11 @@ class Model:
         if not self.one_hot:
             # nn.Embedding's default initialisation: N(0, 1).
             self.parameters["embedding.weight"] = rng.standard_normal((vocab_size, embed_size)).astype(dtype)
-        options = dict(dtype=dtype, seed=rng, init=init)
-        if cell == "lstm":
-            options["forget_bias"] = forget_bias
-        if cell == "rnn":
-            options["nonlinearity"] = nonlinearity
+        options = {name: value for name, value in cell_options.items() if name in spec.options}
         self.layers = []
         for k in range(num_layers):
             input_size = (vocab_size if self.one_hot else embed_size) if k == 0 else hidden_size
-            layer = CELLS[cell](input_size, hidden_size, **options)
+            layer = Recurrent(input_size, hidden_size, cell, dtype, rng, init, **options)
             self.layers.append(layer)
             for name, array in layer.params.items():
                 self.parameters[f"rnn.{name}_l{k}"] = array
@@ -173,6 +172,36 @@ class Model:
         logits = np.empty((1, len(tokens), self.vocab_size), self.dtype)
         linear_forward(x[None], p["output.weight"], p["output.bias"], logits)
         return logits[0], next_state
+
+    # --- states as plain arrays, for checkpoints -----------------------------------------------------
+    def state_arrays(self, state):
+        """The state (one per layer, as forward returns it) as a list of tuples of (B, H) arrays."""
+        return [layer.state_arrays(layer_state) for layer, layer_state in zip(self.layers, state)]
+
+    def pack_state(self, arrays):
+        """The inverse of state_arrays: a state that forward takes."""
+        return [layer.pack_state(list(layer_arrays)) for layer, layer_arrays in zip(self.layers, arrays)]
+
+    # --- PyTorch's names ---------------------------------------------------------------------------
+    def state_dict(self):
+        """The parameters under the names of pytorch/examples' word_language_model (an
+        nn.Embedding `encoder`, an nn.RNN/LSTM/GRU `rnn`, an nn.Linear `decoder`): encoder.weight
+        (absent with one-hot input, where rnn.weight_ih_l0 is (G*H, V)), rnn.weight_ih_l0 ...
+        rnn.bias_hh_l{L-1}, decoder.weight, decoder.bias. The arrays are the model's own."""
+        return {TORCH_NAMES.get(name, name): array for name, array in self.parameters.items()}
+
+    def load_state_dict(self, state_dict):
+        """Copy in a state_dict with those names (a torch model's, converted with .numpy(), loads
+        as is). Every name and shape must match; values are converted to the model's dtype."""
+        ours = self.state_dict()
+        missing, unexpected = sorted(set(ours) - set(state_dict)), sorted(set(state_dict) - set(ours))
+        if missing or unexpected:
+            raise KeyError(f"state dict does not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        for name, array in ours.items():
+            if np.shape(state_dict[name]) != array.shape:
+                raise ValueError(f"{name} has shape {np.shape(state_dict[name])}, expected {array.shape}")
+        for name, array in ours.items():
+            np.copyto(array, np.asarray(state_dict[name]), casting="same_kind")
 
     def _dropout_mask(self, shape, rng, ws):
         """Inverted dropout: units kept with probability 1 - p and scaled by 1 / (1 - p), so the

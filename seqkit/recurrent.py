@@ -1,70 +1,54 @@
-"""The recurrent cells as Python objects: RNN, LSTM and GRU hold their parameters, check their
-inputs and call the compiled kernels of seqkit/cells/.
+"""Recurrent layers as Python objects: a Recurrent holds one registered cell's parameters, checks
+inputs and calls that cell's kernels (seqkit.cells). RNN, LSTM and GRU are Recurrent with the
+cell named.
 
-Letters: T time steps, B batch, I input size, H hidden size, G gates (RNN 1, LSTM 4, GRU 3).
-Parameters follow PyTorch's names and shapes, so weights move between the two:
-weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,).
-The dtype (float32 or float64) is the parameters'; inputs must match it, never silently cast.
+Letters: T time steps, B batch, I input size, H hidden size, G gates (RNN 1, LSTM 4, GRU 3),
+S state arrays. Parameters follow PyTorch's names and shapes, so weights move between the two:
+weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,). A state is one (B, H)
+array when S = 1 and a tuple of S of them otherwise (an LSTM's (h, c)). The dtype (float32 or
+float64) is the parameters'; inputs must match it, never silently cast.
 """
 import numpy as np
 
-from seqkit.cells.gru import gru_backward, gru_forward, gru_step_forward
-from seqkit.cells.lstm import lstm_backward, lstm_forward, lstm_step_forward
-from seqkit.cells.rnn import rnn_backward, rnn_forward, rnn_step_forward
+from seqkit import cells
+from seqkit.checks import check_array, check_count, check_dtype
 from seqkit.init import init_cell_params
 from seqkit.layers import linear_backward, linear_forward
 from seqkit.workspace import FRESH
 
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-DTYPES = (np.float32, np.float64)
-
-
-def check_dtype(dtype):
-    """np.dtype of `dtype`, which must be float32 or float64."""
-    dtype = np.dtype(dtype)
-    if dtype not in DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-    return dtype
-
-
-def check_array(name, array, shape, dtype):
-    """`array` as a C-contiguous ndarray, after checking its shape (None matches any size) and
-    that its dtype is exactly `dtype`: seqkit never casts inputs behind the caller's back."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array, got {type(array).__name__}")
-    if array.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, array.shape)):
-        expected = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
-        raise ValueError(f"{name} has shape {array.shape}, expected {expected}")
-    if array.dtype != dtype:
-        raise TypeError(f"{name} has dtype {array.dtype} but the parameters are {dtype}: "
-                        f"pass {name}.astype(np.{dtype}) or build the model with dtype=np.{array.dtype}")
-    return np.ascontiguousarray(array)
 
 
 class Recurrent:
-    """One recurrent layer run over whole sequences. Subclasses bind the kernels of one cell
-    and say how its state is shaped: `h` (B, H) for RNN and GRU, `(h, c)` for LSTM."""
+    """One recurrent layer of a registered cell, run over whole sequences or step by step."""
 
-    gates = 1
-
-    def __init__(self, input_size, hidden_size, dtype=np.float32, seed=None, init="uniform",
-                 forget_bias=1.0):
-        """input_size I and hidden_size H: positive ints. dtype: float32 or float64.
-        seed: int, None or a np.random.Generator, for the initial weights. init: "uniform"
-        (PyTorch's default) or "xavier" (see seqkit.init). forget_bias: LSTM only."""
-        for name, size in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
-                raise ValueError(f"{name} must be a positive integer, got {size!r}")
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+    def __init__(self, input_size, hidden_size, cell="lstm", dtype=np.float32, seed=None, init="uniform",
+                 **options):
+        """input_size I and hidden_size H: positive ints. cell: a name in seqkit.cells.names().
+        dtype: float32 or float64. seed: int, None or a np.random.Generator, for the initial
+        weights. init: "uniform" (PyTorch's default) or "xavier" (see seqkit.init). options: the
+        cell's own (an LSTM's forget_bias, an RNN's nonlinearity), defaults from its registry entry."""
+        self.cell = cells.get(cell)
+        unknown = set(options) - set(self.cell.options)
+        if unknown:
+            raise TypeError(f"the {cell} cell takes no option {', '.join(sorted(unknown))} "
+                            f"(its options: {', '.join(self.cell.options) or 'none'})")
+        self.options = {**self.cell.options, **options}
+        self.kernels = self.cell.kernels_for(self.options)
+        self.input_size = check_count("input_size", input_size)
+        self.hidden_size = check_count("hidden_size", hidden_size)
+        self.gates, self.state_size = self.cell.gates, self.cell.state_size
         self.params = init_cell_params(np.random.default_rng(seed), self.gates, self.input_size,
-                                       self.hidden_size, init, forget_bias, check_dtype(dtype))
+                                       self.hidden_size, init, check_dtype(dtype))
+        if self.cell.initialize:
+            self.cell.initialize(self.params, self.hidden_size, **self.options)
 
     @property
     def dtype(self):
         return self.params["weight_hh"].dtype
 
     def __repr__(self):
-        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}, dtype=np.{self.dtype})"
+        return f"Recurrent({self.input_size}, {self.hidden_size}, cell={self.cell.name!r}, dtype=np.{self.dtype})"
 
     def load_state_dict(self, state_dict):
         """Copy weight_ih, weight_hh, bias_ih, bias_hh in from `state_dict`, whose keys may carry
@@ -74,7 +58,7 @@ class Recurrent:
         for key, value in state_dict.items():
             name = key[:-3] if key.endswith("_l0") else key
             if name not in PARAM_NAMES or name in found:
-                raise KeyError(f"unexpected key {key!r} in state dict: a {type(self).__name__} takes "
+                raise KeyError(f"unexpected key {key!r} in state dict: a {self.cell.name} layer takes "
                                f"{', '.join(PARAM_NAMES)} (optionally with the suffix _l0)")
             found[name] = np.asarray(value)
         missing = [name for name in PARAM_NAMES if name not in found]
@@ -87,11 +71,26 @@ class Recurrent:
         for name, value in found.items():
             np.copyto(self.params[name], value, casting="same_kind")
 
+    # --- states: S arrays (B, H), packed as one array or a tuple ----------------------------------
     def zero_state(self, batch_size):
         """The all-zeros state for a batch of `batch_size`."""
-        return self._pack([np.zeros((batch_size, self.hidden_size), self.dtype)
-                           for _ in range(self.state_arrays)])
+        return self.pack_state([np.zeros((batch_size, self.hidden_size), self.dtype)
+                                for _ in range(self.state_size)])
 
+    def pack_state(self, arrays):
+        """The state made of these S arrays: the array itself when S = 1, else a tuple."""
+        return arrays[0] if self.state_size == 1 else tuple(arrays)
+
+    def state_arrays(self, state, batch_size=None, name="state"):
+        """The S arrays of a state (zeros for None), each checked to be (B, H) of this dtype."""
+        if state is None:
+            return tuple(np.zeros((batch_size, self.hidden_size), self.dtype) for _ in range(self.state_size))
+        arrays = (state,) if self.state_size == 1 else state
+        if self.state_size > 1 and not (isinstance(state, (tuple, list)) and len(state) == self.state_size):
+            raise TypeError(f"a state of the {self.cell.name} cell is a tuple of {self.state_size} (B, H) arrays")
+        return tuple(check_array(name, a, (batch_size, self.hidden_size), self.dtype) for a in arrays)
+
+    # --- whole sequences ---------------------------------------------------------------------------
     def forward(self, x, state=None, workspace=None):
         """Run the cell over x (T, B, I). state: as zero_state gives, None for zeros.
         workspace: a seqkit.Workspace to reuse arrays from (see there), or None for fresh ones.
@@ -119,6 +118,39 @@ class Recurrent:
         linear_backward(dxproj, x, self.params["weight_ih"], dx, grads["weight_ih"], grads["bias_ih"])
         return grads, dx, dstate0
 
+    def forward_projected(self, xproj, state, workspace=None):
+        """forward, from xproj = x @ weight_ih.T + bias_ih (T, B, G*H) already computed, as the
+        one-hot input path does with a row gather. Returns y, final state, cache."""
+        xproj = check_array("xproj", xproj, (None, None, self.gates * self.hidden_size), self.dtype)
+        T, B = xproj.shape[:2]
+        if T == 0:
+            raise ValueError("the input has no time steps (T = 0)")
+        ws, H = workspace or FRESH, self.hidden_size
+        states = ws.empty("states", (self.state_size, T + 1, B, H), self.dtype)
+        states[:, 0] = self.state_arrays(state, B)
+        cache = ws.empty("cache", (T, B, self.cell.cache_size * H), self.dtype)
+        self.kernels.forward(xproj, states, self.params["weight_hh"], self.params["bias_hh"], cache)
+        final = self.pack_state([states[s, -1].copy() for s in range(self.state_size)])
+        return states[0, 1:], final, (states, cache)
+
+    def backward_projected(self, dy, dstate, cache, grads=None, workspace=None):
+        """backward as far as xproj. Returns dxproj (T, B, G*H), the initial state's gradient,
+        and grads (None: a new dict) with the gradients of weight_hh and bias_hh written in."""
+        states, step_cache = cache
+        (S, T1, B, H), T = states.shape, states.shape[1] - 1
+        dy = check_array("dy", dy, (T, B, H), self.dtype)
+        ws = workspace or FRESH
+        dfinal = np.stack(self.state_arrays(dstate, B, "dstate"))
+        dxproj = ws.empty("xproj", (T, B, self.gates * H), self.dtype)
+        dinitial = np.empty((S, B, H), self.dtype)
+        scratch = ws.empty("scratch", (T, B, self.cell.scratch_size * H), self.dtype)
+        if grads is None:
+            grads = {name: np.empty_like(self.params[name]) for name in ("weight_hh", "bias_hh")}
+        self.kernels.backward(dy, dfinal, states, step_cache, self.params["weight_hh"], dxproj, dinitial,
+                              grads["weight_hh"], grads["bias_hh"], scratch)
+        return dxproj, self.pack_state(list(dinitial)), grads
+
+    # --- one step at a time --------------------------------------------------------------------------
     def step(self, x_t, state=None):
         """One time step for sampling: x_t (B, I) and a state in, (h (B, H), next state) out.
         It runs the same compiled step as forward."""
@@ -127,144 +159,35 @@ class Recurrent:
         linear_forward(x_t[None], self.params["weight_ih"], self.params["bias_ih"], xproj_t)
         return self.step_projected(xproj_t[0], state)
 
-    def forward_projected(self, xproj, state, workspace=None):
-        """forward, from xproj = x @ weight_ih.T + bias_ih (T, B, G*H) already computed, as the
-        one-hot input path does with a row gather. Returns y, final state, cache."""
-        xproj = check_array("xproj", xproj, (None, None, self.gates * self.hidden_size), self.dtype)
-        T, B = xproj.shape[:2]
-        if T == 0:
-            raise ValueError("the input has no time steps (T = 0)")
-        ws = workspace or FRESH
-        # One (T + 1, B, H) array per state array: the initial state, then each step's.
-        sequences = tuple(ws.empty(f"states{k}", (T + 1, B, self.hidden_size), self.dtype)
-                          for k in range(self.state_arrays))
-        for sequence, initial in zip(sequences, self._state_arrays(state, B, "state")):
-            sequence[0] = initial
-        extra = self._forward_kernel(xproj, sequences, ws)
-        final = self._pack([sequence[-1].copy() for sequence in sequences])
-        return sequences[0][1:], final, (sequences, extra)
-
-    def backward_projected(self, dy, dstate, cache, grads=None, workspace=None):
-        """backward as far as xproj. Returns dxproj (T, B, G*H), the initial state's gradient,
-        and grads (None: a new dict) with the gradients of weight_hh and bias_hh written in."""
-        sequences, extra = cache
-        T, B = sequences[0].shape[0] - 1, sequences[0].shape[1]
-        dy = check_array("dy", dy, (T, B, self.hidden_size), self.dtype)
-        ws = workspace or FRESH
-        dfinal = self._state_arrays(dstate, B, "dstate")
-        dxproj = ws.empty("xproj", (T, B, self.gates * self.hidden_size), self.dtype)
-        dstate0 = tuple(np.empty((B, self.hidden_size), self.dtype) for _ in range(self.state_arrays))
-        if grads is None:
-            grads = {name: np.empty_like(self.params[name]) for name in ("weight_hh", "bias_hh")}
-        self._backward_kernel(dy, dfinal, sequences, extra, dxproj, dstate0, grads["weight_hh"],
-                              grads["bias_hh"], ws)
-        return dxproj, self._pack(dstate0), grads
-
     def step_projected(self, xproj_t, state):
         """step, from xproj_t (B, G*H) already computed. Returns (h, next state)."""
-        arrays = self._state_arrays(state, xproj_t.shape[0], "state")
-        outputs = self._step_kernel(xproj_t, *arrays)
-        return outputs[0], self._pack(outputs[:self.state_arrays])
-
-    # --- what each cell says about its state; subclasses override -------------------------
-    state_arrays = 1  # how many (B, H) arrays make a state
-
-    def _pack(self, arrays):
-        return arrays[0]
-
-    def _unpack(self, state):
-        return (state,)
-
-    def _state_arrays(self, state, batch_size, name):
-        if state is None:
-            return tuple(np.zeros((batch_size, self.hidden_size), self.dtype)
-                         for _ in range(self.state_arrays))
-        shape = (batch_size, self.hidden_size)
-        return tuple(check_array(name, a, shape, self.dtype) for a in self._unpack(state))
+        B, H = xproj_t.shape[0], self.hidden_size
+        states = np.empty((self.state_size, 2, B, H), self.dtype)
+        states[:, 0] = self.state_arrays(state, B)
+        cache_t = np.empty((B, self.cell.cache_size * H), self.dtype)
+        self.kernels.step_forward(xproj_t, states, 0, self.params["weight_hh"], self.params["bias_hh"], cache_t)
+        following = [states[s, 1] for s in range(self.state_size)]
+        return following[0], self.pack_state(following)
 
 
 class RNN(Recurrent):
     """Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh), or relu with nonlinearity="relu".
     State: h (B, H)."""
 
-    gates = 1
-
-    def __init__(self, input_size, hidden_size, dtype=np.float32, seed=None, init="uniform",
-                 nonlinearity="tanh"):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, dtype, seed, init, forget_bias=None)
-
-    def _forward_kernel(self, xproj, sequences, ws):
-        rnn_forward(xproj, self.params["weight_hh"], self.params["bias_hh"], self.nonlinearity == "relu",
-                    sequences[0])
-        return ()
-
-    def _backward_kernel(self, dy, dfinal, sequences, extra, dxproj, dstate0, dweight_hh, dbias_hh, ws):
-        rnn_backward(dy, dfinal[0], self.params["weight_hh"], sequences[0], self.nonlinearity == "relu",
-                     dxproj, dstate0[0], dweight_hh, dbias_hh)
-
-    def _step_kernel(self, xproj_t, h_prev):
-        h = np.empty_like(h_prev)
-        rnn_step_forward(xproj_t, h_prev, self.params["weight_hh"], self.params["bias_hh"],
-                         self.nonlinearity == "relu", h)
-        return (h,)
+    def __init__(self, input_size, hidden_size, dtype=np.float32, seed=None, init="uniform", nonlinearity="tanh"):
+        super().__init__(input_size, hidden_size, "rnn", dtype, seed, init, nonlinearity=nonlinearity)
 
 
 class LSTM(Recurrent):
-    """LSTM with PyTorch's gate order i, f, g, o. State: (h, c), each (B, H)."""
+    """LSTM with PyTorch's gate order i, f, g, o. State: (h, c), each (B, H). forget_bias: the
+    forget gate's bias at initialisation (None keeps the init scheme's)."""
 
-    gates = 4
-    state_arrays = 2
-
-    def _pack(self, arrays):
-        return tuple(arrays)
-
-    def _unpack(self, state):
-        if not (isinstance(state, (tuple, list)) and len(state) == 2):
-            raise TypeError("an LSTM state is a pair (h, c) of (B, H) arrays")
-        return state
-
-    def _forward_kernel(self, xproj, sequences, ws):
-        gates = ws.empty("gates", xproj.shape, self.dtype)
-        lstm_forward(xproj, self.params["weight_hh"], self.params["bias_hh"], *sequences, gates)
-        return (gates,)
-
-    def _backward_kernel(self, dy, dfinal, sequences, extra, dxproj, dstate0, dweight_hh, dbias_hh, ws):
-        lstm_backward(dy, *dfinal, self.params["weight_hh"], *sequences, *extra, dxproj, *dstate0,
-                      dweight_hh, dbias_hh)
-
-    def _step_kernel(self, xproj_t, h_prev, c_prev):
-        h, c = np.empty_like(h_prev), np.empty_like(c_prev)
-        gates = np.empty_like(xproj_t)
-        lstm_step_forward(xproj_t, h_prev, c_prev, self.params["weight_hh"], self.params["bias_hh"],
-                          gates, h, c)
-        return h, c
+    def __init__(self, input_size, hidden_size, dtype=np.float32, seed=None, init="uniform", forget_bias=1.0):
+        super().__init__(input_size, hidden_size, "lstm", dtype, seed, init, forget_bias=forget_bias)
 
 
 class GRU(Recurrent):
-    """GRU with PyTorch's gate order r, z, n; the reset gate scales W_hn h + b_hn.
-    State: h (B, H)."""
-
-    gates = 3
+    """GRU with PyTorch's gate order r, z, n; the reset gate scales W_hn h + b_hn. State: h (B, H)."""
 
     def __init__(self, input_size, hidden_size, dtype=np.float32, seed=None, init="uniform"):
-        super().__init__(input_size, hidden_size, dtype, seed, init, forget_bias=None)
-
-    def _forward_kernel(self, xproj, sequences, ws):
-        gates = ws.empty("gates", xproj.shape, self.dtype)
-        hn = ws.empty("hn", sequences[0][1:].shape, self.dtype)
-        gru_forward(xproj, self.params["weight_hh"], self.params["bias_hh"], sequences[0], gates, hn)
-        return gates, hn
-
-    def _backward_kernel(self, dy, dfinal, sequences, extra, dxproj, dstate0, dweight_hh, dbias_hh, ws):
-        dhproj = ws.empty("dhproj", dxproj.shape, self.dtype)
-        gru_backward(dy, dfinal[0], self.params["weight_hh"], sequences[0], *extra, dxproj, dhproj,
-                     dstate0[0], dweight_hh, dbias_hh)
-
-    def _step_kernel(self, xproj_t, h_prev):
-        h, hn = np.empty_like(h_prev), np.empty_like(h_prev)
-        gates = np.empty_like(xproj_t)
-        gru_step_forward(xproj_t, h_prev, self.params["weight_hh"], self.params["bias_hh"], gates, hn, h)
-        return (h,)
+        super().__init__(input_size, hidden_size, "gru", dtype, seed, init)

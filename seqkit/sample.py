@@ -6,21 +6,18 @@ reaches top-p (nucleus sampling). <s> is never drawn (it is only ever an input),
 unless allowed; a sample ends at </s> or after `length` tokens.
 
 The whole generation loop (every layer's step, the output layer, softmax, truncation and the
-draw) runs as one compiled call, `generate_ids`: stepping the model from Python costs tens of
-microseconds a token in calls alone. The uniform numbers behind the draws come from the
+draw) runs as one compiled call, rather than a Python call per layer and token. The uniform numbers behind the draws come from the
 caller's np.random.Generator, so a seed gives the same text every time.
 """
+import functools
 import math
 
+import numba
 import numpy as np
+from numba import types
 
-from seqkit._jit import kernel
-from seqkit.cells.gru import gru_step_forward
-from seqkit.cells.lstm import lstm_step_forward
-from seqkit.cells.rnn import rnn_step_forward
+from seqkit._jit import kernel, typed_kernel
 from seqkit.vocab import BOS, EOS, UNK
-
-CELL_CODES = {"rnn": 0, "lstm": 1, "gru": 2}
 
 
 def check_sampling_options(temperature, top_k, top_p):
@@ -90,52 +87,44 @@ def draw(logits, rng, temperature=1.0, top_k=None, top_p=None):
     return np.array([draw_row(row, u) for row, u in zip(probs, rng.random(len(probs)))])
 
 
-@kernel
-def generate_ids(cell, relu, one_hot, embedding, weight_ih, weight_hh, bias_ih, bias_hh, output_weight,
-                 output_bias, feed, banned, eos, uniforms, temperature, top_k, top_p, out):
-    """Run a model of len(weight_ih) layers over the ids `feed` (every row alike), then draw
-    tokens: uniforms (length, count) in [0, 1) drive the draws; out (count, length) receives
-    the ids drawn. Returns the number of tokens in each row (a row ends before its </s>).
+def _generate_ids(step, one_hot, embedding, input_weight, weight_ih, weight_hh, bias_ih, bias_hh, output_weight,
+                  output_bias, states, cache, feed, banned, eos, uniforms, temperature, top_k, top_p, out):
+    """Run a model over the ids `feed` (every row alike), then draw tokens: uniforms (length,
+    count) in [0, 1) drive the draws; out (count, length) receives the ids drawn. Returns the
+    number of tokens in each row (a row ends before its </s>).
 
-    cell: 0 RNN (relu: its nonlinearity), 1 LSTM, 2 GRU. Layer 0 reads embedding rows, or with
-    one_hot a column of weight_ih[0]. weight_ih... are tuples with one array per layer;
+    step: the cell's step_forward (seqkit.cells). Layer 0 reads embedding rows, or with one_hot a
+    column of input_weight (its weight_ih); layer k > 0 has weight_ih[k - 1]; weight_hh, bias_ih
+    and bias_hh are stacked over the L layers. states (L, S, 2, count, H): zeros, each layer's
+    state in [:, :, 0] (the step writes [:, :, 1], copied back); cache (count, C) is the step's.
     banned ids are never drawn."""
     length, count = uniforms.shape
-    L, GH, H = len(weight_hh), weight_hh[0].shape[0], weight_hh[0].shape[1]
+    L, GH = weight_hh.shape[0], weight_hh.shape[1]
     dtype = output_weight.dtype
-    states = np.zeros((2, L, count, H), dtype)  # h, double-buffered: read one, write the other
-    cells = np.zeros((2, L, count, H), dtype)   # LSTM's c, likewise
-    xproj, gates, hn = np.empty((count, GH), dtype), np.empty((count, GH), dtype), np.empty((count, H), dtype)
+    xproj = np.empty((count, GH), dtype)
     logits, probs = np.empty((count, output_weight.shape[0]), dtype), np.empty(output_weight.shape[0])
     tokens = np.full(count, feed[0])
     lengths = np.full(count, length)
     running = np.ones(count, np.bool_)
-    now = 0
     for t in range(len(feed) + length - 1):
         if t < len(feed):
             tokens[:] = feed[t]
         for k in range(L):
             if k > 0:
-                np.dot(states[1 - now, k - 1], weight_ih[k].T, xproj)
+                np.dot(states[k - 1, 0, 0], weight_ih[k - 1].T, xproj)
             elif one_hot:
                 for b in range(count):
-                    xproj[b] = weight_ih[0][:, tokens[b]]
+                    xproj[b] = input_weight[:, tokens[b]]
             else:
                 for b in range(count):
-                    np.dot(embedding[tokens[b]], weight_ih[0].T, xproj[b])
+                    np.dot(embedding[tokens[b]], input_weight.T, xproj[b])
             xproj += bias_ih[k]
-            h_prev, h = states[now, k], states[1 - now, k]
-            if cell == 0:
-                rnn_step_forward(xproj, h_prev, weight_hh[k], bias_hh[k], relu, h)
-            elif cell == 1:
-                lstm_step_forward(xproj, h_prev, cells[now, k], weight_hh[k], bias_hh[k], gates, h, cells[1 - now, k])
-            else:
-                gru_step_forward(xproj, h_prev, weight_hh[k], bias_hh[k], gates, hn, h)
-        now = 1 - now
+            step(xproj, states[k], 0, weight_hh[k], bias_hh[k], cache)
+            states[k, :, 0] = states[k, :, 1]
         drawn = t - len(feed) + 1  # the index of the token this step's logits predict
         if drawn < 0:
             continue
-        np.dot(states[now, L - 1], output_weight.T, logits)
+        np.dot(states[L - 1, 0, 0], output_weight.T, logits)
         for b in range(count):
             if not running[b]:
                 continue
@@ -155,6 +144,40 @@ def generate_ids(cell, relu, one_hot, embedding, weight_ih, weight_hh, bias_ih, 
     return lengths
 
 
+@functools.cache
+def generator(dtype):
+    """_generate_ids compiled for models of `dtype`, whatever their cell: the step arrives as a
+    function pointer of the signature every cell's step_forward has."""
+    F = numba.from_dtype(np.dtype(dtype))
+    a1, a2, a3, a4, a5 = (types.Array(F, n, "C") for n in range(1, 6))
+    i1, i2, f2 = types.Array(types.int64, 1, "C"), types.Array(types.int64, 2, "C"), types.Array(types.float64, 2, "C")
+    step = types.FunctionType(types.none(a2, a4, types.int64, a2, a1, a2))
+    return typed_kernel(i1(step, types.boolean, a2, a2, a3, a3, a2, a2, a2, a1, a5, a2, i1, i1, types.int64, f2,
+                           types.float64, types.int64, types.float64, i2))(_generate_ids)
+
+
+def generate_ids(model, feed, banned, eos, uniforms, temperature=1.0, top_k=None, top_p=None):
+    """The ids drawn after running `model` over the ids `feed`, one list per column of uniforms
+    (length, count), each ending before its first `eos`; ids in `banned` are never drawn."""
+    p, layers, dtype = model.parameters, [layer.params for layer in model.layers], model.dtype
+    first, H = model.layers[0], model.layers[0].hidden_size
+    length, count = uniforms.shape
+    stacked = {name: np.stack([params[name] for params in layers]) for name in ("weight_hh", "bias_ih", "bias_hh")}
+    later_weight_ih = (np.stack([params["weight_ih"] for params in layers[1:]]) if len(layers) > 1
+                       else np.empty((0, first.gates * H, H), dtype))
+    embedding = np.zeros((1, 1), dtype) if model.one_hot else p["embedding.weight"]
+    states = np.zeros((len(layers), first.state_size, 2, count, H), dtype)
+    cache = np.empty((count, first.cell.cache_size * H), dtype)
+    out = np.empty((count, length), np.int64)
+    lengths = generator(dtype)(
+        first.kernels.step_forward, model.one_hot, embedding, layers[0]["weight_ih"], later_weight_ih,
+        stacked["weight_hh"], stacked["bias_ih"], stacked["bias_hh"], p["output.weight"], p["output.bias"],
+        states, cache, np.asarray(feed, np.int64), np.asarray(banned, np.int64), int(eos),
+        np.ascontiguousarray(uniforms, np.float64), float(temperature), top_k or 0,
+        1.0 if top_p is None else float(top_p), out)
+    return [out[b, :lengths[b]].tolist() for b in range(count)]
+
+
 def generate(model, vocab, length, rng, temperature=1.0, top_k=None, top_p=None, prime="",
              count=1, allow_unk=False):
     """`count` independent samples of at most `length` new tokens each, as text that begins
@@ -164,14 +187,6 @@ def generate(model, vocab, length, rng, temperature=1.0, top_k=None, top_p=None,
     if length == 0:
         return [vocab.decode(prime_ids) for _ in range(count)]
     banned = [vocab.id_of(BOS)] + ([] if allow_unk else [vocab.id_of(UNK)])
-    p, cell = model.parameters, model.config["cell"]
-    layers = [layer.params for layer in model.layers]
-    embedding = np.zeros((1, 1), model.dtype) if model.one_hot else p["embedding.weight"]
-    out = np.empty((count, length), np.int64)
-    lengths = generate_ids(
-        CELL_CODES[cell], model.config["nonlinearity"] == "relu", model.one_hot, embedding,
-        *(tuple(params[name] for params in layers) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
-        p["output.weight"], p["output.bias"], np.array([vocab.id_of(BOS)] + prime_ids, np.int64),
-        np.array(banned, np.int64), vocab.id_of(EOS), rng.random((length, count)), float(temperature),
-        top_k or 0, 1.0 if top_p is None else float(top_p), out)
-    return [vocab.decode(prime_ids + out[b, :lengths[b]].tolist()) for b in range(count)]
+    drawn = generate_ids(model, [vocab.id_of(BOS)] + prime_ids, banned, vocab.id_of(EOS),
+                         rng.random((length, count)), temperature, top_k, top_p)
+    return [vocab.decode(prime_ids + ids) for ids in drawn]

@@ -7,67 +7,27 @@ and gradients stop at chunk borders, as char-rnn and Zaremba et al. train. Every
 resumed run needs to continue bit for bit (weights, optimizer moments, schedule, the dropout
 generator, the hidden state and the position in the epoch) is saved in each checkpoint.
 """
-import hashlib
-import itertools
-import json
 import math
 import time
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
-
 import numpy as np
 
 import seqkit
-from seqkit.checkpoint import (CheckpointError, copy_into, load_arrays, read_json, save_arrays, write_json,
-                               write_text)
-from seqkit.config import TrainConfig
+from seqkit.checkpoint import load_arrays
 from seqkit.data import batchify, chunks, read_text, split_ids
-from seqkit.vocab import BOS, SPECIALS, Vocab, build_vocab
 from seqkit.model import Model
 from seqkit.optim import clip_global_norm, clip_value, global_norm, make_optimizer
-from seqkit.schedule import Schedule
+from seqkit.rundir import (BEST, LATEST, TrainingError, append_metrics, check_corpus_unchanged, corpus_path,
+                           holds_run, load_run_files, lock_run_dir, model_arrays, restore_model, save_checkpoint,
+                           trim_metrics, write_run_files)
 from seqkit.sample import generate
+from seqkit.schedule import Schedule
+from seqkit.vocab import BOS, SPECIALS, build_vocab
 from seqkit.workspace import Workspace
 
-CONFIG, VOCAB, LATEST, BEST, METRICS = "config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"
-LOCK = ".lock"  # held by the process writing the run directory
 MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
 MAX_CHAR_VOCAB = 10_000  # distinct characters beyond which a char-level corpus needs --max-vocab
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on; the message says why and what to do."""
-
-
-def shipped_corpus():
-    """The path of the tiny-shakespeare corpus installed with seqkit."""
-    from seqkit.corpora import path
-    return Path(str(path()))
-
-
-def lock_run_dir(run_dir):
-    """Hold an exclusive lock on run_dir/.lock, so that a second `seqkit train` on the same run
-    refuses to start instead of writing beside the first. Returns the open lock file: closing it,
-    or the process ending in any way (SIGKILL included), releases the lock, so a crashed run
-    never leaves a stale one. Without fcntl (Windows) there is no lock."""
-    file = open(Path(run_dir) / LOCK, "a")
-    if fcntl is None:
-        return file
-    try:
-        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        file.close()
-        raise TrainingError(f"{run_dir} is in use by another seqkit train (it holds {Path(run_dir) / LOCK}): "
-                            f"wait for that one to finish, or train into another directory with -o") from None
-    return file
-
-
-def corpus_path(config):
-    return Path(config.corpus) if config.corpus else shipped_corpus()
 
 
 def evaluate_streams(model, streams, seq_len, ignore_id):
@@ -88,16 +48,6 @@ def summarize(loss_sum, count, level):
     loss = loss_sum / max(count, 1)
     return {"loss": loss, "perplexity": math.exp(min(loss, 700)),
             "bits_per_char": loss / math.log(2) if level == "char" else None, "tokens": count}
-
-
-def model_arrays(model):
-    return {f"model.{name}": array for name, array in model.parameters.items()}
-
-
-def restore_model(model, arrays, source):
-    """Copy the `model.*` arrays into the model, refusing any mismatch of names, shapes or dtypes."""
-    copy_into(model_arrays(model), {k: v for k, v in arrays.items() if k.startswith("model.")},
-              f"the parameters in {source}")
 
 
 class Trainer:
@@ -149,12 +99,10 @@ class Trainer:
         trainer = cls(config, run_dir, vocab, ids)
         run_dir.mkdir(parents=True, exist_ok=True)
         trainer._lock = lock_run_dir(run_dir)
-        if (run_dir / CONFIG).exists():  # another process started a run here first
+        if holds_run(run_dir):  # another process started a run here first
             trainer.release()
             raise TrainingError(f"{run_dir} already holds a run: continue it with --resume {run_dir}")
-        write_json(run_dir / CONFIG, {"seqkit_version": seqkit.__version__, "config": config.to_dict(),
-                                      "vocab_size": len(vocab), "corpus_sha256": file_digest(corpus_path(config))})
-        write_json(run_dir / VOCAB, vocab.to_dict())
+        write_run_files(run_dir, config, vocab)
         trainer._save_latest()  # from here on the run directory always loads and resumes
         return trainer
 
@@ -175,10 +123,7 @@ class Trainer:
     @classmethod
     def _resumed(cls, run_dir, stopping):
         config, vocab = load_run_files(run_dir)
-        recorded = read_json(run_dir / CONFIG).get("corpus_sha256")
-        if recorded != file_digest(corpus_path(config)):
-            raise TrainingError(f"{corpus_path(config)} has changed since the run in {run_dir} started, "
-                                f"so it cannot continue exactly; start a new run instead")
+        check_corpus_unchanged(run_dir, config)
         ids = vocab.encode(read_text(corpus_path(config), config.encoding, config.encoding_errors))
         trainer = cls(config.replace(**stopping), run_dir, vocab, ids)
         for leftover in run_dir.glob(".*.tmp"):  # from a write killed before its rename
@@ -195,9 +140,9 @@ class Trainer:
         trainer.rng.bit_generator.state = meta["rng"]
         trainer.step, trainer.epoch, trainer.position = meta["step"], meta["epoch"], meta["position"]
         trainer.best_val_loss = meta["best_val_loss"]
-        count = meta["state_arrays"]  # 0: the state was zero (epoch start), 2: (h, c), 1: h
+        count = meta["state_arrays"]  # arrays per layer's state; 0: the state was zero (epoch start)
         layers = [[arrays[f"state.{k}.{i}"] for i in range(count)] for k in range(config.layers)]
-        trainer.state = None if count == 0 else [tuple(a) if count == 2 else a[0] for a in layers]
+        trainer.state = trainer.model.pack_state(layers) if count else None
         trainer._trim_metrics()
         return trainer
 
@@ -310,13 +255,7 @@ class Trainer:
         self._save(LATEST, *self._checkpoint())
 
     def _save(self, name, arrays, meta):
-        """save_arrays, whose failure (a full disk, say) leaves the previous file as it was."""
-        try:
-            save_arrays(self.run_dir / name, arrays, meta)
-        except OSError as error:
-            raise TrainingError(f"could not write {self.run_dir / name} ({error.strerror or error}); the "
-                                f"previous checkpoint is intact: make room, then seqkit train --resume "
-                                f"{self.run_dir}") from None
+        save_checkpoint(self.run_dir, name, arrays, meta)
 
     def _checkpoint(self):
         arrays = model_arrays(self.model)
@@ -324,8 +263,7 @@ class Trainer:
         arrays.update({f"optim.{name}": a for name, a in optim_arrays.items()})
         state_arrays = 0
         if self.state is not None:
-            for k, layer_state in enumerate(self.state):
-                layer_arrays = layer_state if isinstance(layer_state, tuple) else (layer_state,)
+            for k, layer_arrays in enumerate(self.model.state_arrays(self.state)):
                 state_arrays = len(layer_arrays)
                 arrays.update({f"state.{k}.{i}": a for i, a in enumerate(layer_arrays)})
         meta = {"format": 1, "seqkit_version": seqkit.__version__, "step": self.step,
@@ -338,17 +276,10 @@ class Trainer:
         return (self.run_dir / LATEST).exists()
 
     def _log(self, record):
-        with open(self.run_dir / METRICS, "a", encoding="utf-8") as file:
-            file.write(json.dumps(record) + "\n")
+        append_metrics(self.run_dir, record)
 
     def _trim_metrics(self):
-        """Drop metric lines written after the checkpoint being resumed, so the log stays one curve."""
-        path = self.run_dir / METRICS
-        if not path.exists():
-            return
-        kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
-                if line.strip() and json.loads(line).get("step", 0) <= self.step]
-        write_text(path, "".join(kept))
+        trim_metrics(self.run_dir, self.step)
 
 
 def check_vocab_size(vocab, source):
@@ -361,44 +292,3 @@ def check_vocab_size(vocab, source):
         raise TrainingError(f"{source} has {characters:,} distinct characters, more than the {MAX_CHAR_VOCAB:,} "
                             f"a char-level model is meant for (is --encoding right?): keep the most frequent "
                             f"with --max-vocab or --min-count, or use --level word")
-
-
-def file_digest(path):
-    """sha256 of a file's bytes, to notice a corpus that changed under a run."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def load_run_files(run_dir):
-    """(TrainConfig, Vocab) of a run directory, with errors that name the file."""
-    run_dir = Path(run_dir)
-    if not (run_dir / CONFIG).exists():
-        raise CheckpointError(f"{run_dir} is not a seqkit run directory (it has no {CONFIG})")
-    saved = read_json(run_dir / CONFIG)
-    written_by = str(saved.get("seqkit_version", "0")) if isinstance(saved, dict) else "0"
-    if version_tuple(written_by) > version_tuple(seqkit.__version__):
-        raise CheckpointError(f"{run_dir} was written by seqkit {written_by}, newer than this seqkit "
-                              f"{seqkit.__version__}: upgrade seqkit to read it")
-    try:
-        config = TrainConfig.from_dict(saved["config"])
-        vocab = Vocab.from_dict(read_json(run_dir / VOCAB))
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{run_dir}: the configuration or vocabulary is not usable ({error})") from None
-    if saved.get("vocab_size", len(vocab)) != len(vocab):
-        raise CheckpointError(f"{run_dir / VOCAB} has {len(vocab)} tokens but the run was trained with "
-                              f"{saved['vocab_size']}: it is not this run's vocabulary")
-    return config, vocab
-
-
-def version_tuple(version):
-    """(0, 1, 0) for "0.1.0": the leading numbers of a version, for ordering."""
-    numbers = []
-    for part in version.split("."):
-        digits = "".join(itertools.takewhile(str.isdigit, part))
-        if not digits:
-            break
-        numbers.append(int(digits))
-    return tuple(numbers)

@@ -24,9 +24,8 @@ def make_cell(variant, input_size, hidden_size, dtype=np.float64, seed=0):
 
 def random_state(cell, batch_size, rng):
     """A non-zero state for `cell`: h, or (h, c) for an LSTM."""
-    arrays = [rng.uniform(-0.9, 0.9, (batch_size, cell.hidden_size)).astype(cell.dtype)
-              for _ in range(2 if isinstance(cell, LSTM) else 1)]
-    return tuple(arrays) if isinstance(cell, LSTM) else arrays[0]
+    return cell.pack_state([rng.uniform(-0.9, 0.9, (batch_size, cell.hidden_size)).astype(cell.dtype)
+                            for _ in range(cell.state_size)])
 
 
 def state_arrays(state):

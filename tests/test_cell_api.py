@@ -80,7 +80,7 @@ def test_lstm_forget_bias_sets_the_effective_forget_bias(init):
 def test_bad_constructor_arguments_are_refused():
     with pytest.raises(ValueError, match="hidden_size must be a positive integer, got 0"):
         LSTM(3, 0)
-    with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'"):
+    with pytest.raises(ValueError, match="nonlinearity must be one of tanh, relu for the rnn cell"):
         RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(TypeError, match="dtype must be float32 or float64, got float16"):
         GRU(3, 4, dtype=np.float16)
@@ -90,7 +90,7 @@ def test_bad_constructor_arguments_are_refused():
 
 def test_lstm_state_must_be_a_pair():
     cell = LSTM(3, 4, dtype=np.float64)
-    with pytest.raises(TypeError, match=r"an LSTM state is a pair \(h, c\)"):
+    with pytest.raises(TypeError, match=r"a state of the lstm cell is a tuple of 2 \(B, H\) arrays"):
         cell.forward(np.zeros((2, 1, 3)), np.zeros((1, 4)))
 
 

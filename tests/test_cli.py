@@ -152,7 +152,7 @@ def test_a_corpus_too_short_for_its_chunks_says_how_long_it_must_be(tmp_path):
 def test_train_refuses_a_run_directory_another_process_is_writing(trained):
     """--resume on a run whose lock is held (as by a training process) exits with 1 and one
     line naming the directory, and touches none of its files."""
-    from seqkit.train import lock_run_dir
+    from seqkit.rundir import lock_run_dir
     run, _, _ = trained
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     lock = lock_run_dir(run)

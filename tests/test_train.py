@@ -11,7 +11,8 @@ from seqkit.corpora import path as corpus_path
 from seqkit.vocab import BOS, EOS, TextOptions
 from seqkit.lm import load
 from seqkit.optim import OPTIMIZERS
-from seqkit.train import LATEST, METRICS, Trainer
+from seqkit.rundir import LATEST, METRICS
+from seqkit.train import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_word_level_frames_lines_and_samples_stop_at_the_end_token(tmp_path):
 def test_a_second_trainer_on_a_locked_run_directory_is_refused(corpus, tmp_path):
     """While a trainer holds a run directory (from start or resume until run returns), another
     cannot start or resume there; the lock goes when run returns."""
-    from seqkit.train import TrainingError, lock_run_dir
+    from seqkit.rundir import TrainingError, lock_run_dir
     first = Trainer.start(small_config(corpus, steps=2), tmp_path / "run")
     with pytest.raises(TrainingError, match="in use by another seqkit train"):
         Trainer.resume(tmp_path / "run")

@@ -12,7 +12,8 @@ from seqkit.config import TrainConfig
 from seqkit.corpora import path as corpus_path
 from seqkit.vocab import TextOptions
 from seqkit.model import Model
-from seqkit.train import MAX_BAD_STEPS, Trainer, TrainingError
+from seqkit.rundir import TrainingError
+from seqkit.train import MAX_BAD_STEPS, Trainer
 
 
 def disk_full(*args, **kwargs):

@@ -1,2 +1,127 @@
-"""Compiled kernels, one module per cell: <cell>_step_forward, <cell>_step_backward,
-<cell>_forward and <cell>_backward, each forward beside its backward."""
+"""The cell registry: every recurrent cell seqkit knows, by name, and the one contract its
+kernels keep. The model, the compiled sampler, checkpoints and the CLI's --cell choices all
+read it; none of them names a cell.
+
+Letters: T time steps, B batch, H hidden size, G gate blocks, S state arrays (h first; an
+LSTM's state is (h, c), S = 2), C and K the widths of the per-step cache and of backward's
+scratch. Every array is C-contiguous and of one float dtype; `t` is an integer.
+
+    step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t)
+        One step: reads xproj_t (B, G*H), the input already projected (x @ weight_ih.T +
+        bias_ih), and the state states[:, t] of states (S, N, B, H); writes the next state
+        states[:, t + 1] and cache_t (B, C), what step_backward needs of this step.
+    step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, scratch_t, dstate_prev)
+        Back through that step, given dstate (S, B, H) = dLoss/d(states[:, t + 1]): writes
+        dxproj_t (B, G*H), the gradient of xproj_t (and of bias_ih), and dstate_prev (S, B, H),
+        that of states[:, t]. scratch_t (B, K) is the cell's own.
+    forward(xproj, states, weight_hh, bias_hh, cache)
+        T steps: states (S, T + 1, B, H) holds the initial state in states[:, 0] and receives
+        the state after each step, so the output is states[0, 1:]; cache (T, B, C).
+    backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch)
+        BPTT through forward, given dy (T, B, H) = dLoss/d(output) and dfinal (S, B, H) that of
+        the final state: writes dxproj (T, B, G*H), dinitial (S, B, H), dweight_hh (G*H, H) and
+        dbias_hh (G*H,); scratch (T, B, K) is the cell's own.
+
+The compiled sampler calls step_forward through a first-class function pointer, so a cell
+added from outside seqkit samples at compiled speed with no edit to seqkit. Cells from other
+packages register through the entry-point group "seqkit.cells": an entry point that names a
+Cell (`mycell = mypackage.cells:MY_CELL` in the package's metadata) is registered, under the
+Cell's name, the first time the registry is read.
+"""
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Callable, Mapping, NamedTuple
+
+ENTRY_POINT_GROUP = "seqkit.cells"
+
+
+class Kernels(NamedTuple):
+    """The four compiled kernels of a cell, with the signatures of the module docstring."""
+    step_forward: Callable
+    step_backward: Callable
+    forward: Callable
+    backward: Callable
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What seqkit needs to know of a cell. Sizes are multiples of the hidden size H."""
+    name: str                     # what --cell and config.json call it
+    gates: int                    # G: weight_ih is (G*H, I), weight_hh (G*H, H)
+    state_size: int               # S: (B, H) arrays in its state, h first
+    kernels: Kernels
+    cache_size: int = 0           # C = cache_size * H: per-step cache that backward reads
+    scratch_size: int = 0         # K = scratch_size * H: backward's per-step scratch
+    options: Mapping = field(default_factory=dict)  # cell-specific options and their defaults
+    choices: Mapping = field(default_factory=dict)  # the allowed values of options that have a fixed set
+    variants: Callable | None = None  # options -> Kernels, where an option picks the kernels (rnn's nonlinearity)
+    initialize: Callable | None = None  # (params, hidden_size, **options): adjusts fresh parameters
+    summary: str = ""             # one line for --help
+
+    def kernels_for(self, options):
+        """The kernels for these cell options (validated against `choices`)."""
+        for name, allowed in self.choices.items():
+            if options.get(name, self.options[name]) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)} for the {self.name} cell, "
+                                 f"got {options.get(name)!r}")
+        return self.variants(**{**self.options, **options}) if self.variants else self.kernels
+
+
+_CELLS = {}
+_plugins_loaded = False
+
+
+def register(cell):
+    """Add `cell` under its name; a name already taken by another cell is refused."""
+    if not isinstance(cell, Cell):
+        raise TypeError(f"register takes a seqkit.cells.Cell, got {type(cell).__name__}")
+    if _CELLS.get(cell.name, cell) is not cell:
+        raise ValueError(f"a cell named {cell.name!r} is already registered")
+    _CELLS[cell.name] = cell
+    return cell
+
+
+def _load_plugins():
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        cell = point.load()
+        if not isinstance(cell, Cell):
+            raise TypeError(f"the {ENTRY_POINT_GROUP} entry point {point.name!r} ({point.value}) names a "
+                            f"{type(cell).__name__}, not a seqkit.cells.Cell")
+        if _CELLS.get(cell.name) is not cell:
+            register(cell)
+
+
+def get(name):
+    """The Cell called `name`; ValueError listing the known ones otherwise."""
+    _load_plugins()
+    if name not in _CELLS:
+        raise ValueError(f"cell must be one of {', '.join(_CELLS)}, got {name!r}")
+    return _CELLS[name]
+
+
+def names():
+    """The registered cell names, built-in ones first."""
+    _load_plugins()
+    return tuple(_CELLS)
+
+
+def option_known(name):
+    """Whether some registered cell takes the option `name`."""
+    _load_plugins()
+    return any(name in cell.options for cell in _CELLS.values())
+
+
+def option_choices(name):
+    """The allowed values of a cell option (such as "nonlinearity"), over every cell that has it."""
+    _load_plugins()
+    return tuple(dict.fromkeys(v for cell in _CELLS.values() for v in cell.choices.get(name, ())))
+
+
+from seqkit.cells import gru, lstm, rnn  # noqa: E402  (the built-in cells register below)
+
+for _module in (rnn, lstm, gru):
+    register(_module.CELL)

@@ -5,24 +5,32 @@
     n = tanh(W_in x + b_in + r * (W_hn h + b_hn))      # the reset gate scales W_hn h + b_hn
     h' = (1 - z) * n + z * h
 
-Letters: T time steps, B batch, H hidden size; the three gates are stacked along the last axis
-(3H), blocks in order r, z, n, as in PyTorch's weight_ih (3H, I) and weight_hh (3H, H).
-The input arrives already projected, xproj = x @ weight_ih.T + bias_ih of shape (T, B, 3H),
-computed for all steps at once by the caller; these kernels run the recurrence.
-All arrays are C-contiguous and of one float dtype.
+The three gates are stacked along the last axis (3H), blocks in order r, z, n, as in PyTorch's
+weight_ih (3H, I) and weight_hh (3H, H). State h: states[0]. Cache per step (B, 4H): the
+post-activation gates (B, 3H), then hn = W_hn h + b_hn (B, H), each a contiguous block.
+Scratch per step (B, 3H): dhproj, the gradient of h @ weight_hh.T + bias_hh, which differs from
+that of xproj in the n block. The signatures are those of seqkit.cells.
 """
 import numpy as np
 
 from seqkit._jit import kernel
+from seqkit.cells import Cell, Kernels
 from seqkit.cells.activations import column_sums, sigmoid_of_sum, tanh
 
 
 @kernel
-def gru_step_forward(xproj_t, h_prev, weight_hh, bias_hh, gates, hn, h):
-    """One step from xproj_t (B, 3H) and h_prev (B, H).
+def _gates_and_hn(cache_t):
+    """The cache of one step as its two blocks: gates (B, 3H) and hn (B, H)."""
+    B, H = cache_t.shape[0], cache_t.shape[1] // 4
+    flat = cache_t.reshape(B * 4 * H)
+    return flat[:B * 3 * H].reshape(B, 3 * H), flat[B * 3 * H:].reshape(B, H)
 
-    Writes gates (B, 3H), the post-activation values of r, z, n; hn (B, H) = W_hn h_prev + b_hn,
-    which backward needs; and the new state h (B, H)."""
+
+@kernel
+def gru_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
+    """One step: states[0, t] -> states[0, t + 1]; cache_t receives the gates r, z, n and hn."""
+    h_prev, h = states[0, t], states[0, t + 1]
+    gates, hn = _gates_and_hn(cache_t)
     H, one = h.shape[1], h.dtype.type(1)
     np.dot(h_prev, weight_hh.T, gates)
     for b in range(h.shape[0]):
@@ -42,14 +50,14 @@ def _gru_state(r, z, n, xn, bias_hn, h_prev, hn, h, one):
 
 
 @kernel
-def gru_step_backward(dh, h_prev, gates, hn, weight_hh, dxproj, dhproj, dh_prev):
-    """Back through one step, given dh (B, H) = dLoss/dh of this step's output.
-
-    Writes dxproj (B, 3H), the gradient of xproj_t (and of bias_ih); dhproj (B, 3H), that of
-    h_prev @ weight_hh.T + bias_hh (and of bias_hh); and dh_prev (B, H)."""
+def gru_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, scratch_t, dstate_prev):
+    """Back through one step: dstate (1, B, H) = dLoss/dh after it. Writes dxproj_t (B, 3H),
+    scratch_t (B, 3H) = dhproj (the gradient of h_prev @ weight_hh.T + bias_hh) and dstate_prev."""
+    dh, h_prev, dhproj, dh_prev = dstate[0], states[0, t], scratch_t, dstate_prev[0]
+    gates, hn = _gates_and_hn(cache_t)
     H, one = h_prev.shape[1], h_prev.dtype.type(1)
     for b in range(h_prev.shape[0]):
-        row, dx, dhp = gates[b], dxproj[b], dhproj[b]
+        row, dx, dhp = gates[b], dxproj_t[b], dhproj[b]
         _gru_gate_gradients(row[:H], row[H:2 * H], row[2 * H:], hn[b], h_prev[b], dh[b],
                             dx[:H], dx[H:2 * H], dx[2 * H:], dhp[2 * H:], one)
         dhp[:2 * H] = dx[:2 * H]
@@ -77,27 +85,27 @@ def _add_product(a, b, out):
 
 
 @kernel
-def gru_forward(xproj, weight_hh, bias_hh, hs, gates, hn):
-    """Run T steps. hs (T + 1, B, H) holds the initial state in hs[0] and receives the state
-    after each step in hs[1:]: the output y = hs[1:], final state hs[-1]. gates (T, B, 3H)
-    receives the post-activation gates, hn (T, B, H) W_hn h_{t-1} + b_hn.
-    (hs, gates, hn) is the cache for backward."""
+def gru_forward(xproj, states, weight_hh, bias_hh, cache):
+    """T steps of gru_step_forward: states (1, T + 1, B, H), cache (T, B, 4H)."""
     for t in range(xproj.shape[0]):
-        gru_step_forward(xproj[t], hs[t], weight_hh, bias_hh, gates[t], hn[t], hs[t + 1])
+        gru_step_forward(xproj[t], states, t, weight_hh, bias_hh, cache[t])
 
 
 @kernel
-def gru_backward(dy, dh_final, weight_hh, hs, gates, hn, dxproj, dhproj, dh0, dweight_hh, dbias_hh):
-    """BPTT through gru_forward. dy (T, B, H) is dLoss/dy; dh_final (B, H) that of the final state.
-
-    Writes dxproj (T, B, 3H), the gradient of xproj (and of bias_ih); dh0 (B, H), that of the
-    initial state; dweight_hh (3H, H) and dbias_hh (3H,). dhproj (T, B, 3H) is scratch."""
+def gru_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
+    """BPTT through gru_forward (see seqkit.cells for the arguments); scratch (T, B, 3H)."""
     T, B, H = dy.shape
-    dh = dh_final + dy[T - 1]
+    dstate = dfinal.copy()
+    dstate[0] += dy[T - 1]
     for t in range(T - 1, -1, -1):
-        gru_step_backward(dh, hs[t], gates[t], hn[t], weight_hh, dxproj[t], dhproj[t], dh0)  # dh0 as dh_prev
+        gru_step_backward(dstate, states, t, cache[t], weight_hh, dxproj[t], scratch[t], dinitial)
         if t > 0:
-            np.add(dh0, dy[t - 1], dh)
-    dhproj_rows = dhproj.reshape(T * B, 3 * H)
-    np.dot(dhproj_rows.T, hs[:T].reshape(T * B, H), dweight_hh)
+            np.add(dinitial, dy[t - 1], dstate)
+    dhproj_rows = scratch.reshape(T * B, 3 * H)
+    np.dot(dhproj_rows.T, states[0, :T].reshape(T * B, H), dweight_hh)
     column_sums(dhproj_rows, dbias_hh)
+
+
+CELL = Cell("gru", gates=3, state_size=1, cache_size=4, scratch_size=3,
+            kernels=Kernels(gru_step_forward, gru_step_backward, gru_forward, gru_backward),
+            summary="gated recurrent unit, gates r, z, n; the reset gate scales W_hn h + b_hn")

@@ -5,23 +5,22 @@
     c' = f * c + i * g
     h' = o * tanh(c')
 
-Letters: T time steps, B batch, H hidden size; the four gates are stacked along the last axis
-(4H), blocks in order i, f, g, o, as in PyTorch's weight_ih (4H, I) and weight_hh (4H, H).
-The input arrives already projected, xproj = x @ weight_ih.T + bias_ih of shape (T, B, 4H),
-computed for all steps at once by the caller; these kernels run the recurrence.
-All arrays are C-contiguous and of one float dtype.
+The four gates are stacked along the last axis (4H), blocks in order i, f, g, o, as in
+PyTorch's weight_ih (4H, I) and weight_hh (4H, H). State (h, c): states[0] is h, states[1] c.
+Cache per step: the post-activation gates (B, 4H). No scratch. The signatures are those of
+seqkit.cells; the input arrives projected, xproj = x @ weight_ih.T + bias_ih.
 """
 import numpy as np
 
 from seqkit._jit import kernel
+from seqkit.cells import Cell, Kernels
 from seqkit.cells.activations import column_sums, sigmoid_of_sum, tanh, tanh_of_sum
 
 
 @kernel
-def lstm_step_forward(xproj_t, h_prev, c_prev, weight_hh, bias_hh, gates, h, c):
-    """One step from xproj_t (B, 4H) and the state h_prev, c_prev (B, H).
-
-    Writes gates (B, 4H), the post-activation values of i, f, g, o, and the new state h, c (B, H)."""
+def lstm_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
+    """One step: states[:, t] -> states[:, t + 1]; cache_t (B, 4H) receives the gates i, f, g, o."""
+    h_prev, c_prev, h, c, gates = states[0, t], states[1, t], states[0, t + 1], states[1, t + 1], cache_t
     H, one = h.shape[1], h.dtype.type(1)
     np.dot(h_prev, weight_hh.T, gates)
     for b in range(h.shape[0]):
@@ -41,18 +40,17 @@ def _lstm_state(i, f, g, o, c_prev, c, h, one):
 
 
 @kernel
-def lstm_step_backward(dh, dc, c_prev, gates, c, weight_hh, dpre, dh_prev, dc_prev):
-    """Back through one step, given dh, dc (B, H): dLoss/d(h, c) of this step's output state.
-
-    Writes dpre (B, 4H), the gradient of the gate pre-activations (equal to that of xproj_t and
-    of bias_hh), and dh_prev, dc_prev (B, H)."""
+def lstm_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, scratch_t, dstate_prev):
+    """Back through one step: dstate (2, B, H) = dLoss/d(h, c) after it. Writes dxproj_t (B, 4H),
+    the gradient of the gate pre-activations (also that of bias_hh), and dstate_prev (2, B, H)."""
+    dh, dc, c_prev, c, gates = dstate[0], dstate[1], states[1, t], states[1, t + 1], cache_t
     H, one = c.shape[1], c.dtype.type(1)
     for b in range(c.shape[0]):
-        row, drow = gates[b], dpre[b]
+        row, drow = gates[b], dxproj_t[b]
         _lstm_gate_gradients(row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:], c_prev[b], c[b],
                              dh[b], dc[b], drow[:H], drow[H:2 * H], drow[2 * H:3 * H], drow[3 * H:],
-                             dc_prev[b], one)
-    np.dot(dpre, weight_hh, dh_prev)
+                             dstate_prev[1, b], one)
+    np.dot(dxproj_t, weight_hh, dstate_prev[0])
 
 
 @kernel
@@ -69,31 +67,38 @@ def _lstm_gate_gradients(i, f, g, o, c_prev, c, dh, dc, di, df, dg, do, dc_prev,
 
 
 @kernel
-def lstm_forward(xproj, weight_hh, bias_hh, hs, cs, gates):
-    """Run T steps. hs, cs (T + 1, B, H) hold the initial state in hs[0], cs[0] and receive the
-    state after each step in hs[1:], cs[1:]: the outputs are y = hs[1:], the final state
-    (hs[-1], cs[-1]). gates (T, B, 4H) receives the post-activation gates.
-    (hs, cs, gates) is the cache for backward."""
+def lstm_forward(xproj, states, weight_hh, bias_hh, cache):
+    """T steps of lstm_step_forward: states (2, T + 1, B, H), cache (T, B, 4H)."""
     for t in range(xproj.shape[0]):
-        lstm_step_forward(xproj[t], hs[t], cs[t], weight_hh, bias_hh, gates[t], hs[t + 1], cs[t + 1])
+        lstm_step_forward(xproj[t], states, t, weight_hh, bias_hh, cache[t])
 
 
 @kernel
-def lstm_backward(dy, dh_final, dc_final, weight_hh, hs, cs, gates, dpre, dh0, dc0, dweight_hh, dbias_hh):
-    """BPTT through lstm_forward. dy (T, B, H) is dLoss/dy; dh_final, dc_final (B, H) those of
-    the final state.
-
-    Writes dpre (T, B, 4H), the gradient of xproj (and of bias_ih); dh0, dc0 (B, H), that of the
-    initial state; dweight_hh (4H, H) and dbias_hh (4H,)."""
+def lstm_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
+    """BPTT through lstm_forward (see seqkit.cells for the arguments)."""
     T, B, H = dy.shape
-    dh = dh_final + dy[T - 1]
-    dc = dc_final.copy()
+    dstate = dfinal.copy()
+    dstate[0] += dy[T - 1]
     for t in range(T - 1, -1, -1):
-        # dh0, dc0 serve as the per-step dh_prev, dc_prev: after step 0 they hold the answer.
-        lstm_step_backward(dh, dc, cs[t], gates[t], cs[t + 1], weight_hh, dpre[t], dh0, dc0)
+        # dinitial serves as every step's dstate_prev: after step 0 it holds the answer.
+        lstm_step_backward(dstate, states, t, cache[t], weight_hh, dxproj[t], scratch[t], dinitial)
         if t > 0:
-            np.add(dh0, dy[t - 1], dh)
-            dc[:] = dc0
-    dpre_rows = dpre.reshape(T * B, 4 * H)
-    np.dot(dpre_rows.T, hs[:T].reshape(T * B, H), dweight_hh)
+            dstate[:] = dinitial
+            dstate[0] += dy[t - 1]
+    dpre_rows = dxproj.reshape(T * B, 4 * H)
+    np.dot(dpre_rows.T, states[0, :T].reshape(T * B, H), dweight_hh)
     column_sums(dpre_rows, dbias_hh)
+
+
+def set_forget_bias(params, hidden_size, forget_bias):
+    """Set the forget gate's effective bias (bias_ih + bias_hh) to forget_bias, None to leave the
+    initialisation's (Jozefowicz et al. 2015: 1.0 helps the cell remember early in training)."""
+    if forget_bias is not None:
+        params["bias_ih"][hidden_size:2 * hidden_size] = forget_bias
+        params["bias_hh"][hidden_size:2 * hidden_size] = 0
+
+
+CELL = Cell("lstm", gates=4, state_size=2, cache_size=4,
+            kernels=Kernels(lstm_step_forward, lstm_step_backward, lstm_forward, lstm_backward),
+            options={"forget_bias": 1.0}, initialize=set_forget_bias,
+            summary="long short-term memory, gates i, f, g, o; state (h, c)")

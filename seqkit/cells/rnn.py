@@ -2,20 +2,23 @@
 
     h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),    act = tanh or relu
 
-Letters: T time steps, B batch, H hidden size. The input arrives already projected,
-xproj = x @ weight_ih.T + bias_ih of shape (T, B, H), computed for all steps at once by the caller
-(one matrix product, or a row gather for one-hot input); these kernels run the recurrence.
-All arrays are C-contiguous and of one float dtype.
+One gate block (G = 1). State h: states[0], post-activation. No cache (backward derives the
+activation's derivative from h) and no scratch. The four verbs come in a tanh and a relu
+version, the same code with the activation fixed, so that each has the signature of
+seqkit.cells and the sampler can call it through a function pointer.
 """
 import numpy as np
 
 from seqkit._jit import kernel
+from seqkit.cells import Cell, Kernels
 from seqkit.cells.activations import column_sums, relu_of_sum, tanh_of_sum
+
+NONLINEARITIES = ("tanh", "relu")
 
 
 @kernel
-def rnn_step_forward(xproj_t, h_prev, weight_hh, bias_hh, relu, h):
-    """One step: writes h (B, H) from xproj_t (B, H), h_prev (B, H), weight_hh (H, H), bias_hh (H,)."""
+def _step_forward(xproj_t, h_prev, weight_hh, bias_hh, relu, h):
+    """h = act(xproj_t + h_prev @ weight_hh.T + bias_hh), all (B, H)."""
     np.dot(h_prev, weight_hh.T, h)
     one = h.dtype.type(1)
     for b in range(h.shape[0]):
@@ -26,11 +29,8 @@ def rnn_step_forward(xproj_t, h_prev, weight_hh, bias_hh, relu, h):
 
 
 @kernel
-def rnn_step_backward(dh, h, weight_hh, relu, dpre, dh_prev):
-    """Back through one step whose output was h (B, H), given dh = dLoss/dh (B, H).
-
-    Writes dpre (B, H), the gradient of the pre-activation (equal to that of xproj_t and of
-    bias_hh), and dh_prev (B, H)."""
+def _step_backward(dh, h, weight_hh, relu, dpre, dh_prev):
+    """dpre = dh * act'(pre-activation) from the output h; dh_prev = dpre @ weight_hh."""
     for b in range(h.shape[0]):
         _activation_gradient(dh[b], h[b], relu, dpre[b])
     np.dot(dpre, weight_hh, dh_prev)
@@ -48,26 +48,64 @@ def _activation_gradient(dh, h, relu, dpre):
 
 
 @kernel
-def rnn_forward(xproj, weight_hh, bias_hh, relu, hs):
-    """Run T steps. hs (T + 1, B, H) holds the initial state in hs[0] and receives the state
-    after each step in hs[1:]: the output y = hs[1:], post-activation, final state hs[-1].
-    hs is the cache for backward."""
-    for t in range(xproj.shape[0]):
-        rnn_step_forward(xproj[t], hs[t], weight_hh, bias_hh, relu, hs[t + 1])
+def _backward(dy, dfinal, states, weight_hh, relu, dxproj, dinitial, dweight_hh, dbias_hh):
+    T, B, H = dy.shape
+    dh = dfinal[0] + dy[T - 1]
+    for t in range(T - 1, -1, -1):
+        _step_backward(dh, states[0, t + 1], weight_hh, relu, dxproj[t], dinitial[0])  # dinitial as dh_prev
+        if t > 0:
+            np.add(dinitial[0], dy[t - 1], dh)
+    dpre_rows = dxproj.reshape(T * B, H)
+    np.dot(dpre_rows.T, states[0, :T].reshape(T * B, H), dweight_hh)
+    column_sums(dpre_rows, dbias_hh)
 
 
 @kernel
-def rnn_backward(dy, dh_final, weight_hh, hs, relu, dpre, dh0, dweight_hh, dbias_hh):
-    """BPTT through rnn_forward. dy (T, B, H) is dLoss/dy; dh_final (B, H) that of the final state.
+def rnn_tanh_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
+    _step_forward(xproj_t, states[0, t], weight_hh, bias_hh, False, states[0, t + 1])
 
-    Writes dpre (T, B, H), the gradient of xproj (and of bias_ih); dh0 (B, H), that of the
-    initial state; dweight_hh (H, H) and dbias_hh (H,)."""
-    T, B, H = dy.shape
-    dh = dh_final + dy[T - 1]
-    for t in range(T - 1, -1, -1):
-        rnn_step_backward(dh, hs[t + 1], weight_hh, relu, dpre[t], dh0)  # dh0 as the per-step dh_prev
-        if t > 0:
-            np.add(dh0, dy[t - 1], dh)
-    dpre_rows = dpre.reshape(T * B, H)
-    np.dot(dpre_rows.T, hs[:T].reshape(T * B, H), dweight_hh)
-    column_sums(dpre_rows, dbias_hh)
+
+@kernel
+def rnn_tanh_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, scratch_t, dstate_prev):
+    _step_backward(dstate[0], states[0, t + 1], weight_hh, False, dxproj_t, dstate_prev[0])
+
+
+@kernel
+def rnn_tanh_forward(xproj, states, weight_hh, bias_hh, cache):
+    for t in range(xproj.shape[0]):
+        _step_forward(xproj[t], states[0, t], weight_hh, bias_hh, False, states[0, t + 1])
+
+
+@kernel
+def rnn_tanh_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
+    _backward(dy, dfinal, states, weight_hh, False, dxproj, dinitial, dweight_hh, dbias_hh)
+
+
+@kernel
+def rnn_relu_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
+    _step_forward(xproj_t, states[0, t], weight_hh, bias_hh, True, states[0, t + 1])
+
+
+@kernel
+def rnn_relu_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, scratch_t, dstate_prev):
+    _step_backward(dstate[0], states[0, t + 1], weight_hh, True, dxproj_t, dstate_prev[0])
+
+
+@kernel
+def rnn_relu_forward(xproj, states, weight_hh, bias_hh, cache):
+    for t in range(xproj.shape[0]):
+        _step_forward(xproj[t], states[0, t], weight_hh, bias_hh, True, states[0, t + 1])
+
+
+@kernel
+def rnn_relu_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
+    _backward(dy, dfinal, states, weight_hh, True, dxproj, dinitial, dweight_hh, dbias_hh)
+
+
+TANH = Kernels(rnn_tanh_step_forward, rnn_tanh_step_backward, rnn_tanh_forward, rnn_tanh_backward)
+RELU = Kernels(rnn_relu_step_forward, rnn_relu_step_backward, rnn_relu_forward, rnn_relu_backward)
+
+CELL = Cell("rnn", gates=1, state_size=1, kernels=TANH,
+            options={"nonlinearity": "tanh"}, choices={"nonlinearity": NONLINEARITIES},
+            variants=lambda nonlinearity: TANH if nonlinearity == "tanh" else RELU,
+            summary="Elman RNN, h' = tanh or relu of W_ih x + b_ih + W_hh h + b_hh")

@@ -1,0 +1,184 @@
+"""The run directory: what `seqkit train` writes and `sample`, `eval`, `--resume` and
+seqkit.load read.
+
+    config.json    {"seqkit_version", "config": TrainConfig.to_dict(), "vocab_size", "corpus_sha256"}
+    vocab.json     Vocab.to_dict()
+    latest.npz     the latest checkpoint (seqkit.checkpoint): model.<parameter>, optim.<slot>.<parameter>,
+                   state.<layer>.<array>, and the meta the trainer needs to resume
+    best.npz       the checkpoint with the lowest validation loss so far
+    metrics.jsonl  one JSON object per step and per evaluation
+    .lock          locked while a trainer writes here
+
+Every file but metrics.jsonl is replaced atomically. Errors name the file and what to do.
+"""
+import hashlib
+import itertools
+import json
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+import seqkit
+from seqkit.checkpoint import CheckpointError, copy_into, load_arrays, read_json, save_arrays, write_json, write_text
+from seqkit.config import TrainConfig
+from seqkit.model import Model
+from seqkit.vocab import Vocab
+
+CONFIG, VOCAB, LATEST, BEST, METRICS = "config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"
+LOCK = ".lock"
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what to do."""
+
+
+def shipped_corpus():
+    """The path of the tiny-shakespeare corpus installed with seqkit."""
+    from seqkit.corpora import path
+    return Path(str(path()))
+
+
+def corpus_path(config):
+    """The training text of a configuration: its corpus, or the shipped one."""
+    return Path(config.corpus) if config.corpus else shipped_corpus()
+
+
+def file_digest(path):
+    """sha256 of a file's bytes, to notice a corpus that changed under a run."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def lock_run_dir(run_dir):
+    """Hold an exclusive lock on run_dir/.lock, so that a second `seqkit train` on the same run
+    refuses to start instead of writing beside the first. Returns the open lock file: closing it,
+    or the process ending in any way (SIGKILL included), releases the lock, so a crashed run
+    never leaves a stale one. Without fcntl (Windows) there is no lock."""
+    file = open(Path(run_dir) / LOCK, "a")
+    if fcntl is None:
+        return file
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        file.close()
+        raise TrainingError(f"{run_dir} is in use by another seqkit train (it holds {Path(run_dir) / LOCK}): "
+                            f"wait for that one to finish, or train into another directory with -o") from None
+    return file
+
+
+def holds_run(run_dir):
+    """Whether run_dir already holds a run (its config.json)."""
+    return (Path(run_dir) / CONFIG).exists()
+
+
+def write_run_files(run_dir, config, vocab):
+    """config.json and vocab.json of a new run, the corpus's digest recorded for --resume."""
+    run_dir = Path(run_dir)
+    write_json(run_dir / CONFIG, {"seqkit_version": seqkit.__version__, "config": config.to_dict(),
+                                  "vocab_size": len(vocab), "corpus_sha256": file_digest(corpus_path(config))})
+    write_json(run_dir / VOCAB, vocab.to_dict())
+
+
+def load_run_files(run_dir):
+    """(TrainConfig, Vocab) of a run directory, with errors that name the file."""
+    run_dir = Path(run_dir)
+    if not holds_run(run_dir):
+        raise CheckpointError(f"{run_dir} is not a seqkit run directory (it has no {CONFIG})")
+    saved = read_json(run_dir / CONFIG)
+    written_by = str(saved.get("seqkit_version", "0")) if isinstance(saved, dict) else "0"
+    if version_tuple(written_by) > version_tuple(seqkit.__version__):
+        raise CheckpointError(f"{run_dir} was written by seqkit {written_by}, newer than this seqkit "
+                              f"{seqkit.__version__}: upgrade seqkit to read it")
+    try:
+        config = TrainConfig.from_dict(saved["config"])
+        vocab = Vocab.from_dict(read_json(run_dir / VOCAB))
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{run_dir}: the configuration or vocabulary is not usable ({error})") from None
+    if saved.get("vocab_size", len(vocab)) != len(vocab):
+        raise CheckpointError(f"{run_dir / VOCAB} has {len(vocab)} tokens but the run was trained with "
+                              f"{saved['vocab_size']}: it is not this run's vocabulary")
+    return config, vocab
+
+
+def check_corpus_unchanged(run_dir, config):
+    """Refuse to resume a run whose corpus is no longer the text it started on."""
+    if read_json(Path(run_dir) / CONFIG).get("corpus_sha256") != file_digest(corpus_path(config)):
+        raise TrainingError(f"{corpus_path(config)} has changed since the run in {run_dir} started, "
+                            f"so it cannot continue exactly; start a new run instead")
+
+
+def version_tuple(version):
+    """(0, 1, 0) for "0.1.0": the leading numbers of a version, for ordering."""
+    numbers = []
+    for part in version.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers)
+
+
+def latest_run(root="runs"):
+    """The run directory under root whose latest checkpoint was written last, or None."""
+    checkpoints = list(Path(root).glob(f"*/{LATEST}"))
+    return max(checkpoints, key=lambda p: p.stat().st_mtime).parent if checkpoints else None
+
+
+# --- checkpoints ------------------------------------------------------------------------------------
+def model_arrays(model):
+    """A model's parameters under their checkpoint names, model.<name>."""
+    return {f"model.{name}": array for name, array in model.parameters.items()}
+
+
+def restore_model(model, arrays, source):
+    """Copy the `model.*` arrays into the model, refusing any mismatch of names, shapes or dtypes."""
+    copy_into(model_arrays(model), {k: v for k, v in arrays.items() if k.startswith("model.")},
+              f"the parameters in {source}")
+
+
+def save_checkpoint(run_dir, name, arrays, meta):
+    """save_arrays, whose failure (a full disk, say) leaves the previous file as it was."""
+    path = Path(run_dir) / name
+    try:
+        save_arrays(path, arrays, meta)
+    except OSError as error:
+        raise TrainingError(f"could not write {path} ({error.strerror or error}); the previous checkpoint "
+                            f"is intact: make room, then seqkit train --resume {run_dir}") from None
+
+
+def load_model(run_dir, best=False):
+    """(Model, Vocab, TrainConfig, checkpoint path) of a run: its latest checkpoint, or with
+    best=True the one with the lowest validation loss."""
+    run_dir = Path(run_dir)
+    config, vocab = load_run_files(run_dir)
+    path = run_dir / (BEST if best else LATEST)
+    if not path.exists():
+        raise CheckpointError(f"{run_dir} holds no checkpoint ({path.name} is missing)")
+    arrays, _ = load_arrays(path)
+    model = Model(**config.model_options(len(vocab)), seed=0)
+    restore_model(model, arrays, path)
+    return model, vocab, config, path
+
+
+# --- the metrics log --------------------------------------------------------------------------------
+def append_metrics(run_dir, record):
+    """Add one JSON line to metrics.jsonl."""
+    with open(Path(run_dir) / METRICS, "a", encoding="utf-8") as file:
+        file.write(json.dumps(record) + "\n")
+
+
+def trim_metrics(run_dir, step):
+    """Drop metric lines written after `step` (by a run killed after its last checkpoint), so
+    that a resumed run's log stays one curve."""
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True)
+            if line.strip() and json.loads(line).get("step", 0) <= step]
+    write_text(path, "".join(kept))
