@@ -156,10 +156,10 @@ def main():
         weight_hh = (0.1 * rng.standard_normal((4 * hidden, hidden))).astype(np.float32)
         bias_hh = rng.standard_normal(4 * hidden).astype(np.float32)
         h0 = rng.standard_normal((batch, hidden)).astype(np.float32)
-        hs, cs = np.zeros((T + 1, batch, hidden), np.float32), np.zeros((T + 1, batch, hidden), np.float32)
-        hs[0] = h0
+        states = np.zeros((2, T + 1, batch, hidden), np.float32)  # h, c
+        states[0, 0] = h0
         gates = np.empty((T, batch, 4 * hidden), np.float32)
-        ours = median_ms(lambda: lstm_forward(xproj, weight_hh, bias_hh, hs, cs, gates))
+        ours = median_ms(lambda: lstm_forward(xproj, states, weight_hh, bias_hh, gates))
 
         xproj_fm = np.ascontiguousarray(xproj.transpose(0, 2, 1))
         hs_fm, cs_fm = np.zeros((T + 1, hidden, batch), np.float32), np.zeros((T + 1, hidden, batch), np.float32)
@@ -168,7 +168,7 @@ def main():
         bias_repeated = np.repeat(bias_hh, batch)
         prototype = median_ms(lambda: lstm_forward_feature_major(xproj_fm, weight_hh, bias_repeated, hs_fm, cs_fm,
                                                                  gates_fm))
-        difference = np.abs(hs_fm.transpose(0, 2, 1) - hs).max()
+        difference = np.abs(hs_fm.transpose(0, 2, 1) - states[0]).max()
         print(f"hidden {hidden:3d} batch {batch:2d}: {ours:7.2f} ms  feature-major {prototype:7.2f} ms "
               f"({100 * (prototype / ours - 1):+4.0f}%), largest difference in h {difference:.1e}", flush=True)
     print(f"\nA whole LSTM layer, forward and backward, input size = hidden, T {T}")

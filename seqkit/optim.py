@@ -184,8 +184,7 @@ class Adam(Optimizer):
 @kernel
 def adam_update(p, g, m, v, lr, beta1, one_minus_beta1, beta2, one_minus_beta2, correction1, correction2, eps):
     """Adam's step in one pass over 1-d arrays, in the arrays' dtype, with the operations in the
-    order the class docstring gives them: memory-bound, it costs a quarter of the ten NumPy
-    passes it replaces (a third of a batch-1 training step went to the optimizer)."""
+    order the class docstring gives them: one pass over memory where NumPy would make ten."""
     for k in range(p.size):
         m[k] = m[k] * beta1 + g[k] * one_minus_beta1
         v[k] = v[k] * beta2 + g[k] * g[k] * one_minus_beta2

@@ -231,3 +231,43 @@ def peak_bytes(run):
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def test_state_dict_has_pytorch_examples_names_and_loads_back():
+    """pytorch/examples' word_language_model names: encoder, rnn.*_l{k}, decoder; one-hot input
+    has no encoder and a (G*H, V) first input weight. A state dict loads into a fresh model and
+    gives the same loss; one with a name or shape wrong is refused and changes nothing."""
+    rng = np.random.default_rng(0)
+    tokens, targets = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
+    model = Model(V, H, num_layers=2, cell="lstm", embed_size=4, dtype=np.float64, seed=1)
+    layer_names = [f"rnn.{kind}_{part}_l{k}" for k in range(2) for kind in ("weight", "bias")
+                   for part in ("ih", "hh")]
+    assert sorted(model.state_dict()) == sorted(["encoder.weight", "decoder.weight", "decoder.bias", *layer_names])
+    assert model.state_dict()["rnn.weight_ih_l1"].shape == (4 * H, H)
+
+    fresh = Model(V, H, num_layers=2, cell="lstm", embed_size=4, dtype=np.float64, seed=2)
+    as_torch_gives = {name: np.array(array, np.float32).astype(np.float64) for name, array in model.state_dict().items()}
+    fresh.load_state_dict(as_torch_gives)
+    assert fresh.forward(tokens, targets)[0] == pytest.approx(model.forward(tokens, targets)[0], rel=1e-6)
+
+    before = {name: array.copy() for name, array in fresh.parameters.items()}
+    wrong_shape = dict(as_torch_gives, **{"decoder.bias": np.zeros(V + 1)})
+    with pytest.raises(ValueError, match=r"decoder.bias has shape \(12,\), expected \(11,\)"):
+        fresh.load_state_dict(wrong_shape)
+    with pytest.raises(KeyError, match=r"missing \['encoder.weight'\]"):
+        fresh.load_state_dict({k: v for k, v in as_torch_gives.items() if k != "encoder.weight"})
+    assert all(np.array_equal(before[name], array) for name, array in fresh.parameters.items())
+
+    one_hot = Model(V, H, num_layers=1, cell="gru", dtype=np.float32, seed=1).state_dict()
+    assert "encoder.weight" not in one_hot and one_hot["rnn.weight_ih_l0"].shape == (3 * H, V)
+
+
+def test_model_states_go_to_plain_arrays_and_back():
+    """What the trainer checkpoints: a list per layer of (B, H) arrays, whatever the cell."""
+    for cell, count in (("lstm", 2), ("gru", 1), ("rnn", 1)):
+        model = Model(V, H, num_layers=2, cell=cell, embed_size=4, seed=1)
+        _, state, _ = model.forward(np.ones((T, B), int), np.ones((T, B), int))
+        arrays = model.state_arrays(state)
+        assert [len(a) for a in arrays] == [count, count] and arrays[1][0].shape == (B, H)
+        again = model.state_arrays(model.pack_state(arrays))
+        assert all(np.array_equal(a, b) for x, y in zip(arrays, again) for a, b in zip(x, y))

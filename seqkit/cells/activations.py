@@ -3,8 +3,8 @@
 They are built on `exp_nonpositive`, an exp written in plain arithmetic (Cephes' range
 reduction and polynomials) instead of a call into libm: LLVM can then vectorize the loops that
 use it, which it cannot do with a libm call (the PyPI llvmlite has no vector math library).
-In a vectorized loop it costs a fraction of a libm call per element (several times less); its
-error stays within 1 unit in the last place in float32 and 1.5 in float64 (tests/test_activations.py).
+In a vectorized loop it costs a fraction of a libm call per element; its error stays within
+1 unit in the last place in float32 and 1.5 in float64 (tests/test_activations.py).
 
 `one` is 1 in the argument's dtype (the caller's x.dtype.type(1)), so float32 math stays
 float32: a bare literal would promote every operation to float64 and back.
