@@ -4,6 +4,7 @@ Generated text goes to stdout; progress, logs and evaluation samples to stderr. 
 exit with 2, runtime errors with 1, an interrupted training run with 130 after saving.
 """
 import dataclasses
+import inspect
 import math
 import signal
 import sys
@@ -18,7 +19,7 @@ from seqkit.checkpoint import CheckpointError
 from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, TrainConfig
 from seqkit.data import count_chunks, read_text
 from seqkit.init import SCHEMES
-from seqkit.lm import load
+from seqkit.lm import LanguageModel, load
 from seqkit.optim import OPTIMIZERS
 from seqkit.rundir import LATEST, TrainingError, corpus_path, holds_run, latest_run
 from seqkit.sample import check_sampling_options
@@ -54,6 +55,7 @@ def main():
 
 DEFAULT = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
+SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample).parameters.items()}
 
 
 @main.command()
@@ -111,7 +113,7 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
               help="Learning-rate schedule. [default: step if --lr-decay-every is given, else constant]")
 @click.option("--lr-decay", type=Finite(0, 1, min_open=True), default=DEFAULT["lr_decay"], show_default=True,
               help="Factor of each learning-rate decay (step and plateau schedules).")
-@click.option("--lr-decay-every", type=click.IntRange(min=0), default=DEFAULT["lr_decay_every"],
+@click.option("--lr-decay-every", type=click.IntRange(min=0), default=DEFAULT["lr_decay_every"], show_default=True,
               help="Step schedule: decay every N steps.")
 @click.option("--patience", type=click.IntRange(min=0), default=DEFAULT["patience"], show_default=True,
               help="Plateau schedule: evaluations without improvement before decaying.")
@@ -242,14 +244,15 @@ def resolve_run(run_dir):
 
 @main.command()
 @click.argument("run_dir", required=False, type=click.Path(exists=True, file_okay=False))
-@click.option("--temperature", type=float, default=1.0, show_default=True,
+@click.option("--temperature", type=float, default=SAMPLE["temperature"], show_default=True,
               help="Divide the logits by this; 0 picks the most likely token.")
 @click.option("--top-k", type=int, help="Draw only from the k most likely tokens.")
 @click.option("--top-p", type=float, help="Draw only from the most likely tokens whose probability reaches p.")
-@click.option("--length", type=click.IntRange(min=0), default=500, show_default=True, help="Tokens to draw.")
+@click.option("--length", type=click.IntRange(min=0), default=SAMPLE["length"], show_default=True,
+              help="Tokens to draw.")
 @click.option("--prime", default="", help="Text to warm the state on; the sample continues it.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for reproducible samples.")
-@click.option("--count", type=POSITIVE, default=1, show_default=True, help="Independent samples.")
+@click.option("--count", type=POSITIVE, default=SAMPLE["count"], show_default=True, help="Independent samples.")
 @click.option("--best", is_flag=True, help="Use the checkpoint with the best validation loss.")
 @click.option("--allow-unk", is_flag=True, help="Word level: allow <unk> in the output.")
 def sample(run_dir, temperature, top_k, top_p, length, prime, seed, count, best, allow_unk):

@@ -5,6 +5,7 @@ the two. Importing seqkit never imports click: the command line lives in seqkit.
 """
 __version__ = "0.1.0"
 
+from seqkit import cells
 from seqkit.config import TrainConfig
 from seqkit.vocab import TextOptions, Vocab
 from seqkit.lm import LanguageModel, load
@@ -13,5 +14,5 @@ from seqkit.recurrent import GRU, LSTM, RNN, Recurrent
 from seqkit.train import Trainer
 from seqkit.workspace import Workspace
 
-__all__ = ["RNN", "LSTM", "GRU", "Recurrent", "Model", "Vocab", "TextOptions", "TrainConfig", "Trainer",
+__all__ = ["cells", "RNN", "LSTM", "GRU", "Recurrent", "Model", "Vocab", "TextOptions", "TrainConfig", "Trainer",
            "LanguageModel", "load", "Workspace", "__version__"]

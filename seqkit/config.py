@@ -9,8 +9,10 @@ and `corpus` made absolute.
 """
 import dataclasses
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from seqkit import cells
 from seqkit.checks import is_count
@@ -22,6 +24,7 @@ from seqkit.vocab import TextOptions
 ENCODING_ERRORS = ("strict", "replace", "ignore")
 DTYPES = ("float32", "float64")
 AUTO = "auto"  # embed: decided by the level (see the module docstring)
+DERIVED = {"embed": AUTO, "lr_schedule": None}  # fields the policy derives from others, unresolved
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,14 @@ class TrainConfig:
     eval_every: int = 200              # evaluate, sample and checkpoint every this many steps
     sample_length: int = 200           # tokens of the sample shown at each evaluation
     seed: int | None = None            # seeds initialisation, dropout and samples; None: drawn
+    # The DERIVED fields the policy filled in, so that replace() derives them again.
+    _derived: frozenset = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # numpy scalars as Python numbers, for config.json
+            value = getattr(self, f.name)
+            if isinstance(value, (np.integer, np.floating)):
+                object.__setattr__(self, f.name, value.item())
         self._resolve_policy()
         positive = ["layers", "hidden", "batch_size", "seq_len", "epochs", "eval_every"]
         for name in positive + ["embed", "steps"]:
@@ -110,10 +119,11 @@ class TrainConfig:
             resolved["seed"] = random.SystemRandom().randrange(2 ** 31)
         if self.lr_schedule is None:
             resolved["lr_schedule"] = "step" if self.lr_decay_every else "constant"
-        if self.corpus is not None and not Path(self.corpus).is_absolute():
+        if self.corpus and not Path(self.corpus).is_absolute():
             resolved["corpus"] = str(Path(self.corpus).resolve())
         for name, value in resolved.items():
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "_derived", frozenset(resolved) & set(DERIVED))
 
     def model_options(self, vocab_size):
         """The keyword arguments of seqkit.Model for this configuration."""
@@ -122,8 +132,8 @@ class TrainConfig:
                     init=self.init, forget_bias=self.forget_bias, nonlinearity=self.nonlinearity)
 
     def to_dict(self):
-        """A JSON-able dict; from_dict reverses it."""
-        d = dataclasses.asdict(self)
+        """A JSON-able dict of every option as resolved; from_dict reverses it."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         d["text"] = self.text.to_dict()
         return d
 
@@ -131,10 +141,13 @@ class TrainConfig:
     def from_dict(cls, d):
         d = dict(d)
         d["text"] = TextOptions.from_dict(d["text"])
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls) if f.init}
         if unknown:
             raise ValueError(f"unknown configuration fields: {', '.join(sorted(unknown))}")
         return cls(**d)
 
     def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
+        """A copy with `changes`; the fields the policy derived are derived again from the new
+        values (a word-level copy gets its embedding), unless `changes` sets them."""
+        underived = {name: DERIVED[name] for name in self._derived if name not in changes}
+        return dataclasses.replace(self, **underived, **changes)

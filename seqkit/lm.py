@@ -22,7 +22,7 @@ class LanguageModel:
     def __init__(self, model, vocab, config, checkpoint):
         self.model, self.vocab, self.config, self.checkpoint = model, vocab, config, Path(checkpoint)
 
-    def sample(self, length=200, temperature=1.0, top_k=None, top_p=None, prime="", count=1,
+    def sample(self, length=500, temperature=1.0, top_k=None, top_p=None, prime="", count=1,
                seed=None, allow_unk=False):
         """`count` samples of up to `length` tokens after <s> and the prime (see seqkit.sample)."""
         unknown = self.vocab.unknown(prime)

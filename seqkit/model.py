@@ -49,9 +49,6 @@ class Model:
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         dtype = check_dtype(dtype)
-        self.config = dict(vocab_size=int(vocab_size), hidden_size=int(hidden_size),
-                           num_layers=int(num_layers), cell=cell, embed_size=embed_size,
-                           dropout=float(dropout), dtype=dtype.name, init=init, **cell_options)
         self.vocab_size, self.dropout, self.dtype = int(vocab_size), float(dropout), dtype
         self.one_hot = embed_size is None
         rng = np.random.default_rng(seed)
@@ -75,7 +72,7 @@ class Model:
         self.gradients = {name: np.zeros_like(array) for name, array in self.parameters.items()}
 
     def initial_state(self, batch_size):
-        """All-zeros state: a list with one state per layer (h, or (h, c) for LSTM)."""
+        """All-zeros state: a list with one state per layer, as the cell packs it (seqkit.recurrent)."""
         return [layer.zero_state(batch_size) for layer in self.layers]
 
     def forward(self, tokens, targets, state=None, dropout_rng=None, ignore_index=-1, workspace=None,
@@ -196,7 +193,8 @@ class Model:
         ours = self.state_dict()
         missing, unexpected = sorted(set(ours) - set(state_dict)), sorted(set(state_dict) - set(ours))
         if missing or unexpected:
-            raise KeyError(f"state dict does not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+            raise KeyError(f"state dict does not match the model: missing {missing[:3]}, "
+                           f"unexpected {unexpected[:3]}")
         for name, array in ours.items():
             if np.shape(state_dict[name]) != array.shape:
                 raise ValueError(f"{name} has shape {np.shape(state_dict[name])}, expected {array.shape}")

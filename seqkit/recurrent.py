@@ -82,12 +82,14 @@ class Recurrent:
         return arrays[0] if self.state_size == 1 else tuple(arrays)
 
     def state_arrays(self, state, batch_size=None, name="state"):
-        """The S arrays of a state (zeros for None), each checked to be (B, H) of this dtype."""
+        """The S arrays of a state, each checked to be (B, H) of this dtype (B any size when
+        batch_size is None); zeros for None, which needs batch_size."""
         if state is None:
             return tuple(np.zeros((batch_size, self.hidden_size), self.dtype) for _ in range(self.state_size))
         arrays = (state,) if self.state_size == 1 else state
         if self.state_size > 1 and not (isinstance(state, (tuple, list)) and len(state) == self.state_size):
-            raise TypeError(f"a state of the {self.cell.name} cell is a tuple of {self.state_size} (B, H) arrays")
+            raise TypeError(f"{name} of a {self.cell.name} layer must be a tuple of {self.state_size} (B, H) "
+                            f"arrays, got {type(state).__name__}")
         return tuple(check_array(name, a, (batch_size, self.hidden_size), self.dtype) for a in arrays)
 
     # --- whole sequences ---------------------------------------------------------------------------
@@ -137,7 +139,7 @@ class Recurrent:
         """backward as far as xproj. Returns dxproj (T, B, G*H), the initial state's gradient,
         and grads (None: a new dict) with the gradients of weight_hh and bias_hh written in."""
         states, step_cache = cache
-        (S, T1, B, H), T = states.shape, states.shape[1] - 1
+        S, T, B, H = states.shape[0], states.shape[1] - 1, states.shape[2], states.shape[3]
         dy = check_array("dy", dy, (T, B, H), self.dtype)
         ws = workspace or FRESH
         dfinal = np.stack(self.state_arrays(dstate, B, "dstate"))

@@ -6,8 +6,9 @@ reaches top-p (nucleus sampling). <s> is never drawn (it is only ever an input),
 unless allowed; a sample ends at </s> or after `length` tokens.
 
 The whole generation loop (every layer's step, the output layer, softmax, truncation and the
-draw) runs as one compiled call, rather than a Python call per layer and token. The uniform numbers behind the draws come from the
-caller's np.random.Generator, so a seed gives the same text every time.
+draw) runs as one compiled call, rather than a Python call per layer and token. The uniform
+numbers behind the draws come from the caller's np.random.Generator, so a seed gives the same
+text every time.
 """
 import functools
 import math
@@ -150,7 +151,8 @@ def generator(dtype):
     function pointer of the signature every cell's step_forward has."""
     F = numba.from_dtype(np.dtype(dtype))
     a1, a2, a3, a4, a5 = (types.Array(F, n, "C") for n in range(1, 6))
-    i1, i2, f2 = types.Array(types.int64, 1, "C"), types.Array(types.int64, 2, "C"), types.Array(types.float64, 2, "C")
+    i1, i2 = types.Array(types.int64, 1, "C"), types.Array(types.int64, 2, "C")
+    f2 = types.Array(types.float64, 2, "C")
     step = types.FunctionType(types.none(a2, a4, types.int64, a2, a1, a2))
     return typed_kernel(i1(step, types.boolean, a2, a2, a3, a3, a2, a2, a2, a1, a5, a2, i1, i1, types.int64, f2,
                            types.float64, types.int64, types.float64, i2))(_generate_ids)

@@ -90,7 +90,7 @@ def test_bad_constructor_arguments_are_refused():
 
 def test_lstm_state_must_be_a_pair():
     cell = LSTM(3, 4, dtype=np.float64)
-    with pytest.raises(TypeError, match=r"a state of the lstm cell is a tuple of 2 \(B, H\) arrays"):
+    with pytest.raises(TypeError, match=r"state of a lstm layer must be a tuple of 2 \(B, H\) arrays, got ndarray"):
         cell.forward(np.zeros((2, 1, 3)), np.zeros((1, 4)))
 
 

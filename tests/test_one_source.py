@@ -39,6 +39,25 @@ def test_the_cli_and_the_library_build_the_same_config(args, library):
     assert without_seed(cli_config(*args)) == without_seed(TrainConfig(**library))
 
 
+def test_replace_derives_the_policy_s_fields_again():
+    """A copy made word level gets an embedding of its hidden size; one given a decay interval
+    gets the step schedule; what the user set, or what a saved config recorded, stays."""
+    word = TextOptions(level="word")
+    assert TrainConfig().replace(text=word).embed == 256
+    assert TrainConfig(text=word).replace(hidden=64).embed == 64
+    assert TrainConfig().replace(lr_decay_every=100).lr_schedule == "step"
+    assert TrainConfig(embed=None, text=word).replace(hidden=64).embed is None
+    loaded = TrainConfig.from_dict(TrainConfig().to_dict())
+    assert loaded.replace(text=word).embed is None and "_derived" not in loaded.to_dict()
+
+
+def test_numpy_numbers_become_python_numbers():
+    import json
+    import numpy as np
+    config = TrainConfig(hidden=np.int64(16), lr=np.float64(0.01), seed=np.int32(4))
+    assert json.loads(json.dumps(config.to_dict()))["hidden"] == 16 and type(config.seed) is int
+
+
 def test_the_policy_is_the_library_s():
     word = TrainConfig(text=TextOptions(level="word"), hidden=32)
     assert word.embed == 32 and TrainConfig().embed is None
@@ -58,3 +77,13 @@ def test_the_cli_offers_the_library_s_choices_and_defaults():
     assert len(shown) >= 30
     for name in shown:
         assert options[name].default == defaults[name], name
+
+
+def test_sample_s_defaults_are_the_library_s():
+    import inspect
+    from seqkit.cli.main import sample
+    from seqkit.lm import LanguageModel
+    library = inspect.signature(LanguageModel.sample).parameters
+    options = {p.name: p for p in sample.params}
+    for name in ("length", "temperature", "count"):
+        assert options[name].default == library[name].default, name

@@ -43,7 +43,7 @@ def mgu_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
 
 
 @kernel
-def mgu_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, scratch_t, dstate_prev):
+def mgu_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
     """Back through one step: dxproj_t (B, 2H) and dstate_prev[0] = dLoss/dh_prev."""
     dh, h_prev, dh_prev = dstate[0], states[0, t], dstate_prev[0]
     B, H = h_prev.shape
@@ -71,7 +71,7 @@ def mgu_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight
     dstate = dfinal.copy()
     dstate[0] += dy[T - 1]
     for t in range(T - 1, -1, -1):
-        mgu_step_backward(dstate, states, t, cache[t], weight_hh, dxproj[t], scratch[t], dinitial)
+        mgu_step_backward(dstate, states, t, cache[t], weight_hh, dxproj[t], dinitial, scratch[t])
         if t > 0:
             np.add(dinitial, dy[t - 1], dstate)
     rows = dxproj.reshape(T * B, 2 * H)
@@ -83,8 +83,7 @@ def mgu_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight
 
 
 CELL = Cell(NAME, gates=2, state_size=1, cache_size=2,
-            kernels=Kernels(mgu_step_forward, mgu_step_backward, mgu_forward, mgu_backward),
-            summary="minimal gated unit (test plug-in)")
+            kernels=Kernels(mgu_step_forward, mgu_step_backward, mgu_forward, mgu_backward))
 
 
 @pytest.fixture(autouse=True, scope="module")

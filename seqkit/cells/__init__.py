@@ -3,14 +3,16 @@ kernels keep. The model, the compiled sampler, checkpoints and the CLI's --cell 
 read it; none of them names a cell.
 
 Letters: T time steps, B batch, H hidden size, G gate blocks, S state arrays (h first; an
-LSTM's state is (h, c), S = 2), C and K the widths of the per-step cache and of backward's
-scratch. Every array is C-contiguous and of one float dtype; `t` is an integer.
+LSTM's state is (h, c), S = 2), N positions in a states array, C and K the widths of the
+per-step cache and of backward's scratch. Every array is C-contiguous and of one float dtype;
+`t` is an integer. Kernels return nothing: they write into the arrays they are given, in the
+order inputs, weights, outputs, scratch.
 
     step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t)
         One step: reads xproj_t (B, G*H), the input already projected (x @ weight_ih.T +
         bias_ih), and the state states[:, t] of states (S, N, B, H); writes the next state
         states[:, t + 1] and cache_t (B, C), what step_backward needs of this step.
-    step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, scratch_t, dstate_prev)
+    step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t)
         Back through that step, given dstate (S, B, H) = dLoss/d(states[:, t + 1]): writes
         dxproj_t (B, G*H), the gradient of xproj_t (and of bias_ih), and dstate_prev (S, B, H),
         that of states[:, t]. scratch_t (B, K) is the cell's own.
@@ -28,6 +30,7 @@ packages register through the entry-point group "seqkit.cells": an entry point t
 Cell (`mycell = mypackage.cells:MY_CELL` in the package's metadata) is registered, under the
 Cell's name, the first time the registry is read.
 """
+import warnings
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Callable, Mapping, NamedTuple
@@ -56,7 +59,6 @@ class Cell:
     choices: Mapping = field(default_factory=dict)  # the allowed values of options that have a fixed set
     variants: Callable | None = None  # options -> Kernels, where an option picks the kernels (rnn's nonlinearity)
     initialize: Callable | None = None  # (params, hidden_size, **options): adjusts fresh parameters
-    summary: str = ""             # one line for --help
 
     def kernels_for(self, options):
         """The kernels for these cell options (validated against `choices`)."""
@@ -82,24 +84,28 @@ def register(cell):
 
 
 def _load_plugins():
+    """Register the cells that installed packages declare; one that fails is skipped with a
+    warning naming it, so that a broken plug-in costs its cell, not every command."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
     for point in entry_points(group=ENTRY_POINT_GROUP):
-        cell = point.load()
-        if not isinstance(cell, Cell):
-            raise TypeError(f"the {ENTRY_POINT_GROUP} entry point {point.name!r} ({point.value}) names a "
-                            f"{type(cell).__name__}, not a seqkit.cells.Cell")
-        if _CELLS.get(cell.name) is not cell:
-            register(cell)
+        try:
+            cell = point.load()
+            if _CELLS.get(getattr(cell, "name", None)) is not cell:
+                register(cell)
+        except Exception as error:  # any failure of foreign code: report it, go on
+            warnings.warn(f"the {ENTRY_POINT_GROUP} entry point {point.name} ({point.value}) was skipped: "
+                          f"{error}", stacklevel=2)
 
 
 def get(name):
     """The Cell called `name`; ValueError listing the known ones otherwise."""
     _load_plugins()
     if name not in _CELLS:
-        raise ValueError(f"cell must be one of {', '.join(_CELLS)}, got {name!r}")
+        raise ValueError(f"cell must be one of {', '.join(_CELLS)}, got {name!r} (a cell from a plug-in "
+                         f"needs the package that provides it installed)")
     return _CELLS[name]
 
 

@@ -50,7 +50,7 @@ def _gru_state(r, z, n, xn, bias_hn, h_prev, hn, h, one):
 
 
 @kernel
-def gru_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, scratch_t, dstate_prev):
+def gru_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
     """Back through one step: dstate (1, B, H) = dLoss/dh after it. Writes dxproj_t (B, 3H),
     scratch_t (B, 3H) = dhproj (the gradient of h_prev @ weight_hh.T + bias_hh) and dstate_prev."""
     dh, h_prev, dhproj, dh_prev = dstate[0], states[0, t], scratch_t, dstate_prev[0]
@@ -98,7 +98,7 @@ def gru_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight
     dstate = dfinal.copy()
     dstate[0] += dy[T - 1]
     for t in range(T - 1, -1, -1):
-        gru_step_backward(dstate, states, t, cache[t], weight_hh, dxproj[t], scratch[t], dinitial)
+        gru_step_backward(dstate, states, t, cache[t], weight_hh, dxproj[t], dinitial, scratch[t])
         if t > 0:
             np.add(dinitial, dy[t - 1], dstate)
     dhproj_rows = scratch.reshape(T * B, 3 * H)
@@ -107,5 +107,4 @@ def gru_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight
 
 
 CELL = Cell("gru", gates=3, state_size=1, cache_size=4, scratch_size=3,
-            kernels=Kernels(gru_step_forward, gru_step_backward, gru_forward, gru_backward),
-            summary="gated recurrent unit, gates r, z, n; the reset gate scales W_hn h + b_hn")
+            kernels=Kernels(gru_step_forward, gru_step_backward, gru_forward, gru_backward))

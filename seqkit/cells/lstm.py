@@ -40,7 +40,7 @@ def _lstm_state(i, f, g, o, c_prev, c, h, one):
 
 
 @kernel
-def lstm_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, scratch_t, dstate_prev):
+def lstm_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
     """Back through one step: dstate (2, B, H) = dLoss/d(h, c) after it. Writes dxproj_t (B, 4H),
     the gradient of the gate pre-activations (also that of bias_hh), and dstate_prev (2, B, H)."""
     dh, dc, c_prev, c, gates = dstate[0], dstate[1], states[1, t], states[1, t + 1], cache_t
@@ -81,7 +81,7 @@ def lstm_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweigh
     dstate[0] += dy[T - 1]
     for t in range(T - 1, -1, -1):
         # dinitial serves as every step's dstate_prev: after step 0 it holds the answer.
-        lstm_step_backward(dstate, states, t, cache[t], weight_hh, dxproj[t], scratch[t], dinitial)
+        lstm_step_backward(dstate, states, t, cache[t], weight_hh, dxproj[t], dinitial, scratch[t])
         if t > 0:
             dstate[:] = dinitial
             dstate[0] += dy[t - 1]
@@ -100,5 +100,4 @@ def set_forget_bias(params, hidden_size, forget_bias):
 
 CELL = Cell("lstm", gates=4, state_size=2, cache_size=4,
             kernels=Kernels(lstm_step_forward, lstm_step_backward, lstm_forward, lstm_backward),
-            options={"forget_bias": 1.0}, initialize=set_forget_bias,
-            summary="long short-term memory, gates i, f, g, o; state (h, c)")
+            options={"forget_bias": 1.0}, initialize=set_forget_bias)

@@ -66,7 +66,7 @@ def rnn_tanh_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
 
 
 @kernel
-def rnn_tanh_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, scratch_t, dstate_prev):
+def rnn_tanh_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
     _step_backward(dstate[0], states[0, t + 1], weight_hh, False, dxproj_t, dstate_prev[0])
 
 
@@ -87,7 +87,7 @@ def rnn_relu_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
 
 
 @kernel
-def rnn_relu_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, scratch_t, dstate_prev):
+def rnn_relu_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
     _step_backward(dstate[0], states[0, t + 1], weight_hh, True, dxproj_t, dstate_prev[0])
 
 
@@ -107,5 +107,4 @@ RELU = Kernels(rnn_relu_step_forward, rnn_relu_step_backward, rnn_relu_forward, 
 
 CELL = Cell("rnn", gates=1, state_size=1, kernels=TANH,
             options={"nonlinearity": "tanh"}, choices={"nonlinearity": NONLINEARITIES},
-            variants=lambda nonlinearity: TANH if nonlinearity == "tanh" else RELU,
-            summary="Elman RNN, h' = tanh or relu of W_ih x + b_ih + W_hh h + b_hh")
+            variants=lambda nonlinearity: TANH if nonlinearity == "tanh" else RELU)
