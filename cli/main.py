@@ -110,13 +110,21 @@ SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample)
               help="Denominator term of adagrad, rmsprop and adam.")
 @click.option("--weight-decay", type=Finite(0), default=DEFAULT["weight_decay"], show_default=True, help="L2 penalty.")
 @click.option("--lr-schedule", type=click.Choice(SCHEDULES),
-              help="Learning-rate schedule. [default: step if --lr-decay-every is given, else constant]")
+              help="Learning-rate schedule; cosine spans the run to its first stopping rule (--steps, "
+                   "--epochs or --time). [default: step with --lr-decay-every, epoch with --lr-decay-after, "
+                   "else constant]")
 @click.option("--lr-decay", type=Finite(0, 1, min_open=True), default=DEFAULT["lr_decay"], show_default=True,
               help="Factor of each learning-rate decay (step and plateau schedules).")
 @click.option("--lr-decay-every", type=click.IntRange(min=0), default=DEFAULT["lr_decay_every"], show_default=True,
               help="Step schedule: decay every N steps.")
 @click.option("--patience", type=click.IntRange(min=0), default=DEFAULT["patience"], show_default=True,
               help="Plateau schedule: evaluations without improvement before decaying.")
+@click.option("--lr-decay-after", type=click.IntRange(min=0), default=DEFAULT["lr_decay_after"], show_default=True,
+              help="Epoch schedule: epochs at the full rate, then decay after each epoch.")
+@click.option("--lr-floor", type=Finite(0, 1), default=DEFAULT["lr_floor"], show_default=True,
+              help="Cosine schedule: the final rate, as a fraction of --lr.")
+@click.option("--warmup", type=click.IntRange(min=0), default=DEFAULT["warmup"], show_default=True,
+              help="Steps of linear learning-rate warm-up, for any schedule.")
 @click.option("--clip", type=Finite(0), default=DEFAULT["clip"], show_default=True,
               help="Clip gradients to this global norm; 0 turns clipping off.")
 @click.option("--clip-value", type=Finite(0, min_open=True), help="Also clamp each gradient element.")

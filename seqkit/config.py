@@ -55,10 +55,14 @@ class TrainConfig:
     beta2: float = 0.999               # adam
     eps: float = 1e-8                  # adagrad, rmsprop, adam
     weight_decay: float = 0.0          # L2 penalty added to the gradients
-    lr_schedule: str | None = None     # constant | step | plateau; None: step if lr_decay_every
+    lr_schedule: str | None = None     # constant | step | epoch | plateau | cosine; None: step if
+                                       # lr_decay_every, epoch if lr_decay_after, else constant
     lr_decay: float = 0.5              # factor of each decay (step, plateau)
     lr_decay_every: int = 0            # step schedule: decay every this many steps
     patience: int = 0                  # plateau: evaluations without improvement tolerated
+    lr_decay_after: int = 0            # epoch: epochs at the full rate before decaying each epoch
+    lr_floor: float = 0.1              # cosine: the rate at the end, as a fraction of lr
+    warmup: int = 0                    # steps of linear warm-up at the start, any schedule
     clip: float = 5.0                  # clip gradients to this global norm; 0: off
     clip_value: float | None = None    # also clamp each gradient element to +-this
     batch_size: int = 32               # parallel streams B
@@ -101,6 +105,9 @@ class TrainConfig:
             ("lr_decay_every", self.lr_decay_every > 0 or self.lr_schedule != "step",
              "a positive number of steps with the step schedule"),
             ("patience", self.patience >= 0, "zero or positive"),
+            ("lr_decay_after", is_count(self.lr_decay_after, 0), "zero or a positive number of epochs"),
+            ("lr_floor", 0 <= self.lr_floor <= 1, "in [0, 1]"),
+            ("warmup", is_count(self.warmup, 0), "zero or a positive number of steps"),
             ("clip", self.clip >= 0, "zero (off) or positive"),
             ("clip_value", self.clip_value is None or self.clip_value > 0, "positive"),
             ("minutes", self.minutes is None or self.minutes > 0, "positive"),
@@ -118,7 +125,8 @@ class TrainConfig:
         if self.seed is None:
             resolved["seed"] = random.SystemRandom().randrange(2 ** 31)
         if self.lr_schedule is None:
-            resolved["lr_schedule"] = "step" if self.lr_decay_every else "constant"
+            resolved["lr_schedule"] = ("step" if self.lr_decay_every else "epoch" if self.lr_decay_after
+                                       else "constant")
         if self.corpus and not Path(self.corpus).is_absolute():
             resolved["corpus"] = str(Path(self.corpus).resolve())
         for name, value in resolved.items():

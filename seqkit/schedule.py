@@ -1,16 +1,26 @@
-"""Learning-rate schedules: the rate for each training step, with a JSON-able state for checkpoints."""
+"""Learning-rate schedules: the rate for each training step, with a JSON-able state for checkpoints.
+
+    constant  lr
+    step      lr * decay ** (step // every)
+    epoch     lr for the first `after` epochs, then multiplied by decay after each epoch
+              (Zaremba et al. 2014: "keep lr 1 for 4 epochs, then halve it each epoch")
+    plateau   lr multiplied by decay when the validation loss has not improved on the best seen
+              for more than `patience` evaluations in a row
+    cosine    from lr down to lr * floor along half a cosine, over the run's progress (0 at the
+              start, 1 when its first stopping rule is reached: steps, epochs or minutes)
+
+Any of them can start with a linear warm-up: over the first `warmup` steps the rate rises from
+lr / warmup to the schedule's rate.
+"""
 import math
 
-SCHEDULES = ("constant", "step", "plateau")
+SCHEDULES = ("constant", "step", "epoch", "plateau", "cosine")
 
 
 class Schedule:
-    """The learning rate over training: "constant"; "step" (lr * decay ** (step // every)); or
-    "plateau" (multiply by `decay` when the validation loss has not improved on the best seen for
-    more than `patience` evaluations in a row, as Zaremba et al. 2014 divide the rate). Its state
-    is JSON-able, for checkpoints."""
+    """The learning rate over training; its state is JSON-able, for checkpoints."""
 
-    def __init__(self, kind="constant", lr=1e-3, decay=1.0, every=0, patience=0):
+    def __init__(self, kind="constant", lr=1e-3, decay=1.0, every=0, patience=0, warmup=0, floor=0.1, after=0):
         if kind not in SCHEDULES:
             raise ValueError(f"unknown schedule {kind!r}: expected one of {', '.join(SCHEDULES)}")
         if not (math.isfinite(lr) and lr > 0):
@@ -20,17 +30,29 @@ class Schedule:
         if kind == "step" and not every >= 1:
             raise ValueError(f"the step schedule needs a positive number of steps between decays, "
                              f"got {every}")
-        if not patience >= 0:
-            raise ValueError(f"patience must be zero or positive, got {patience}")
+        for name, value in (("patience", patience), ("warmup", warmup), ("after", after)):
+            if not value >= 0:
+                raise ValueError(f"{name} must be zero or positive, got {value}")
+        if not 0 <= floor <= 1:
+            raise ValueError(f"the floor must be in [0, 1], got {floor}")
         self.kind, self.initial_lr, self.decay = kind, float(lr), float(decay)
         self.every, self.patience = int(every), int(patience)
+        self.warmup, self.floor, self.after = int(warmup), float(floor), int(after)
         self.lr, self.best, self.bad_evals = float(lr), None, 0
 
-    def lr_at_step(self, step):
-        """The learning rate for training step `step` (0-based); for plateau, the current rate."""
+    def lr_at(self, step, epoch=0, progress=0.0):
+        """The rate for training step `step` (0-based), in epoch `epoch` (0-based), at `progress`
+        in [0, 1] of the run; for plateau, the current rate."""
         if self.kind == "step":
-            return self.initial_lr * self.decay ** (step // self.every)
-        return self.lr
+            lr = self.initial_lr * self.decay ** (step // self.every)
+        elif self.kind == "epoch":
+            lr = self.initial_lr * self.decay ** max(0, epoch + 1 - self.after)
+        elif self.kind == "cosine":
+            share = 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
+            lr = self.initial_lr * (self.floor + (1 - self.floor) * share)
+        else:
+            lr = self.lr
+        return lr * (step + 1) / self.warmup if step < self.warmup else lr
 
     def observe_validation(self, val_loss):
         """Record a validation loss; True when the plateau schedule has just decayed the rate.
@@ -48,18 +70,25 @@ class Schedule:
         return False
 
     def state_dict(self):
-        return {"kind": self.kind, "initial_lr": self.initial_lr, "decay": self.decay,
-                "every": self.every, "patience": self.patience,
-                "lr": self.lr, "best": self.best, "bad_evals": self.bad_evals}
+        """What a checkpoint keeps. The options a 0.1.0 schedule had are always there; the newer
+        ones only where they are not their defaults, so a run with 0.1.0's options writes
+        0.1.0's bytes."""
+        d = {"kind": self.kind, "initial_lr": self.initial_lr, "decay": self.decay,
+             "every": self.every, "patience": self.patience,
+             "lr": self.lr, "best": self.best, "bad_evals": self.bad_evals}
+        newer = {"warmup": (self.warmup, 0), "floor": (self.floor, 0.1), "after": (self.after, 0)}
+        d.update({name: value for name, (value, default) in newer.items() if value != default})
+        return d
 
     def load_state_dict(self, d):
         """Restore what state_dict gave; a schedule of another kind is refused."""
         if d.get("kind") != self.kind:
             raise ValueError(f"schedule state is for {d.get('kind')!r}, not {self.kind!r}")
-        missing = set(self.state_dict()) - set(d)
+        missing = {"initial_lr", "decay", "every", "patience", "lr", "best", "bad_evals"} - set(d)
         if missing:
             raise ValueError(f"schedule state lacks {', '.join(sorted(missing))}")
         self.initial_lr, self.decay, self.lr = float(d["initial_lr"]), float(d["decay"]), float(d["lr"])
         self.every, self.patience = int(d["every"]), int(d["patience"])
+        self.warmup, self.floor, self.after = int(d.get("warmup", 0)), float(d.get("floor", 0.1)), int(d.get("after", 0))
         self.bad_evals = int(d["bad_evals"])
         self.best = None if d["best"] is None else float(d["best"])

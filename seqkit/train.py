@@ -78,12 +78,14 @@ class Trainer:
                                         config.weight_decay, momentum=config.momentum, alpha=config.alpha,
                                         beta1=config.beta1, beta2=config.beta2, eps=config.eps)
         self.schedule = Schedule(config.lr_schedule, lr=config.lr, decay=config.lr_decay,
-                                 every=config.lr_decay_every, patience=config.patience)
+                                 every=config.lr_decay_every, patience=config.patience, warmup=config.warmup,
+                                 floor=config.lr_floor, after=config.lr_decay_after)
         self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
         self.workspace = Workspace()  # activations and gradients, reused from step to step
         self.step, self.epoch, self.position, self.state = 0, 0, 0, None
         self.best_val_loss = None
         self.bad_steps = 0
+        self._began = time.monotonic()  # when run() began: --time and the cosine schedule count from it
         self._lock = None  # the run directory's lock file while this trainer writes there
 
     # --- starting and resuming -----------------------------------------------------------------
@@ -167,6 +169,7 @@ class Trainer:
 
     def _run(self, on_step, on_eval, stop_requested):
         config, began = self.config, time.monotonic()
+        self._began = began
         tokens_since, clock = 0, time.monotonic()
         train_losses = []
         outcome = "done"
@@ -190,9 +193,19 @@ class Trainer:
         return outcome
 
     def _should_stop(self, began):
+        return self.progress(began) >= 1
+
+    def progress(self, began=None):
+        """How far the run is, from 0 to 1: the share of its stopping rule nearest to being
+        reached (steps, epochs, or minutes since `began`, by default since run() began), so that
+        a cosine schedule ends where the run ends."""
         c = self.config
-        return (self.epoch >= c.epochs or (c.steps is not None and self.step >= c.steps)
-                or (c.minutes is not None and time.monotonic() - began >= c.minutes * 60))
+        shares = [(self.epoch + self.position / (len(self.train_streams) - 1)) / c.epochs]
+        if c.steps is not None:
+            shares.append(self.step / c.steps)
+        if c.minutes is not None:
+            shares.append((time.monotonic() - (self._began if began is None else began)) / (c.minutes * 60))
+        return max(shares)
 
     def _train_step(self):
         c, rows = self.config, self.train_streams
@@ -207,7 +220,7 @@ class Trainer:
         self._last_norm, self._last_chunk_tokens = norm, inputs.size
         if math.isfinite(loss) and math.isfinite(norm):
             self.bad_steps = 0
-            self.optimizer.lr = self.schedule.lr_at_step(self.step)
+            self.optimizer.lr = self.schedule.lr_at(self.step, self.epoch, self.progress())
             self.optimizer.step(grads)
             self.state = state
         else:  # skip the update, and do not carry a state that may hold NaN

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from seqkit.optim import OPTIMIZERS, clip_global_norm, clip_value, global_norm, make_optimizer
-from seqkit.schedule import Schedule
 
 HYPER = dict(momentum=0.8, alpha=0.9, beta1=0.85, beta2=0.99, eps=1e-6)
 
@@ -269,51 +268,3 @@ def test_clip_value_bounds_every_element_in_place():
     assert grads["b"] is b and b.dtype == np.float32 and b.min() == -1 and b.max() == 1
     with pytest.raises(ValueError, match="the clipping value must be positive"):
         clip_value(grads, 0.0)
-
-
-# --- schedules ---------------------------------------------------------------------------------
-def test_constant_and_step_schedules():
-    constant = Schedule("constant", lr=0.3)
-    assert constant.lr_at_step(0) == constant.lr_at_step(10 ** 6) == 0.3
-    assert constant.observe_validation(9.0) is False and constant.observe_validation(10.0) is False
-    step = Schedule("step", lr=1.0, decay=0.5, every=10)
-    assert ([step.lr_at_step(s) for s in (0, 9, 10, 19, 20, 25, 39, 40)]
-            == [1, 1, 0.5, 0.5, 0.25, 0.25, 0.125, 0.0625])
-    assert step.observe_validation(1.0) is False and step.observe_validation(2.0) is False
-
-
-def test_plateau_decays_only_after_more_than_patience_evaluations_without_improvement():
-    schedule = Schedule("plateau", lr=1.0, decay=0.1, patience=2)
-    assert [schedule.observe_validation(v) for v in (5.0, 4.0, 3.0, 2.9)] == [False] * 4
-    assert schedule.lr_at_step(50) == 1.0
-    assert [schedule.observe_validation(v) for v in (2.9, 3.5, 3.0)] == [False, False, True]
-    assert schedule.lr_at_step(60) == pytest.approx(0.1)
-    assert [schedule.observe_validation(v) for v in (math.nan, 2.95)] == [False, False]
-    assert schedule.observe_validation(2.0) is False and schedule.lr_at_step(0) == pytest.approx(0.1)
-    impatient = Schedule("plateau", lr=1.0, decay=0.5, patience=0)
-    assert [impatient.observe_validation(v) for v in (3.0, 3.0, 3.0, 2.0)] == [False, True, True, False]
-    assert impatient.lr_at_step(0) == 0.25
-
-
-def test_schedule_state_round_trips_through_json():
-    schedule = Schedule("plateau", lr=0.02, decay=0.5, patience=1)
-    for v in (3.0, 2.0, 2.5):
-        schedule.observe_validation(v)
-    restored = Schedule("plateau", lr=0.02, decay=0.5, patience=1)
-    restored.load_state_dict(json.loads(json.dumps(schedule.state_dict())))
-    assert restored.state_dict() == schedule.state_dict()
-    assert [restored.observe_validation(v) for v in (2.6, 2.7, 2.8)] == \
-           [schedule.observe_validation(v) for v in (2.6, 2.7, 2.8)] == [True, False, True]
-    assert restored.lr_at_step(0) == schedule.lr_at_step(0) == 0.005
-    with pytest.raises(ValueError, match="schedule state is for 'plateau', not 'step'"):
-        Schedule("step", lr=0.1, every=5).load_state_dict(schedule.state_dict())
-
-
-def test_bad_schedules_are_refused():
-    with pytest.raises(ValueError, match="unknown schedule 'cosine': expected one of constant, step, plateau"):
-        Schedule("cosine")
-    with pytest.raises(ValueError, match="needs a positive number of steps"):
-        Schedule("step", lr=0.1, decay=0.5, every=0)
-    for decay in (0.0, 1.5):
-        with pytest.raises(ValueError, match=r"the decay factor must be in \(0, 1\]"):
-            Schedule("plateau", lr=0.1, decay=decay)
