@@ -89,8 +89,14 @@ SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample)
 @click.option("--one-hot", is_flag=True, help="One-hot input instead of an embedding.")
 @click.option("--dropout", type=Finite(0, 1, max_open=True), default=DEFAULT["dropout"], show_default=True,
               help="Dropout on each recurrent layer's output during training.")
+@click.option("--input-dropout", type=Finite(0, 1, max_open=True), default=DEFAULT["input_dropout"],
+              show_default=True, help="Dropout on the embedded input during training.")
+@click.option("--variational", is_flag=True, help="One dropout mask per sequence, the same at every step.")
+@click.option("--tie-weights", is_flag=True, help="Share the embedding and output weights (needs --embed = --hidden).")
 @click.option("--init", type=click.Choice(SCHEMES), default=DEFAULT["init"], show_default=True,
               help="uniform: PyTorch's U(+-1/sqrt(H)); xavier: Xavier input, orthogonal recurrent weights.")
+@click.option("--init-scale", type=Finite(0, min_open=True),
+              help="Draw every parameter from U(-s, s) (Zaremba et al.: 0.1). [default: each layer's own]")
 @click.option("--forget-bias", type=Finite(), default=DEFAULT["forget_bias"], show_default=True,
               help="LSTM forget-gate bias at start.")
 @click.option("--dtype", type=click.Choice(DTYPES), default=DEFAULT["dtype"], show_default=True,

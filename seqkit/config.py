@@ -43,7 +43,11 @@ class TrainConfig:
     hidden: int = 256                  # hidden state size H of every layer
     embed: int | None | str = AUTO     # embedding size E; None: one-hot input; auto: by level
     dropout: float = 0.0               # on every recurrent layer's output, in training
+    input_dropout: float = 0.0         # on the embedded input, in training (needs an embedding)
+    variational: bool = False          # one dropout mask per sequence, the same at every step
+    tie_weights: bool = False          # the output layer's weight is the embedding's (embed = hidden)
     init: str = "uniform"              # uniform (PyTorch's) | xavier (Xavier + orthogonal)
+    init_scale: float | None = None    # every parameter from U(-init_scale, init_scale); None: each layer's own
     forget_bias: float = 1.0           # LSTM forget-gate bias at initialisation
     dtype: str = "float32"             # float32 | float64
     # Optimisation
@@ -98,6 +102,11 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         checks = [
             ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
+            ("input_dropout", 0 <= self.input_dropout < 1, "in [0, 1)"),
+            ("input_dropout", self.input_dropout == 0 or self.embed is not None, "0 with one-hot input"),
+            ("tie_weights", not self.tie_weights or self.embed == self.hidden,
+             "off unless the embedding size equals --hidden"),
+            ("init_scale", self.init_scale is None or self.init_scale > 0, "positive"),
             ("val_fraction", 0 < self.val_fraction < 1 or self.val_file is not None, "in (0, 1)"),
             ("lr", self.lr > 0, "positive"),
             ("weight_decay", self.weight_decay >= 0, "zero or positive"),
@@ -137,7 +146,9 @@ class TrainConfig:
         """The keyword arguments of seqkit.Model for this configuration."""
         return dict(vocab_size=vocab_size, hidden_size=self.hidden, num_layers=self.layers,
                     cell=self.cell, embed_size=self.embed, dropout=self.dropout, dtype=self.dtype,
-                    init=self.init, forget_bias=self.forget_bias, nonlinearity=self.nonlinearity)
+                    init=self.init, input_dropout=self.input_dropout, variational=self.variational,
+                    tie_weights=self.tie_weights, init_scale=self.init_scale,
+                    forget_bias=self.forget_bias, nonlinearity=self.nonlinearity)
 
     def to_dict(self):
         """A JSON-able dict of every option as resolved; from_dict reverses it."""

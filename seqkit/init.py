@@ -31,12 +31,13 @@ def orthogonal(rng, size, dtype):
     return (q * np.sign(np.diag(r))).astype(dtype)
 
 
-def init_cell_params(rng, gates, input_size, hidden_size, scheme, dtype):
+def init_cell_params(rng, gates, input_size, hidden_size, scheme, dtype, scale=None):
     """Fresh parameters for a cell with `gates` gate blocks (1 RNN, 4 LSTM, 3 GRU): a dict
-    weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,)."""
+    weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,). scale: the bound of
+    the uniform scheme (default 1/sqrt(H))."""
     G, H, I = gates, hidden_size, input_size
     if scheme == "uniform":
-        bound = 1.0 / np.sqrt(H)
+        bound = 1.0 / np.sqrt(H) if scale is None else scale
         params = {
             "weight_ih": uniform(rng, (G * H, I), bound, dtype),
             "weight_hh": uniform(rng, (G * H, H), bound, dtype),

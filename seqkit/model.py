@@ -13,6 +13,8 @@ N = T * B. Tokens and targets are integer arrays (T, B): time-major, one column 
 Parameter names follow a PyTorch module with attributes `embedding` (nn.Embedding), `rnn`
 (nn.RNN/LSTM/GRU with num_layers=L) and `output` (nn.Linear).
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from seqkit import cells
@@ -28,17 +30,33 @@ TORCH_NAMES = {"embedding.weight": "encoder.weight", "output.weight": "decoder.w
 OUTPUT_BLOCK_BYTES = 1 << 24  # logits computed this much at a time: (T, B, V) never exists whole
 
 
+class ForwardCache(NamedTuple):
+    """What Model.forward keeps for backward."""
+    tokens: np.ndarray
+    input_mask: np.ndarray | None  # dropout on the embedded input, or None
+    layer_caches: list
+    masks: list                    # each layer's output dropout mask, or None
+    x: np.ndarray                  # the top layer's output as the output layer saw it (T, B, H)
+    dlogits: np.ndarray            # the gradient of the logits (T, B, V)
+    workspace: object
+
+
 class Model:
     """A recurrent language model whose parameters and gradients are dicts of arrays by name."""
 
     def __init__(self, vocab_size, hidden_size=128, num_layers=2, cell="lstm", embed_size=None,
-                 dropout=0.0, dtype=np.float32, seed=None, init="uniform", **cell_options):
+                 dropout=0.0, dtype=np.float32, seed=None, init="uniform", input_dropout=0.0,
+                 variational=False, tie_weights=False, init_scale=None, **cell_options):
         """vocab_size V; hidden_size H; num_layers L >= 1; cell: a name in seqkit.cells.names();
         embed_size E, or None for one-hot input; dropout in [0, 1), applied in training to the
-        output of every recurrent layer; dtype float32 or float64; seed int, None or a
-        np.random.Generator; init "uniform" or "xavier". cell_options: options of any registered
-        cell (forget_bias, nonlinearity, ...); the chosen cell takes its own, the rest are ignored,
-        so one configuration serves every cell."""
+        output of every recurrent layer, input_dropout to the embedded input; variational: one
+        dropout mask per sequence, the same at every time step (Gal & Ghahramani 2016), rather
+        than one per step; tie_weights: the output layer's weight is the embedding's (Press &
+        Wolf 2017; needs E = H); dtype float32 or float64; seed int, None or a
+        np.random.Generator; init "uniform" or "xavier"; init_scale: draw every parameter from
+        U(-init_scale, init_scale) instead (Zaremba et al. 2014). cell_options: options of any
+        registered cell (forget_bias, nonlinearity, ...); the chosen cell takes its own, the rest
+        are ignored, so one configuration serves every cell."""
         spec = cells.get(cell)
         unknown = [name for name in cell_options if not cells.option_known(name)]
         if unknown:
@@ -46,30 +64,46 @@ class Model:
         for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers), ("embed_size", embed_size or 1)):
             check_count(name, value)
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        for name, value in (("dropout", dropout), ("input_dropout", input_dropout)):
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        if (input_dropout or tie_weights) and embed_size is None:
+            raise ValueError("input_dropout and tie_weights need an embedding (embed_size), not one-hot input")
+        if tie_weights and embed_size != hidden_size:
+            raise ValueError(f"tie_weights needs embed_size = hidden_size, got {embed_size} and {hidden_size}")
+        if init_scale is not None and not init_scale > 0:
+            raise ValueError(f"init_scale must be positive, got {init_scale!r}")
         dtype = check_dtype(dtype)
         self.vocab_size, self.dropout, self.dtype = int(vocab_size), float(dropout), dtype
+        self.input_dropout, self.variational, self.tied = float(input_dropout), bool(variational), bool(tie_weights)
         self.one_hot = embed_size is None
         rng = np.random.default_rng(seed)
 
         self.parameters = {}
         if not self.one_hot:
             # nn.Embedding's default initialisation: N(0, 1).
-            self.parameters["embedding.weight"] = rng.standard_normal((vocab_size, embed_size)).astype(dtype)
+            self.parameters["embedding.weight"] = (
+                rng.standard_normal((vocab_size, embed_size)) if init_scale is None
+                else rng.uniform(-init_scale, init_scale, (vocab_size, embed_size))).astype(dtype)
         options = {name: value for name, value in cell_options.items() if name in spec.options}
         self.layers = []
         for k in range(num_layers):
             input_size = (vocab_size if self.one_hot else embed_size) if k == 0 else hidden_size
-            layer = Recurrent(input_size, hidden_size, cell, dtype, rng, init, **options)
+            layer = Recurrent(input_size, hidden_size, cell, dtype, rng, init, init_scale=init_scale, **options)
             self.layers.append(layer)
             for name, array in layer.params.items():
                 self.parameters[f"rnn.{name}_l{k}"] = array
         # nn.Linear's default initialisation: U(-1/sqrt(H), 1/sqrt(H)).
-        bound = 1.0 / np.sqrt(hidden_size)
-        self.parameters["output.weight"] = uniform(rng, (vocab_size, hidden_size), bound, dtype)
+        bound = 1.0 / np.sqrt(hidden_size) if init_scale is None else init_scale
+        if not self.tied:
+            self.parameters["output.weight"] = uniform(rng, (vocab_size, hidden_size), bound, dtype)
         self.parameters["output.bias"] = uniform(rng, (vocab_size,), bound, dtype)
         self.gradients = {name: np.zeros_like(array) for name, array in self.parameters.items()}
+
+    @property
+    def output_weight(self):
+        """The output layer's weight (V, H): the embedding's when tied."""
+        return self.parameters["embedding.weight" if self.tied else "output.weight"]
 
     def initial_state(self, batch_size):
         """All-zeros state: a list with one state per layer, as the cell packs it (seqkit.recurrent)."""
@@ -97,10 +131,13 @@ class Model:
 
         p = self.parameters
         layer_caches, masks, final_state = [], [], []
-        x = None
+        x, input_mask = None, None
         if not self.one_hot:
             x = ws.empty("embedded", (T, B, p["embedding.weight"].shape[1]), self.dtype)
             gather_rows(tokens, p["embedding.weight"], x)
+            input_mask = self._dropout_mask(x.shape, dropout_rng, ws, self.input_dropout)
+            if input_mask is not None:
+                x *= input_mask
         for k, layer in enumerate(self.layers):
             layer_ws = ws.child(k)
             if x is None:
@@ -112,7 +149,7 @@ class Model:
                 y, layer_state, cache = layer.forward(x, state[k], layer_ws)
             final_state.append(layer_state)
             layer_caches.append(cache)
-            mask = self._dropout_mask(y.shape, dropout_rng, layer_ws)
+            mask = self._dropout_mask(y.shape, dropout_rng, layer_ws, self.dropout)
             masks.append(mask)
             x = y if mask is None else np.multiply(y, mask, out=layer_ws.empty("dropped", y.shape, self.dtype))
         N, V = T * B, self.vocab_size
@@ -120,19 +157,20 @@ class Model:
         logits = ws.empty("logits", (block_rows, V), self.dtype)
         dlogits = ws.empty("dlogits", (N if gradients else block_rows, V), self.dtype)
         counted = max(int(np.count_nonzero(targets != ignore_index)), 1)
-        loss_sum = output_loss(x.reshape(N, x.shape[2]), p["output.weight"], p["output.bias"], targets.reshape(N),
+        loss_sum = output_loss(x.reshape(N, x.shape[2]), self.output_weight, p["output.bias"], targets.reshape(N),
                                ignore_index, 1.0 / counted, logits, dlogits)
-        cache = (tokens, layer_caches, masks, x, dlogits.reshape(T, B, V), ws) if gradients else None
+        cache = ForwardCache(tokens, input_mask, layer_caches, masks, x, dlogits.reshape(T, B, V), ws) if gradients else None
         return loss_sum / counted, final_state, cache
 
     def backward(self, cache, dstate=None):
         """Gradients of the loss that forward returned (plus sum(final state * dstate), if a
         dstate is given, one per layer, for chaining or checking). Fills self.gradients in
         place and returns (self.gradients, gradient of the initial state, one per layer)."""
-        tokens, layer_caches, masks, x, dlogits, ws = cache
+        tokens, input_mask, layer_caches, masks, x, dlogits, ws = cache  # a ForwardCache
         p, g = self.parameters, self.gradients
         dx = ws.empty("dx", x.shape, self.dtype)
-        linear_backward(dlogits, x, p["output.weight"], dx, g["output.weight"], g["output.bias"])
+        doutput = ws.empty("doutput_weight", p["embedding.weight"].shape, self.dtype) if self.tied else g["output.weight"]
+        linear_backward(dlogits, x, self.output_weight, dx, doutput, g["output.bias"])
         dstate0 = [None] * len(self.layers)
         for k in reversed(range(len(self.layers))):
             layer, layer_ws = self.layers[k], ws.child(k)
@@ -147,7 +185,9 @@ class Model:
             else:
                 _, dx, dstate0[k] = layer.backward(dy, layer_dstate, layer_caches[k], grads, layer_ws)
         if not self.one_hot:
-            g["embedding.weight"][...] = 0
+            if input_mask is not None:
+                dx *= input_mask
+            g["embedding.weight"][...] = doutput if self.tied else 0
             scatter_add_rows(dx, tokens, g["embedding.weight"])
         return g, dstate0
 
@@ -167,7 +207,7 @@ class Model:
                 x, layer_state = layer.step(x, state[k])
             next_state.append(layer_state)
         logits = np.empty((1, len(tokens), self.vocab_size), self.dtype)
-        linear_forward(x[None], p["output.weight"], p["output.bias"], logits)
+        linear_forward(x[None], self.output_weight, p["output.bias"], logits)
         return logits[0], next_state
 
     # --- states as plain arrays, for checkpoints -----------------------------------------------------
@@ -185,7 +225,8 @@ class Model:
         nn.Embedding `encoder`, an nn.RNN/LSTM/GRU `rnn`, an nn.Linear `decoder`): encoder.weight
         (absent with one-hot input, where rnn.weight_ih_l0 is (G*H, V)), rnn.weight_ih_l0 ...
         rnn.bias_hh_l{L-1}, decoder.weight, decoder.bias. The arrays are the model's own."""
-        return {TORCH_NAMES.get(name, name): array for name, array in self.parameters.items()}
+        named = {TORCH_NAMES.get(name, name): array for name, array in self.parameters.items()}
+        return {**named, "decoder.weight": self.output_weight} if self.tied else named
 
     def load_state_dict(self, state_dict):
         """Copy in a state_dict with those names (a torch model's, converted with .numpy(), loads
@@ -201,14 +242,17 @@ class Model:
         for name, array in ours.items():
             np.copyto(array, np.asarray(state_dict[name]), casting="same_kind")
 
-    def _dropout_mask(self, shape, rng, ws):
-        """Inverted dropout: units kept with probability 1 - p and scaled by 1 / (1 - p), so the
-        expected activation is unchanged and evaluation needs no rescaling. None when off."""
-        if rng is None or self.dropout == 0.0:
+    def _dropout_mask(self, shape, rng, ws, rate):
+        """Inverted dropout of `rate` for activations of `shape` (T, B, F): units kept with
+        probability 1 - rate and scaled by 1 / (1 - rate), so the expected activation is unchanged
+        and evaluation needs no rescaling. Variational: one (1, B, F) mask for all T steps. None
+        when off."""
+        if rng is None or rate == 0.0:
             return None
+        shape = (1, *shape[1:]) if self.variational else shape
         draws = rng.random(out=ws.empty("dropout_draws", shape, np.float64))
-        mask = np.greater_equal(draws, self.dropout, out=ws.empty("dropout_mask", shape, self.dtype))
-        mask /= self.dtype.type(1.0 - self.dropout)
+        mask = np.greater_equal(draws, rate, out=ws.empty("dropout_mask", shape, self.dtype))
+        mask /= self.dtype.type(1.0 - rate)
         return mask
 
     def _check_tokens(self, name, tokens, shape=None, ndim=2):

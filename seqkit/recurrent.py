@@ -23,10 +23,11 @@ class Recurrent:
     """One recurrent layer of a registered cell, run over whole sequences or step by step."""
 
     def __init__(self, input_size, hidden_size, cell="lstm", dtype=np.float32, seed=None, init="uniform",
-                 **options):
+                 init_scale=None, **options):
         """input_size I and hidden_size H: positive ints. cell: a name in seqkit.cells.names().
         dtype: float32 or float64. seed: int, None or a np.random.Generator, for the initial
-        weights. init: "uniform" (PyTorch's default) or "xavier" (see seqkit.init). options: the
+        weights. init: "uniform" (PyTorch's default) or "xavier" (see seqkit.init); init_scale:
+        with "uniform", U(-init_scale, init_scale) rather than U(+-1/sqrt(H)). options: the
         cell's own (an LSTM's forget_bias, an RNN's nonlinearity), defaults from its registry entry."""
         self.cell = cells.get(cell)
         unknown = set(options) - set(self.cell.options)
@@ -39,7 +40,7 @@ class Recurrent:
         self.hidden_size = check_count("hidden_size", hidden_size)
         self.gates, self.state_size = self.cell.gates, self.cell.state_size
         self.params = init_cell_params(np.random.default_rng(seed), self.gates, self.input_size,
-                                       self.hidden_size, init, check_dtype(dtype))
+                                       self.hidden_size, init, check_dtype(dtype), init_scale)
         if self.cell.initialize:
             self.cell.initialize(self.params, self.hidden_size, **self.options)
 

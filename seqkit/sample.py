@@ -173,7 +173,7 @@ def generate_ids(model, feed, banned, eos, uniforms, temperature=1.0, top_k=None
     out = np.empty((count, length), np.int64)
     lengths = generator(dtype)(
         first.kernels.step_forward, model.one_hot, embedding, layers[0]["weight_ih"], later_weight_ih,
-        stacked["weight_hh"], stacked["bias_ih"], stacked["bias_hh"], p["output.weight"], p["output.bias"],
+        stacked["weight_hh"], stacked["bias_ih"], stacked["bias_hh"], model.output_weight, p["output.bias"],
         states, cache, np.asarray(feed, np.int64), np.asarray(banned, np.int64), int(eos),
         np.ascontiguousarray(uniforms, np.float64), float(temperature), top_k or 0,
         1.0 if top_p is None else float(top_p), out)

@@ -41,6 +41,9 @@ MODEL_CASES = {  # name: (Model options, whether one target id is ignored)
     "one_hot": (dict(embed_size=None), False),
     "embedding_dropout": (dict(embed_size=3, dropout=0.3), False),
     "one_hot_dropout_ignore": (dict(embed_size=None, dropout=0.3), True),
+    # Tied weights: the embedding's gradient sums its input and output parts.
+    "tied_variational_input_dropout": (dict(embed_size=H, tie_weights=True, dropout=0.3, input_dropout=0.2,
+                                            variational=True), False),
 }
 
 

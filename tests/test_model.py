@@ -46,7 +46,7 @@ def test_ignored_targets_count_for_nothing():
     targets[::2, 1] = 0
     kept = targets != 0
     loss, _, cache = model.forward(tokens, targets, ignore_index=0)
-    dlogits = cache[4]
+    dlogits = cache.dlogits
     assert not dlogits[~kept].any()
     assert np.allclose(dlogits[kept].sum(axis=-1), 0)
     full_loss, _, _ = model.forward(tokens, targets)
@@ -103,7 +103,7 @@ def test_dropout_is_inverted_and_only_in_training():
     eval_loss = model.forward(tokens, targets)[0]
     assert model.forward(tokens, targets)[0] == eval_loss
     _, _, cache = model.forward(tokens, targets, dropout_rng=np.random.default_rng(0))
-    masks = cache[2]
+    masks = cache.masks
     assert len(masks) == 2
     for mask in masks:
         assert set(np.unique(mask)) == {0.0, np.float32(1 / 0.75)}
@@ -180,7 +180,7 @@ def test_a_workspace_reuses_its_arrays_and_changes_no_result(cell, embed_size):
                 np.testing.assert_array_equal(x, y)
         for name in grads:
             np.testing.assert_array_equal(reused_grads[name], grads[name], err_msg=name)
-        seen.append(reused_cache[3])  # the output of the top layer, as the output layer saw it
+        seen.append(reused_cache.x)  # the output of the top layer, as the output layer saw it
     assert np.shares_memory(seen[0], seen[1])
     assert not np.shares_memory(seen[1], seen[2])  # a new shape gets new arrays
 

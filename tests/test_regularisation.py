@@ -1,0 +1,77 @@
+"""Regularisation options: variational dropout (one mask per sequence), dropout on the embedded
+input, tied embedding and output weights, and a uniform initialisation scale; each trains and
+resumes bit for bit. Their gradients are checked in tests/test_gradcheck.py."""
+import numpy as np
+import pytest
+
+from seqkit import Model
+
+V, T, B, H = 11, 6, 5, 8
+
+
+def test_variational_dropout_uses_one_mask_per_sequence():
+    """Every unit of every stream is either dropped at all T steps or kept at all of them."""
+    model = Model(V, H, num_layers=2, cell="lstm", embed_size=H, dropout=0.5, input_dropout=0.4,
+                  variational=True, seed=0)
+    tokens = np.random.default_rng(1).integers(0, V, (T, B))
+    _, _, cache = model.forward(tokens, tokens, dropout_rng=np.random.default_rng(2))
+    input_mask, masks = cache.input_mask, cache.masks
+    for mask, rate in ((input_mask, 0.4), *((m, 0.5) for m in masks)):
+        assert mask.shape == (1, B, H)
+        assert set(np.unique(mask)) == {0.0, np.float32(1 / (1 - rate))}
+    per_step = Model(V, H, num_layers=2, cell="lstm", embed_size=H, dropout=0.5, seed=0)
+    _, _, cache = per_step.forward(tokens, tokens, dropout_rng=np.random.default_rng(2))
+    assert cache.masks[0].shape == (T, B, H) and cache.input_mask is None
+
+
+def test_tied_weights_share_one_array():
+    model = Model(V, H, num_layers=1, cell="gru", embed_size=H, tie_weights=True, seed=0)
+    assert "output.weight" not in model.parameters and model.output_weight is model.parameters["embedding.weight"]
+    state = model.state_dict()
+    assert state["decoder.weight"] is state["encoder.weight"]
+    tokens = np.arange(B) % V
+    logits, _ = model.step(tokens)
+    embedding = model.parameters["embedding.weight"]
+    h, _ = model.layers[0].step(embedding[tokens], None)
+    np.testing.assert_allclose(logits, h @ embedding.T + model.parameters["output.bias"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="tie_weights needs embed_size = hidden_size, got 4 and 8"):
+        Model(V, H, embed_size=4, tie_weights=True)
+    with pytest.raises(ValueError, match="need an embedding"):
+        Model(V, H, input_dropout=0.1)
+
+
+def test_init_scale_draws_every_parameter_from_its_range():
+    model = Model(V, H, num_layers=2, cell="lstm", embed_size=4, init_scale=0.05, forget_bias=None, seed=0)
+    for name, array in model.parameters.items():
+        assert np.abs(array).max() <= 0.05 and np.abs(array).max() > 0.04, name
+
+
+@pytest.fixture(scope="module")
+def words(tmp_path_factory):
+    from seqkit.corpora import path
+    corpus = tmp_path_factory.mktemp("words") / "words.txt"
+    corpus.write_text(path().read_text()[:20000])
+    return str(corpus)
+
+
+def test_a_regularised_word_model_trains_and_resumes_bit_for_bit(words, tmp_path):
+    """All four options at once, interrupted at step 7 and resumed: the same checkpoint as one run."""
+    from test_train import model_arrays
+    from seqkit.config import TrainConfig
+    from seqkit.train import Trainer
+    from seqkit.vocab import TextOptions
+    config = TrainConfig(corpus=words, text=TextOptions(level="word", max_vocab=300), hidden=16, layers=2,
+                         batch_size=4, seq_len=10, steps=15, eval_every=5, sample_length=5, seed=2, lr=0.01,
+                         dropout=0.3, input_dropout=0.2, variational=True, tie_weights=True, init_scale=0.1)
+    whole = Trainer.start(config, tmp_path / "whole")
+    first = whole.evaluate()["loss"]
+    whole.run()
+    assert whole.evaluate()["loss"] < first
+    part = Trainer.start(config, tmp_path / "part")
+    assert part.run(stop_requested=lambda: part.step >= 7) == "interrupted"
+    Trainer.resume(tmp_path / "part").run()
+    (a, meta_a), (b, meta_b) = model_arrays(tmp_path / "whole"), model_arrays(tmp_path / "part")
+    assert "model.output.weight" not in a and a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    assert meta_a["rng"] == meta_b["rng"]
