@@ -183,9 +183,9 @@ class RNN(Recurrent):
 
 class LSTM(Recurrent):
     """LSTM with PyTorch's gate order i, f, g, o. State: (h, c), each (B, H). forget_bias: the
-    forget gate's bias at initialisation (None keeps the init scheme's)."""
+    forget gate's effective bias at initialisation (None keeps the init scheme's, as nn.LSTM)."""
 
-    def __init__(self, input_size, hidden_size, dtype=np.float32, seed=None, init="uniform", forget_bias=1.0):
+    def __init__(self, input_size, hidden_size, dtype=np.float32, seed=None, init="uniform", forget_bias=None):
         super().__init__(input_size, hidden_size, "lstm", dtype, seed, init, forget_bias=forget_bias)
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import make_cell
 from seqkit import GRU, LSTM, RNN
+from seqkit.init import init_cell_params
 
 SHAPES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 
@@ -70,9 +71,10 @@ def test_xavier_init_is_orthogonal_recurrent_xavier_input_zero_bias():
 @pytest.mark.parametrize("init", ["uniform", "xavier"])
 def test_lstm_forget_bias_sets_the_effective_forget_bias(init):
     H = 6
-    default = LSTM(3, H, seed=0, init=init)
-    total = default.params["bias_ih"] + default.params["bias_hh"]
-    np.testing.assert_array_equal(total[H:2 * H], 1.0)
+    default = LSTM(3, H, seed=0, init=init)  # keeps the scheme's draws, as nn.LSTM does
+    drawn = init_cell_params(np.random.default_rng(0), 4, 3, H, init, np.float32)
+    for name, array in drawn.items():
+        np.testing.assert_array_equal(default.params[name], array)
     custom = LSTM(3, H, seed=0, init=init, forget_bias=2.5)
     np.testing.assert_array_equal((custom.params["bias_ih"] + custom.params["bias_hh"])[H:2 * H], 2.5)
 

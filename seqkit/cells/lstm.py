@@ -91,8 +91,9 @@ def lstm_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweigh
 
 
 def set_forget_bias(params, hidden_size, forget_bias):
-    """Set the forget gate's effective bias (bias_ih + bias_hh) to forget_bias, None to leave the
-    initialisation's (Jozefowicz et al. 2015: 1.0 helps the cell remember early in training)."""
+    """Set the forget gate's effective bias (bias_ih + bias_hh) to forget_bias; None (the default)
+    leaves the initialisation's, as nn.LSTM does. Jozefowicz et al. (2015) set 1.0 so that the
+    cell remembers early on; on character-level text it learns slower (bench/quality.py)."""
     if forget_bias is not None:
         params["bias_ih"][hidden_size:2 * hidden_size] = forget_bias
         params["bias_hh"][hidden_size:2 * hidden_size] = 0
@@ -100,4 +101,4 @@ def set_forget_bias(params, hidden_size, forget_bias):
 
 CELL = Cell("lstm", gates=4, state_size=2, cache_size=4,
             kernels=Kernels(lstm_step_forward, lstm_step_backward, lstm_forward, lstm_backward),
-            options={"forget_bias": 1.0}, initialize=set_forget_bias)
+            options={"forget_bias": None}, initialize=set_forget_bias)
