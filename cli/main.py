@@ -77,7 +77,9 @@ SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample)
               show_default=True,
               help="Bytes not valid in --encoding: stop with an error, replace them (U+FFFD), or drop them.")
 @click.option("--val-fraction", type=Finite(0, 1, min_open=True, max_open=True), default=DEFAULT["val_fraction"],
-              show_default=True, help="Last fraction of the corpus held out for validation.")
+              show_default=True, help="Fraction of the corpus held out for validation.")
+@click.option("--val-blocks", type=click.IntRange(1), default=DEFAULT["val_blocks"], show_default=True,
+              help="Hold it out from the end of this many equal spans of the corpus (1: its tail).")
 @click.option("--val-file", type=click.Path(exists=True, dir_okay=False), help="Validate on this text instead.")
 @click.option("--cell", type=click.Choice(cells.names()), default=DEFAULT["cell"], show_default=True,
               help="Recurrent cell (plug-ins add more: see README, Adding a cell).")
@@ -97,8 +99,8 @@ SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample)
               help="uniform: PyTorch's U(+-1/sqrt(H)); xavier: Xavier input, orthogonal recurrent weights.")
 @click.option("--init-scale", type=Finite(0, min_open=True),
               help="Draw every parameter from U(-s, s) (Zaremba et al.: 0.1). [default: each layer's own]")
-@click.option("--forget-bias", type=Finite(), default=DEFAULT["forget_bias"], show_default=True,
-              help="LSTM forget-gate bias at start.")
+@click.option("--forget-bias", type=Finite(), default=DEFAULT["forget_bias"],
+              help="LSTM forget-gate bias at start (Jozefowicz et al.: 1). [default: the init's]")
 @click.option("--dtype", type=click.Choice(DTYPES), default=DEFAULT["dtype"], show_default=True,
               help="Floating-point type of the model.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=DEFAULT["optimizer"], show_default=True,

@@ -1,5 +1,6 @@
 """Corpus files in, and the layout of token ids for truncated BPTT: reading and checking a
 text, splitting off validation, and cutting ids into parallel streams and chunks."""
+import numpy as np
 import regex
 
 from seqkit.checks import check_count
@@ -52,12 +53,23 @@ def check_text(text, source):
         raise ValueError(f"{source} looks like a binary file, not text ({where}): give a text file")
 
 
-def split_ids(ids, val_fraction):
-    """(train, validation) views: the last round(len(ids) * val_fraction) ids are held out."""
+def split_ids(ids, val_fraction, blocks=1):
+    """(train, validation): the ids cut into `blocks` equal spans, the last val_fraction of each
+    span held out, the heads joined for training and the tails for validation. With blocks = 1
+    the corpus's tail is held out (views, no copy); with more, validation samples the whole
+    corpus and training sees all of it: a tail is one part (a book, a play) that the model
+    would never see, though it is often the text nearest to what follows the corpus."""
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-    n_val = int(round(len(ids) * val_fraction))
-    return ids[:len(ids) - n_val], ids[len(ids) - n_val:]
+    check_count("blocks", blocks)
+    bounds = [len(ids) * k // blocks for k in range(blocks + 1)]
+    held = [int(round(end * val_fraction)) for end in bounds]  # held out before each bound, in all
+    cuts = [end - (after - before) for end, before, after in zip(bounds[1:], held, held[1:])]
+    if blocks == 1:
+        return ids[:cuts[0]], ids[cuts[0]:]
+    heads = [ids[start:cut] for start, cut in zip(bounds, cuts)]
+    tails = [ids[cut:end] for cut, end in zip(cuts, bounds[1:])]
+    return np.concatenate(heads), np.concatenate(tails)
 
 
 def batchify(ids, batch_size):

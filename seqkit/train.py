@@ -59,7 +59,7 @@ class Trainer:
         if config.val_file:
             train_ids, val_ids = ids, vocab.encode(read_text(config.val_file, config.encoding, config.encoding_errors))
         else:
-            train_ids, val_ids = split_ids(ids, config.val_fraction)
+            train_ids, val_ids = split_ids(ids, config.val_fraction, config.val_blocks)
         needed = config.batch_size * (config.seq_len + 1)
         if len(train_ids) < needed:
             raise TrainingError(f"the training text has {len(train_ids)} tokens, but --batch-size "

@@ -192,6 +192,25 @@ def test_split_holds_out_the_tail():
     assert len(train) == 10 and len(val) == 0
 
 
+def test_split_in_blocks_holds_out_the_end_of_each_span():
+    """Validation samples the whole corpus: the last tenth of each fifth, and training keeps the
+    rest in order."""
+    train, val = split_ids(np.arange(100), 0.1, blocks=5)
+    assert list(val) == [18, 19, 38, 39, 58, 59, 78, 79, 98, 99]
+    assert list(train) == [i for i in range(100) if i not in set(val)]
+    with pytest.raises(ValueError, match="blocks must be a positive integer, got 0"):
+        split_ids(np.arange(100), 0.1, blocks=0)
+
+
+def test_runs_saved_before_val_blocks_keep_their_tail_split():
+    """A config.json without val_blocks (seqkit 0.1.0's) loads as the tail split it trained on;
+    a new config holds out ten blocks."""
+    from seqkit.config import TrainConfig
+    old = TrainConfig(seed=1).to_dict()
+    del old["val_blocks"]
+    assert TrainConfig.from_dict(old).val_blocks == 1 and TrainConfig().val_blocks == 10
+
+
 def test_read_text_drops_a_bom_and_normalises_line_endings(tmp_path):
     path = tmp_path / "c.txt"
     path.write_bytes("\ufeffone\r\ntwo\rthree\n\u00e9".encode("utf-8"))

@@ -6,7 +6,7 @@ import pytest
 
 from seqkit import cells
 from seqkit.cli.main import build_config, train
-from seqkit.config import TrainConfig
+from seqkit.config import CHAR_EMBED, TrainConfig
 from seqkit.init import SCHEMES
 from seqkit.vocab import TextOptions
 
@@ -48,7 +48,7 @@ def test_replace_derives_the_policy_s_fields_again():
     assert TrainConfig().replace(lr_decay_every=100).lr_schedule == "step"
     assert TrainConfig(embed=None, text=word).replace(hidden=64).embed is None
     loaded = TrainConfig.from_dict(TrainConfig().to_dict())
-    assert loaded.replace(text=word).embed is None and "_derived" not in loaded.to_dict()
+    assert loaded.replace(text=word).embed == CHAR_EMBED and "_derived" not in loaded.to_dict()
 
 
 def test_numpy_numbers_become_python_numbers():
@@ -60,8 +60,9 @@ def test_numpy_numbers_become_python_numbers():
 
 def test_the_policy_is_the_library_s():
     word = TrainConfig(text=TextOptions(level="word"), hidden=32)
-    assert word.embed == 32 and TrainConfig().embed is None
-    assert TrainConfig(lr_decay_every=10).lr_schedule == "step" and TrainConfig().lr_schedule == "constant"
+    assert word.embed == 32 and TrainConfig().embed == CHAR_EMBED
+    assert TrainConfig(lr_decay_every=10).lr_schedule == "step" and TrainConfig().lr_schedule == "cosine"
+    assert TrainConfig(lr_decay_after=4).lr_schedule == "epoch"
     assert TrainConfig(seed=5).seed == 5
     assert TrainConfig(corpus="some.txt").corpus.endswith("/some.txt") and TrainConfig(corpus="x").corpus[0] == "/"
     assert TrainConfig.from_dict(word.to_dict()) == word  # what config.json records is resolved

@@ -148,7 +148,7 @@ def test_forward_matches_the_equations_in_float64_and_float32():
 def small_config(corpus, **changes):
     from seqkit.config import TrainConfig
     options = dict(corpus=str(corpus), cell=NAME, hidden=24, layers=2, batch_size=4, seq_len=16, eval_every=5,
-                   sample_length=10, seed=3, dropout=0.2, lr_schedule="plateau", patience=0)
+                   sample_length=10, seed=3, dropout=0.2, lr_schedule="plateau", patience=0, warmup=0)
     return TrainConfig(**{**options, **changes})
 
 
@@ -224,7 +224,7 @@ def test_cli_finds_the_cell_through_its_entry_point(tmp_path):
     (info / "entry_points.txt").write_text(f"[seqkit.cells]\n{NAME} = test_plugin_cell:CELL\n")
     write_corpus(tmp_path)
     options = ["--cell", NAME, "--hidden", "16", "--layers", "2", "--batch-size", "4", "--seq-len", "16",
-               "--eval-every", "6", "--sample-length", "10", "--seed", "3"]
+               "--eval-every", "6", "--sample-length", "10", "--seed", "3", "--lr-schedule", "constant"]
 
     def ok(*args):
         result = seqkit_cli(args, tmp_path, site)

@@ -24,7 +24,7 @@ def corpus(tmp_path_factory):
 
 def small_config(corpus, **changes):
     options = dict(corpus=corpus, hidden=24, layers=2, batch_size=4, seq_len=16, eval_every=5,
-                   sample_length=10, seed=3, dropout=0.2, lr_schedule="plateau", patience=0)
+                   sample_length=10, seed=3, dropout=0.2, lr_schedule="plateau", patience=0, warmup=0)
     options.update(changes)
     return TrainConfig(**options)
 
