@@ -3,15 +3,18 @@ own writing, on the same split and machine.
 
     python bench/quality.py --budget 3                        # seqkit's defaults and both peers
     python bench/quality.py --budget 10 --seeds 1 2 3 --only seqkit
-    python bench/quality.py --budget 3 --config "--batch-size 16 --seq-len 64 --lr 4e-3"
+    python bench/quality.py --budget 3 --config "--dropout 0.2" --config "--val-blocks 1" --peers torch-lstm
+    python bench/quality.py --budget 3 --only seqkit --corpus other.txt --config "--level word"
 
 The split is nanoGPT's: the first 90% of tiny-shakespeare trains, the last 10% is held out and
 evaluated whole at the end of each budget (seqkit: `seqkit eval` on the latest checkpoint, the
 text as one stream; peers: the same stream, the LSTM's state carried, the transformer over
 non-overlapping 64-character windows). seqkit runs are `seqkit train train.txt --time BUDGET`,
 exactly as a user types them, periodic evaluations and samples included in the budget. Peers:
-- torch-lstm: the same model as seqkit's default (2x256 LSTM over a 65-wide embedding, Adam
-  2e-3, 32 streams of 100 characters, state carried, clip 5), in PyTorch (oneDNN's LSTM).
+- torch-lstm: seqkit's defaults in PyTorch (oneDNN's LSTM): a 2x256 LSTM over a 64-wide
+  embedding, dropout 0.1 on each layer's output, 16 streams of 64 characters with the state
+  carried, Adam 4e-3 with 100 warm-up steps and a cosine to a tenth over the budget, clip 5;
+  it trains on the whole training split (seqkit holds 5% of it out for its own validation).
 - torch-transformer: a small character transformer (4 layers, 4 heads, width 128, context 64,
   batch 12, AdamW 1e-3 with 100 warm-up steps and a cosine to a tenth over the budget, no
   dropout), as nanoGPT's shakespeare_char configuration scaled down.
@@ -30,6 +33,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
+PEERS = ["torch-transformer", "torch-lstm"]
 SEQKIT = str(Path(sys.executable).with_name("seqkit"))
 
 
@@ -40,9 +44,9 @@ def cpu_model():
     return "unknown"
 
 
-def split(directory):
+def split(directory, corpus=None):
     from seqkit.corpora import path
-    text = path().read_text()
+    text = Path(corpus or path()).read_text()
     cut = int(len(text) * 0.9)
     (directory / "train.txt").write_text(text[:cut])
     (directory / "val.txt").write_text(text[cut:])
@@ -75,13 +79,14 @@ def torch_peer(kind, train_text, val_text, budget, seed):
     V, rng = len(chars), np.random.default_rng(seed)
     if kind == "torch-lstm":
         model = LSTMPeer(V)
-        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-        B, T = 32, 100
+        optimizer = torch.optim.Adam(model.parameters(), lr=4e-3)
+        B, T = 16, 64
         rows = len(train) // B
         streams = train[:rows * B].view(B, rows).t()
         state, position, steps = None, 0, 0
         started = time.monotonic()
-        while time.monotonic() - started < budget * 60:
+        while (elapsed := time.monotonic() - started) < budget * 60:
+            set_lr(optimizer, 4e-3, steps, elapsed / (budget * 60))
             if position + T + 1 > rows:
                 position, state = 0, None
             x, y = streams[position:position + T], streams[position + 1:position + T + 1]
@@ -93,6 +98,7 @@ def torch_peer(kind, train_text, val_text, budget, seed):
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
             position, steps = position + T, steps + 1
+        model.eval()
         with torch.no_grad():
             logits, _ = model(val[:-1, None], None)
             held_out = nn.functional.cross_entropy(logits.reshape(-1, V), val[1:]).item()
@@ -101,10 +107,7 @@ def torch_peer(kind, train_text, val_text, budget, seed):
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
         steps, started = 0, time.monotonic()
         while (elapsed := time.monotonic() - started) < budget * 60:
-            share = elapsed / (budget * 60)
-            lr = 1e-3 * min(1.0, (steps + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * share)))
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            set_lr(optimizer, 1e-3, steps, elapsed / (budget * 60))
             starts = rng.integers(0, len(train) - context - 1, B)
             x = torch.stack([train[s:s + context] for s in starts])
             y = torch.stack([train[s + 1:s + context + 1] for s in starts])
@@ -122,17 +125,24 @@ def torch_peer(kind, train_text, val_text, budget, seed):
     return held_out, steps, time.monotonic() - started
 
 
-def LSTMPeer(V):
+def set_lr(optimizer, lr, steps, share):
+    """100 steps of linear warm-up, then a cosine to a tenth of lr at share = 1 of the budget."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr * min(1.0, (steps + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * share)))
+
+
+def LSTMPeer(V, E=64, H=256, dropout=0.1):
     from torch import nn
 
     class Peer(nn.Module):
         def __init__(self):
             super().__init__()
-            self.embed, self.rnn, self.out = nn.Embedding(V, V), nn.LSTM(V, 256, 2), nn.Linear(256, V)
+            self.embed, self.rnn = nn.Embedding(V, E), nn.LSTM(E, H, 2, dropout=dropout)
+            self.drop, self.out = nn.Dropout(dropout), nn.Linear(H, V)
 
         def forward(self, x, state):
             y, state = self.rnn(self.embed(x), state)
-            return self.out(y), state
+            return self.out(self.drop(y)), state
     return Peer()
 
 
@@ -163,24 +173,29 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--config", action="append", help="seqkit train options ('' for the defaults)")
     parser.add_argument("--only", choices=["seqkit", "peers"], help="skip the other side")
+    parser.add_argument("--peers", nargs="+", choices=PEERS, default=PEERS)
+    parser.add_argument("--corpus", help="another text, split the same way (default: tiny-shakespeare)")
     args = parser.parse_args()
     configs = args.config if args.config is not None else [""]
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        train_text, val_text = split(directory)
+        train_text, val_text = split(directory, args.corpus)
         rows = []
         for seed in args.seeds:
             if args.only != "peers":
                 for options in configs:
-                    rows.append((f"seqkit {options or '(defaults)'}", seed, *run_seqkit(directory, options, args.budget, seed)))
+                    result = run_seqkit(directory, options, args.budget, seed)
+                    rows.append((f"seqkit {options or '(defaults)'}", seed, *result))
                     print(*rows[-1], flush=True)
             if args.only != "seqkit":
-                for kind in ("torch-transformer", "torch-lstm"):
+                for kind in args.peers:
                     rows.append((kind, seed, *torch_peer(kind, train_text, val_text, args.budget, seed)))
                     print(*rows[-1], flush=True)
-    header = (f"# python bench/quality.py --budget {args.budget:g} --seeds {' '.join(map(str, args.seeds))}, "
+    corpus = Path(args.corpus).name if args.corpus else "tiny-shakespeare"
+    header = (f"# python bench/quality.py --budget {args.budget:g} --seeds {' '.join(map(str, args.seeds))}"
+              f"{' --corpus ' + corpus if args.corpus else ''}, "
               f"{time.strftime('%Y-%m-%d')}, {cpu_model()}, {os.cpu_count()} CPUs\n"
-              f"# held-out loss (nats/char, last 10% of tiny-shakespeare)  steps  wall s  what\n")
+              f"# held-out loss (nats/token, last 10% of {corpus})  steps  wall s  what\n")
     lines = "".join(f"{loss:.4f}  {steps:6d}  {wall:6.0f}  {name} (seed {seed})\n"
                     for name, seed, loss, steps, wall in rows)
     print(header + lines)

@@ -8,6 +8,7 @@ import inspect
 import math
 import signal
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ from click.core import ParameterSource
 import seqkit
 from seqkit import cells
 from seqkit.checkpoint import CheckpointError
-from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, TrainConfig
+from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, EPOCHS, TrainConfig
 from seqkit.data import count_chunks, read_text
 from seqkit.init import SCHEMES
 from seqkit.lm import LanguageModel, load
@@ -139,7 +140,8 @@ SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample)
 @click.option("--batch-size", type=POSITIVE, default=DEFAULT["batch_size"], show_default=True, help="Parallel streams.")
 @click.option("--seq-len", type=POSITIVE, default=DEFAULT["seq_len"], show_default=True,
               help="Truncated BPTT length in tokens.")
-@click.option("--epochs", type=POSITIVE, default=DEFAULT["epochs"], show_default=True, help="Stop after this many epochs.")
+@click.option("--epochs", type=POSITIVE, default=DEFAULT["epochs"],
+              help=f"Stop after this many epochs. [default: {EPOCHS}, none with --steps or --time]")
 @click.option("--steps", type=POSITIVE, help="Stop after this many updates.")
 @click.option("--time", "minutes", type=Finite(0, min_open=True), help="Stop after this many minutes.")
 @click.option("--eval-every", type=POSITIVE, default=DEFAULT["eval_every"], show_default=True,
@@ -209,12 +211,16 @@ def run_training(trainer):
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     c = trainer.config
     per_epoch = count_chunks(len(trainer.train_streams), c.seq_len)
-    total = c.epochs * per_epoch if c.steps is None else min(c.steps, c.epochs * per_epoch)
+    step_limits = [n for n in (c.steps, c.epochs and c.epochs * per_epoch) if n]
+    # Steps when a step or epoch limit is set; otherwise (--time alone) seconds.
+    length = min(step_limits) - trainer.step if step_limits else round(c.minutes * 60)
+    began = time.monotonic()
     try:
-        with click.progressbar(length=max(total - trainer.step, 0), file=sys.stderr, label="training",
+        with click.progressbar(length=max(length, 0), file=sys.stderr, label="training",
                                show_pos=True, item_show_func=lambda text: text) as bar:
             def on_step(t, loss, tokens_per_s):
-                bar.update(1, f"loss {loss:.3f}  {tokens_per_s:,.0f} tok/s")
+                done = 1 if step_limits else int(time.monotonic() - began) - bar.pos
+                bar.update(done, f"loss {loss:.3f}  {tokens_per_s:,.0f} tok/s")
 
             outcome = trainer.run(on_step, lambda t, metrics: report(metrics), lambda: bool(signals))
     except RUNTIME_ERRORS as error:

@@ -4,7 +4,8 @@ flags. It is the one source of the defaults and of the policy behind them: the C
 option defaults from here, and a TrainConfig built in Python trains the run the same options
 give in the shell. Fields left to policy are resolved when the config is made, so config.json
 records what ran: `embed` AUTO (an embedding of `hidden` at word level, of CHAR_EMBED at char
-level), `seed` None (drawn at random), `lr_schedule` None (step if lr_decay_every is set, epoch
+level), `epochs` None (EPOCHS when no other stopping rule is given: `--time 10` trains ten minutes),
+`seed` None (drawn at random), `lr_schedule` None (step if lr_decay_every is set, epoch
 if lr_decay_after is, else cosine), and `corpus` made absolute.
 
 The defaults are those that reached the lowest held-out loss per CPU-minute in bench/quality.py
@@ -28,8 +29,9 @@ from seqkit.vocab import TextOptions
 ENCODING_ERRORS = ("strict", "replace", "ignore")
 DTYPES = ("float32", "float64")
 AUTO = "auto"  # embed: decided by the level (see the module docstring)
+EPOCHS = 10  # a run given no stopping rule stops after this many epochs
 CHAR_EMBED = 64  # the char-level embedding: N(0, 1) rows learn faster than one-hot input
-DERIVED = {"embed": AUTO, "lr_schedule": None}  # fields the policy derives from others, unresolved
+DERIVED = {"embed": AUTO, "lr_schedule": None, "epochs": None}  # fields the policy derives from others, unresolved
 # Fields added since 0.1.0 whose defaults change a run, with the values that runs saved
 # without them trained with.
 BEFORE = {"val_blocks": 1, "warmup": 0}
@@ -81,7 +83,8 @@ class TrainConfig:
     batch_size: int = 16               # parallel streams B
     seq_len: int = 64                  # truncated BPTT length T
     # Stopping, evaluation, reproducibility
-    epochs: int = 10                   # stop after this many passes over the training text
+    epochs: int | None = None          # stop after this many passes over the training text; None:
+                                       # EPOCHS, or no limit when steps or minutes is set
     steps: int | None = None           # or after this many updates
     minutes: float | None = None       # or after this much wall-clock time in one invocation
     eval_every: int = 200              # evaluate, sample and checkpoint every this many steps
@@ -96,8 +99,8 @@ class TrainConfig:
             if isinstance(value, (np.integer, np.floating)):
                 object.__setattr__(self, f.name, value.item())
         self._resolve_policy()
-        positive = ["val_blocks", "layers", "hidden", "batch_size", "seq_len", "epochs", "eval_every"]
-        for name in positive + ["embed", "steps"]:
+        positive = ["val_blocks", "layers", "hidden", "batch_size", "seq_len", "eval_every"]
+        for name in positive + ["embed", "epochs", "steps"]:
             value = getattr(self, name)
             if (value is not None or name in positive) and not is_count(value):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -140,6 +143,8 @@ class TrainConfig:
         resolved = {}
         if self.embed == AUTO:
             resolved["embed"] = self.hidden if self.text.level == "word" else CHAR_EMBED
+        if self.epochs is None and self.steps is None and self.minutes is None:
+            resolved["epochs"] = EPOCHS
         if self.seed is None:
             resolved["seed"] = random.SystemRandom().randrange(2 ** 31)
         if self.lr_schedule is None:

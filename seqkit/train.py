@@ -200,7 +200,9 @@ class Trainer:
         reached (steps, epochs, or minutes since `began`, by default since run() began), so that
         a cosine schedule ends where the run ends."""
         c = self.config
-        shares = [(self.epoch + self.position / (len(self.train_streams) - 1)) / c.epochs]
+        shares = []
+        if c.epochs is not None:
+            shares.append((self.epoch + self.position / (len(self.train_streams) - 1)) / c.epochs)
         if c.steps is not None:
             shares.append(self.step / c.steps)
         if c.minutes is not None:

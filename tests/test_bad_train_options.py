@@ -32,7 +32,8 @@ def corpus(tmp_path_factory):
     (["--time", "nan"], 2, "Invalid value for '--time': 'nan' is not a finite number"),
     (["--embed", "8", "--one-hot"], 2, "--embed and --one-hot exclude each other"),
     (["--val-fraction", "0.0001"], 1, "too few to evaluate: raise --val-fraction or give a --val-file"),
-    (["--batch-size", "100000", "--seq-len", "100"], 1, "--batch-size 100000 streams of --seq-len 100 need at least 10100000"),
+    (["--batch-size", "100000", "--seq-len", "100"], 1,
+     "--batch-size 100000 streams of --seq-len 100 need at least 10100000"),
 ])
 def test_bad_options_are_refused_with_one_line(corpus, tmp_path, options, exit_code, phrase):
     run = tmp_path / "run"

@@ -63,6 +63,10 @@ def test_the_policy_is_the_library_s():
     assert word.embed == 32 and TrainConfig().embed == CHAR_EMBED
     assert TrainConfig(lr_decay_every=10).lr_schedule == "step" and TrainConfig().lr_schedule == "cosine"
     assert TrainConfig(lr_decay_after=4).lr_schedule == "epoch"
+    # Ten epochs unless another stopping rule is given: --time 10 trains ten minutes.
+    assert TrainConfig().epochs == 10 and TrainConfig(minutes=3).epochs is None
+    assert TrainConfig(steps=5).epochs is None and TrainConfig(minutes=3, epochs=2).epochs == 2
+    assert TrainConfig().replace(minutes=5).epochs is None
     assert TrainConfig(seed=5).seed == 5
     assert TrainConfig(corpus="some.txt").corpus.endswith("/some.txt") and TrainConfig(corpus="x").corpus[0] == "/"
     assert TrainConfig.from_dict(word.to_dict()) == word  # what config.json records is resolved

@@ -133,6 +133,10 @@ def test_progress_is_the_stopping_rule_nearest_to_its_end(corpus, tmp_path):
     epochs.epoch, epochs.position = 1, (len(epochs.train_streams) - 1) // 2
     assert epochs.progress() == pytest.approx(0.75, abs=0.01)
     epochs.release()
+    clock = Trainer.start(small_config(corpus, minutes=2.0, lr_schedule="cosine"), tmp_path / "c")
+    clock.epoch, clock._began = 50, time.monotonic() - 60  # --time alone: no epoch limit
+    assert clock.config.epochs is None and clock.progress() == pytest.approx(0.5, abs=0.01)
+    clock.release()
 
 
 @pytest.mark.parametrize("options", [dict(lr_schedule="cosine", warmup=4, lr_floor=0.05),
