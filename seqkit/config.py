@@ -31,7 +31,8 @@ DTYPES = ("float32", "float64")
 AUTO = "auto"  # embed: decided by the level (see the module docstring)
 EPOCHS = 10  # a run given no stopping rule stops after this many epochs
 CHAR_EMBED = 64  # the char-level embedding: N(0, 1) rows learn faster than one-hot input
-DERIVED = {"embed": AUTO, "lr_schedule": None, "epochs": None}  # fields the policy derives from others, unresolved
+# The fields the policy derives from others, unresolved.
+DERIVED = {"embed": AUTO, "lr_schedule": None, "epochs": None}
 # Fields added since 0.1.0 whose defaults change a run, with the values that runs saved
 # without them trained with.
 BEFORE = {"val_blocks": 1, "warmup": 0}
