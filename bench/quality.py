@@ -5,6 +5,7 @@ own writing, on the same split and machine.
     python bench/quality.py --budget 10 --seeds 1 2 3 --only seqkit
     python bench/quality.py --budget 3 --config "--dropout 0.2" --config "--val-blocks 1" --peers torch-lstm
     python bench/quality.py --budget 3 --only seqkit --corpus other.txt --config "--level word"
+    python bench/quality.py --budget 60 --only seqkit --best --config "--hidden 512 --dropout 0.3"
 
 The split is nanoGPT's: the first 90% of tiny-shakespeare trains, the last 10% is held out and
 evaluated whole at the end of each budget (seqkit: `seqkit eval` on the latest checkpoint, the
@@ -53,14 +54,14 @@ def split(directory, corpus=None):
     return text[:cut], text[cut:]
 
 
-def run_seqkit(directory, options, budget, seed):
+def run_seqkit(directory, options, budget, seed, best=False):
     run = directory / f"run-{seed}-{abs(hash(options)) % 10 ** 8}"
     started = time.monotonic()
     subprocess.run([SEQKIT, "train", str(directory / "train.txt"), "--time", str(budget), "--seed", str(seed),
                     "-o", str(run), *shlex.split(options)], check=True, stderr=subprocess.DEVNULL)
     wall = time.monotonic() - started
-    out = subprocess.run([SEQKIT, "eval", str(run), str(directory / "val.txt")], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run([SEQKIT, "eval", str(run), str(directory / "val.txt"), *(["--best"] if best else [])],
+                         check=True, capture_output=True, text=True).stdout
     steps = sum(1 for line in (run / "metrics.jsonl").read_text().splitlines() if '"kind": "train"' in line)
     return float(re.search(r"loss ([0-9.]+)", out).group(1)), steps, wall
 
@@ -174,6 +175,8 @@ def main():
     parser.add_argument("--config", action="append", help="seqkit train options ('' for the defaults)")
     parser.add_argument("--only", choices=["seqkit", "peers"], help="skip the other side")
     parser.add_argument("--peers", nargs="+", choices=PEERS, default=PEERS)
+    parser.add_argument("--best", action="store_true",
+                        help="evaluate seqkit's best-validation checkpoint (`seqkit eval --best`), not its latest")
     parser.add_argument("--corpus", help="another text, split the same way (default: tiny-shakespeare)")
     args = parser.parse_args()
     configs = args.config if args.config is not None else [""]
@@ -184,7 +187,7 @@ def main():
         for seed in args.seeds:
             if args.only != "peers":
                 for options in configs:
-                    result = run_seqkit(directory, options, args.budget, seed)
+                    result = run_seqkit(directory, options, args.budget, seed, args.best)
                     rows.append((f"seqkit {options or '(defaults)'}", seed, *result))
                     print(*rows[-1], flush=True)
             if args.only != "seqkit":
@@ -193,7 +196,7 @@ def main():
                     print(*rows[-1], flush=True)
     corpus = Path(args.corpus).name if args.corpus else "tiny-shakespeare"
     header = (f"# python bench/quality.py --budget {args.budget:g} --seeds {' '.join(map(str, args.seeds))}"
-              f"{' --corpus ' + corpus if args.corpus else ''}, "
+              f"{' --corpus ' + corpus if args.corpus else ''}{' --best' if args.best else ''}, "
               f"{time.strftime('%Y-%m-%d')}, {cpu_model()}, {os.cpu_count()} CPUs\n"
               f"# held-out loss (nats/token, last 10% of {corpus})  steps  wall s  what\n")
     lines = "".join(f"{loss:.4f}  {steps:6d}  {wall:6.0f}  {name} (seed {seed})\n"
