@@ -78,18 +78,52 @@ def softmax_cross_entropy(logits, targets, ignore, grad_scale, dlogits):
             dlogits[n] = 0
             continue
         row, drow = logits[n], dlogits[n]
-        top = row.max()
+        top = _row_max(row)
         for v in range(V):  # vectorized: no sum in this loop
             drow[v] = exp_nonpositive(row[v] - top)
-        norm = 0.0
-        for v in range(V):
-            norm += drow[v]
+        norm = _row_sum(drow)
         total += np.log(norm) + top - row[targets[n]]
         scale = grad_scale / norm
         for v in range(V):
             drow[v] = drow[v] * scale
         drow[targets[n]] -= grad_scale
     return total
+
+
+# A reduction over a row, written as one running total, is a chain of dependent additions
+# that LLVM may not reorder (IEEE order, no fastmath): a word-level vocabulary made the
+# softmax's max and sum the slowest part of the output layer. Eight independent running
+# totals, combined at the end, let the CPU overlap them.
+
+@kernel
+def _row_max(row):
+    """The largest element of a 1-d array (NaN if it holds one, as ndarray.max)."""
+    m = np.full(8, row[0])
+    n = row.size - row.size % 8
+    for start in range(0, n, 8):
+        for k in range(8):
+            value = row[start + k]
+            m[k] = value if value > m[k] or value != value else m[k]
+    for k in range(n, row.size):
+        value = row[k]
+        m[0] = value if value > m[0] or value != value else m[0]
+    top = m[0]
+    for k in range(1, 8):
+        top = m[k] if m[k] > top or m[k] != m[k] else top
+    return top
+
+
+@kernel
+def _row_sum(row):
+    """The sum of a 1-d array, accumulated in float64."""
+    s = np.zeros(8)
+    n = row.size - row.size % 8
+    for start in range(0, n, 8):
+        for k in range(8):
+            s[k] += row[start + k]
+    for k in range(n, row.size):
+        s[0] += row[k]
+    return s.sum()
 
 
 @kernel

@@ -4,7 +4,10 @@ checkpoint bytes; and a new run with their configuration writes the very bytes 0
 
 Bits depend on the BLAS kernel the CPU gets: on the CPU model that wrote the fixture, checkpoints
 must be byte for byte 0.1.0's; on another, their arrays must equal 0.1.0's to float32 rounding
-(the fixture keeps the resumed checkpoint for that) and the losses to 1e-6."""
+(the fixture keeps the resumed checkpoint for that) and the losses to 1e-6. The float64 run
+compares to rounding everywhere: the softmax now sums a row in eight running totals (faster),
+which rounds float64 differently from 0.1.0's one (float32 rows are summed in float64 either
+way, so their bits did not change)."""
 import hashlib
 import json
 import shutil
@@ -33,10 +36,15 @@ def cpu_model():
 SAME_CPU = cpu_model() == WRITTEN_ON["cpu"]
 
 
+def bitwise(name):
+    """Whether run `name` must reproduce 0.1.0's bits here."""
+    return SAME_CPU and not name.endswith("_f64")
+
+
 def same_checkpoint(path, name, step):
     """path holds what 0.1.0 wrote for run `name` at `step`: its bytes on the fixture's CPU,
     its arrays to float32 rounding elsewhere (only step 9's file is kept)."""
-    if SAME_CPU:
+    if bitwise(name):
         return digest(path) == EXPECTED[name][f"latest_sha256_at_{step}"]
     reference = FIXTURE / (f"{name}/latest.npz" if step == 6 else f"{name}_at_9.npz")
     with np.load(path) as ours, np.load(reference) as theirs:
@@ -64,7 +72,7 @@ def test_an_old_run_evaluates_and_samples_as_before(old_run):
     name, run = old_run
     lm = seqkit.load(run)
     metrics, expected = lm.evaluate((FIXTURE / "held_out.txt").read_text()), EXPECTED[name]["held_out"]
-    if SAME_CPU:
+    if bitwise(name):
         assert metrics == expected
     else:
         assert {k for k, v in metrics.items() if v is None} == {k for k, v in expected.items() if v is None}
@@ -92,7 +100,7 @@ def test_a_new_run_writes_the_bytes_0_1_0_wrote(old_run, tmp_path):
     assert same_checkpoint(tmp_path / "again" / LATEST, name, 6)
     old_log = [json.loads(line) for line in (FIXTURE / name / "metrics.jsonl").read_text().splitlines()]
     new_log = [json.loads(line) for line in (tmp_path / "again" / "metrics.jsonl").read_text().splitlines()]
-    if SAME_CPU:
+    if bitwise(name):
         assert new_log == old_log  # the same loss curve, evaluations and samples
     else:
         assert [r.get("loss", r.get("val_loss")) for r in new_log] == pytest.approx(
