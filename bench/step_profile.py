@@ -1,12 +1,14 @@
 """Where one seqkit training step spends its time, and how fast the matrix products can go.
 
     python bench/step_profile.py                   # the configs below
-    python bench/step_profile.py lstm 2 512 32     # cell layers hidden batch
+    python bench/step_profile.py lstm 2 512 32     # cell layers hidden batch [vocab [steps]]
+    python bench/step_profile.py lstm 2 200 20 10000 35    # a word-level model
 
 For each config, each part timed alone: the whole step (as bench/train_speed.py times it), its
 forward, backward, and clipping with Adam; for one layer the recurrence (forward_projected /
 backward_projected: the per-step products and the gate math) and the three large products
-(input projection, its two gradients). Then the per-step recurrent products alone, forward
+(input projection, its two gradients); the output layer with the softmax cross-entropy, and
+its backward. Then the per-step recurrent products alone, forward
 and backward, T times in one compiled loop, in the orientation seqkit uses (h @ W_hh.T into
 (B, G*H); dgates @ W_hh into (B, H)) and in the transposed one (W_hh @ h.T into (G*H, B);
 W_hh.T @ dgates.T into (H, B)), as GFLOP/s and as a share of the float32 GEMM peak measured
@@ -25,12 +27,13 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 import seqkit  # noqa: E402
+from seqkit.layers import linear_backward, output_loss  # noqa: E402
 from seqkit.optim import clip_global_norm, make_optimizer  # noqa: E402
 
 V, T = 65, 100
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 CONFIGS = [("lstm", 1, 128, 32), ("lstm", 2, 512, 32), ("lstm", 2, 512, 64), ("lstm", 2, 128, 1),
-           ("gru", 2, 256, 32), ("rnn", 1, 128, 64)]
+           ("gru", 2, 256, 32), ("rnn", 1, 128, 64), ("lstm", 2, 256, 16, V, 64), ("lstm", 2, 200, 20, 10000, 35)]
 
 
 @numba.njit
@@ -45,10 +48,11 @@ def gemm_peak_gflops(n=4096):
     return 2 * n ** 3 / median_ms(lambda: repeated_product(a, a, out, 1), 5) / 1e6
 
 
-def profile(cell, layers, hidden, batch, peak):
-    model = seqkit.Model(V, hidden, layers, cell, embed_size=hidden, seed=0)
+def profile(peak, cell, layers, hidden, batch, vocab=V, steps=T):
+    T = steps
+    model = seqkit.Model(vocab, hidden, layers, cell, embed_size=hidden, seed=0)
     optimizer = make_optimizer("adam", model.parameters, 2e-3)
-    tokens = np.random.default_rng(0).integers(0, V, (T + 1, batch))
+    tokens = np.random.default_rng(0).integers(0, vocab, (T + 1, batch))
     workspace, held = seqkit.Workspace(), {"state": None}
 
     def forward():
@@ -89,10 +93,19 @@ def profile(cell, layers, hidden, batch, peak):
     backward_transposed = median_ms(lambda: repeated_product(w_hh.T, gates_t, d_h_t, T))
     flops = 2 * batch * hidden * width * T / 1e6  # per millisecond: GFLOP/s
 
-    print(f"\n{cell} {layers}x{hidden} batch {batch} T {T}: step {whole:.2f} ms; alone: forward {forward_ms:.2f}, "
+    top, targets = x.reshape(T * batch, hidden), tokens[1:].reshape(-1)
+    w_out, b_out = model.output_weight, model.parameters["output.bias"]
+    logits, dlogits = np.empty((T * batch, vocab), np.float32), np.empty((T * batch, vocab), np.float32)
+    d_top, d_w_out, d_b_out = np.empty_like(top), np.empty_like(w_out), np.empty_like(b_out)
+    output = [median_ms(lambda: output_loss(top, w_out, b_out, targets, -1, 1.0, logits, dlogits)),
+              median_ms(lambda: linear_backward(dlogits[None], top[None], w_out, d_top[None], d_w_out, d_b_out))]
+    output_flops = 2 * T * batch * hidden * vocab / 1e6
+    print(f"\n{cell} {layers}x{hidden} batch {batch} T {T} V {vocab}: step {whole:.2f} ms; alone: forward {forward_ms:.2f}, "
           f"backward {backward_ms:.2f}, clip and Adam {update_ms:.2f}")
     print(f"  a layer: recurrence forward {recurrence_forward:.2f}, backward {recurrence_backward:.2f}; "
           f"large products {' + '.join(f'{t:.2f}' for t in large)} ({3 * flops / sum(large):.0f} GFLOP/s)")
+    print(f"  output layer and loss: forward {output[0]:.2f} ({output_flops / output[0]:.0f} GFLOP/s), "
+          f"backward {output[1]:.2f} ({2 * output_flops / output[1]:.0f} GFLOP/s)")
     for name, ms, other_name, other_ms in (("h @ W_hh.T", seqkit_orientation, "W_hh @ h.T", transposed),
                                            ("dgates @ W_hh", backward, "W_hh.T @ dgates.T", backward_transposed)):
         print(f"  per-step product {name}: {flops / ms:.0f} GFLOP/s ({100 * flops / ms / peak:.0f}% of peak); "
@@ -101,12 +114,12 @@ def profile(cell, layers, hidden, batch, peak):
 
 def main():
     args = [a for a in sys.argv[1:] if a != "--keep-coretype"]
-    configs = [(args[0], *map(int, args[1:4]))] if args else CONFIGS
+    configs = [(args[0], *map(int, args[1:]))] if args else CONFIGS
     peak = gemm_peak_gflops()
     print(f"seqkit {seqkit.__version__}, numpy {np.__version__}, numba {numba.__version__}; "
           f"float32 GEMM peak {peak:.0f} GFLOP/s (OpenBLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'one a CPU')}, {os.cpu_count()} CPUs)")
     for config in configs:
-        profile(*config, peak)
+        profile(peak, *config)
 
 
 if __name__ == "__main__":

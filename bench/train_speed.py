@@ -4,11 +4,15 @@
     pip install torch==2.13.0 . && python bench/train_speed.py --quick     # about 2 minutes
     python bench/train_speed.py                                              # the full matrix
     python bench/train_speed.py --onednn       # LSTM against PyTorch with and without oneDNN
+    python bench/train_speed.py --word         # the word-level rows alone
 
 A training step is what `seqkit train` does per chunk: embedding -> L recurrent layers ->
 linear -> softmax cross-entropy -> backward -> clip to global norm 5 -> Adam, float32,
 vocabulary 65, embedding size = hidden size, hidden state carried, sequence length 100
-unless the config says otherwise.
+unless the config says otherwise. The word-level rows are pytorch/examples
+word_language_model's sizes: vocabularies of 10,000 (Penn Treebank's) and 33,278
+(WikiText-2's), hidden 200 and 650, batch 20, 35 steps; there the output layer and the
+softmax over the vocabulary are most of a step.
 
 Each framework runs in a worker process of its own, started afresh for every config (so that
 neither's threads or memory touch the other's figures) and driven from here in turns:
@@ -35,7 +39,7 @@ import sys
 import tempfile
 import time
 
-V, T = 65, 100
+V, T = 65, 100  # a config's vocabulary is V unless it names one
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 FULL = [(cell, layers, hidden, batch, T, 2) for cell in ("rnn", "lstm", "gru") for layers in (1, 2)
         for hidden in (128, 256, 512) for batch in (1, 32, 64)]
@@ -44,6 +48,7 @@ ONE_THREAD = [("lstm", 2, 128, 64, T, 1), ("lstm", 2, 512, 32, T, 1), ("gru", 2,
 SCALING = [("lstm", 2, 256, 32, seq_len, 2) for seq_len in (25, 50, 200, 400)]
 QUICK = [("lstm", 2, 128, 64, T, 2), ("lstm", 2, 512, 32, T, 2), ("gru", 2, 512, 1, T, 2),
          ("rnn", 1, 128, 64, T, 2), ("lstm", 1, 128, 32, T, 2)]
+WORD = [("lstm", 2, 200, 20, 35, 2, 10000), ("lstm", 2, 650, 20, 35, 2, 10000), ("lstm", 2, 650, 20, 35, 2, 33278)]
 # PyTorch's CPU LSTM runs on oneDNN's fused RNN primitive; these rows time it with and without.
 ONEDNN = [("lstm", 1, 128, 32, T, 2), ("lstm", 2, 256, 32, T, 2), ("lstm", 2, 512, 32, T, 2),
           ("lstm", 2, 128, 1, T, 2), ("lstm", 2, 256, 1, T, 2)]
@@ -58,13 +63,13 @@ def rss_kib(field):
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def seqkit_step(cell, layers, hidden, batch, seq_len):
+def seqkit_step(cell, layers, hidden, batch, seq_len, vocab=V):
     import numpy as np
     import seqkit
     from seqkit.optim import clip_global_norm, make_optimizer
-    model = seqkit.Model(V, hidden, layers, cell, embed_size=hidden, seed=0)
+    model = seqkit.Model(vocab, hidden, layers, cell, embed_size=hidden, seed=0)
     optimizer = make_optimizer("adam", model.parameters, 2e-3)
-    tokens = np.random.default_rng(0).integers(0, V, (seq_len + 1, batch))
+    tokens = np.random.default_rng(0).integers(0, vocab, (seq_len + 1, batch))
     workspace, state = seqkit.Workspace(), [None]  # as seqkit train does
 
     def step():
@@ -75,21 +80,21 @@ def seqkit_step(cell, layers, hidden, batch, seq_len):
     return step
 
 
-def torch_step(cell, layers, hidden, batch, seq_len):
+def torch_step(cell, layers, hidden, batch, seq_len, vocab=V):
     import torch
     torch.manual_seed(0)
     rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](hidden, hidden, layers)
-    embedding, output = torch.nn.Embedding(V, hidden), torch.nn.Linear(hidden, V)
+    embedding, output = torch.nn.Embedding(vocab, hidden), torch.nn.Linear(hidden, vocab)
     parameters = [*embedding.parameters(), *rnn.parameters(), *output.parameters()]
     optimizer = torch.optim.Adam(parameters, lr=2e-3)
-    tokens = torch.randint(0, V, (seq_len + 1, batch), generator=torch.Generator().manual_seed(0))
+    tokens = torch.randint(0, vocab, (seq_len + 1, batch), generator=torch.Generator().manual_seed(0))
     state = [None]
 
     def step():
         if state[0] is not None:
             state[0] = tuple(s.detach() for s in state[0]) if isinstance(state[0], tuple) else state[0].detach()
         y, state[0] = rnn(embedding(tokens[:-1]), state[0])
-        loss = torch.nn.functional.cross_entropy(output(y).reshape(-1, V), tokens[1:].reshape(-1))
+        loss = torch.nn.functional.cross_entropy(output(y).reshape(-1, vocab), tokens[1:].reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 5.0)
@@ -100,7 +105,7 @@ def torch_step(cell, layers, hidden, batch, seq_len):
 def worker(framework, config, seconds):
     """Build the step, warm up, then answer each line on stdin with a tokens/s figure; at end
     of input report the peak memory."""
-    cell, layers, hidden, batch, seq_len, threads = config
+    cell, layers, hidden, batch, seq_len, threads, *vocab = config
     if framework.startswith("torch"):
         import warnings
         import torch
@@ -113,7 +118,7 @@ def worker(framework, config, seconds):
     before = rss_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as clear:  # restart VmHWM, the peak RSS, from here
         clear.write("5")
-    step = (seqkit_step if framework == "seqkit" else torch_step)(cell, layers, hidden, batch, seq_len)
+    step = (seqkit_step if framework == "seqkit" else torch_step)(cell, layers, hidden, batch, seq_len, *vocab)
     start = time.perf_counter()
     step()
     first = time.perf_counter() - start
@@ -176,14 +181,19 @@ def ask(process, line=None):
     return json.loads(answer)
 
 
-def flops_per_token(cell, layers, hidden):
-    forward = layers * 2 * GATES[cell] * hidden * (hidden + hidden) + 2 * V * hidden
+def flops_per_token(cell, layers, hidden, vocab=V):
+    forward = layers * 2 * GATES[cell] * hidden * (hidden + hidden) + 2 * vocab * hidden
     return 3 * forward
+
+
+def config_name(config):
+    cell, layers, hidden, batch, seq_len, threads, *vocab = config
+    return f"{cell} {layers}x{hidden} batch {batch} T {seq_len} thr {threads}" + "".join(f" V {v}" for v in vocab)
 
 
 def measure(config, options, frameworks=("seqkit", "torch")):
     """Median tokens/s and peak MiB of each framework on one config, alternating."""
-    workers = {name: start(["--worker", name, json.dumps(config)], config[-1], options)
+    workers = {name: start(["--worker", name, json.dumps(config)], config[5], options)
                for name in frameworks}
     info = {name: ask(process) for name, process in workers.items()}
     rates = {name: [] for name in workers}
@@ -231,6 +241,7 @@ def main():
     parser.add_argument("--keep-coretype", action="store_true", help="keep OPENBLAS_CORETYPE if set")
     parser.add_argument("--onednn", action="store_true",
                         help="only the LSTM rows against PyTorch with and without oneDNN (about 3 minutes)")
+    parser.add_argument("--word", action="store_true", help="only the word-level rows (about a minute)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--gemm", action="store_true", help=argparse.SUPPRESS)
@@ -256,26 +267,27 @@ def main():
           f"Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; BLAS: {answer['blas']}"
           f"{'' if options.keep_coretype else ' (OPENBLAS_CORETYPE unset)'}")
     print(f"float32 GEMM peak: {peaks[1]:.0f} GFLOP/s with 1 thread, {peaks[2]:.0f} with 2")
-    if not (options.quick or options.onednn):
+    if not (options.quick or options.onednn or options.word):
         seconds = compile_seconds(options)
         print("Numba, to the end of a first training step of each cell: "
               + ", ".join(f"{s:.1f} s with {label}" for label, s in seconds.items()))
+    if options.word:
+        return main_table(WORD, peaks, options)
     if not options.onednn:
-        main_table(QUICK if options.quick else FULL + ONE_THREAD + SCALING, peaks, options)
+        main_table(QUICK if options.quick else FULL + ONE_THREAD + SCALING + WORD, peaks, options)
     if not options.quick:
         onednn_table(options)
 
 
 def main_table(configs, peaks, options):
-    print(f"\n{'config':32s} {'seqkit tok/s':>12s} {'torch tok/s':>11s} {'ratio':>6s} {'seqkit GF/s':>11s} "
+    print(f"\n{'config':40s} {'seqkit tok/s':>12s} {'torch tok/s':>11s} {'ratio':>6s} {'seqkit GF/s':>11s} "
           f"{'% peak':>6s} {'torch GF/s':>10s} {'seqkit MiB':>10s} {'torch MiB':>9s}")
     for config in configs:
-        cell, layers, hidden, batch, seq_len, threads = config
+        cell, layers, hidden, batch, seq_len, threads, *vocab = config
         median, memory, info = measure(config, options)
         ours, theirs = median["seqkit"], median["torch"]
-        flops = flops_per_token(cell, layers, hidden)
-        name = f"{cell} {layers}x{hidden} batch {batch} T {seq_len} thr {threads}"
-        print(f"{name:32s} {ours:12,.0f} {theirs:11,.0f} {ours / theirs:6.2f} {ours * flops / 1e9:11.1f} "
+        flops = flops_per_token(cell, layers, hidden, *vocab)
+        print(f"{config_name(config):40s} {ours:12,.0f} {theirs:11,.0f} {ours / theirs:6.2f} {ours * flops / 1e9:11.1f} "
               f"{100 * ours * flops / 1e9 / peaks[threads]:5.0f}% {theirs * flops / 1e9:10.1f} "
               f"{memory['seqkit']:10.0f} {memory['torch']:9.0f}", flush=True)
 
@@ -284,14 +296,12 @@ def onednn_table(options):
     """What PyTorch's LSTM owes to oneDNN: the same rows with torch.backends.mkldnn.enabled off,
     which makes PyTorch run the LSTM as its own per-step matrix products and gate math."""
     print(f"\nLSTM against PyTorch with its oneDNN RNN kernels (as above) and without them\n"
-          f"{'config':32s} {'seqkit tok/s':>12s} {'torch tok/s':>11s} {'no-oneDNN':>10s} {'ratio':>6s} "
+          f"{'config':40s} {'seqkit tok/s':>12s} {'torch tok/s':>11s} {'no-oneDNN':>10s} {'ratio':>6s} "
           f"{'no-oneDNN ratio':>15s}")
     for config in ONEDNN:
-        cell, layers, hidden, batch, seq_len, threads = config
         median, _, _ = measure(config, options, ("seqkit", "torch", "torch-no-onednn"))
         ours, theirs, plain = median["seqkit"], median["torch"], median["torch-no-onednn"]
-        name = f"{cell} {layers}x{hidden} batch {batch} T {seq_len} thr {threads}"
-        print(f"{name:32s} {ours:12,.0f} {theirs:11,.0f} {plain:10,.0f} {ours / theirs:6.2f} {ours / plain:15.2f}",
+        print(f"{config_name(config):40s} {ours:12,.0f} {theirs:11,.0f} {plain:10,.0f} {ours / theirs:6.2f} {ours / plain:15.2f}",
               flush=True)
 
 
