@@ -88,10 +88,10 @@ SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample)
               default=DEFAULT["nonlinearity"], show_default=True, help="Activation of the rnn cell.")
 @click.option("--layers", type=POSITIVE, default=DEFAULT["layers"], show_default=True, help="Stacked recurrent layers.")
 @click.option("--hidden", type=POSITIVE, default=DEFAULT["hidden"], show_default=True, help="Hidden state size.")
-@click.option("--embed", type=POSITIVE, help="Embedding size. [default: one-hot for chars, --hidden for words]")
+@click.option("--embed", type=POSITIVE, help="Embedding size. [default: 64 for chars, --hidden for words]")
 @click.option("--one-hot", is_flag=True, help="One-hot input instead of an embedding.")
-@click.option("--dropout", type=Finite(0, 1, max_open=True), default=DEFAULT["dropout"], show_default=True,
-              help="Dropout on each recurrent layer's output during training.")
+@click.option("--dropout", type=Finite(0, 1, max_open=True),
+              help="Dropout on each recurrent layer's output during training. [default: 0.1 for chars, 0.5 for words]")
 @click.option("--input-dropout", type=Finite(0, 1, max_open=True), default=DEFAULT["input_dropout"],
               show_default=True, help="Dropout on the embedded input during training.")
 @click.option("--variational", is_flag=True, help="One dropout mask per sequence, the same at every step.")

@@ -4,13 +4,15 @@ flags. It is the one source of the defaults and of the policy behind them: the C
 option defaults from here, and a TrainConfig built in Python trains the run the same options
 give in the shell. Fields left to policy are resolved when the config is made, so config.json
 records what ran: `embed` AUTO (an embedding of `hidden` at word level, of CHAR_EMBED at char
-level), `epochs` None (EPOCHS when no other stopping rule is given: `--time 10` trains ten minutes),
+level), `dropout` None (WORD_DROPOUT at word level, CHAR_DROPOUT at char level), `epochs` None (EPOCHS when no other stopping rule is given: `--time 10` trains ten minutes),
 `seed` None (drawn at random), `lr_schedule` None (step if lr_decay_every is set, epoch
 if lr_decay_after is, else cosine), and `corpus` made absolute.
 
 The defaults are those that reached the lowest held-out loss per CPU-minute in bench/quality.py
 (README: What the defaults reach): small batches of short sequences at a high rate, warmed up
-and decayed along a cosine over the run, a little dropout, an embedding at char level too.
+and decayed along a cosine over the run, an embedding at char level too; a little dropout at
+char level and Zaremba et al.'s (2014) 0.5 at word level, where a corpus holds far fewer tokens
+and a few minutes pass over it dozens of times.
 """
 import dataclasses
 import random
@@ -31,8 +33,9 @@ DTYPES = ("float32", "float64")
 AUTO = "auto"  # embed: decided by the level (see the module docstring)
 EPOCHS = 10  # a run given no stopping rule stops after this many epochs
 CHAR_EMBED = 64  # the char-level embedding: N(0, 1) rows learn faster than one-hot input
+CHAR_DROPOUT, WORD_DROPOUT = 0.1, 0.5  # the dropout by level (README: What the defaults reach)
 # The fields the policy derives from others, unresolved.
-DERIVED = {"embed": AUTO, "lr_schedule": None, "epochs": None}
+DERIVED = {"embed": AUTO, "dropout": None, "lr_schedule": None, "epochs": None}
 # Fields added since 0.1.0 whose defaults change a run, with the values that runs saved
 # without them trained with.
 BEFORE = {"val_blocks": 1, "warmup": 0}
@@ -54,7 +57,7 @@ class TrainConfig:
     layers: int = 2                    # stacked recurrent layers
     hidden: int = 256                  # hidden state size H of every layer
     embed: int | None | str = AUTO     # embedding size E; None: one-hot input; auto: by level
-    dropout: float = 0.1               # on every recurrent layer's output, in training
+    dropout: float | None = None       # on every recurrent layer's output, in training; None: by level
     input_dropout: float = 0.0         # on the embedded input, in training (needs an embedding)
     variational: bool = False          # one dropout mask per sequence, the same at every step
     tie_weights: bool = False          # the output layer's weight is the embedding's (embed = hidden)
@@ -144,6 +147,8 @@ class TrainConfig:
         resolved = {}
         if self.embed == AUTO:
             resolved["embed"] = self.hidden if self.text.level == "word" else CHAR_EMBED
+        if self.dropout is None:
+            resolved["dropout"] = WORD_DROPOUT if self.text.level == "word" else CHAR_DROPOUT
         if self.epochs is None and self.steps is None and self.minutes is None:
             resolved["epochs"] = EPOCHS
         if self.seed is None:

@@ -6,7 +6,7 @@ import pytest
 
 from seqkit import cells
 from seqkit.cli.main import build_config, train
-from seqkit.config import CHAR_EMBED, TrainConfig
+from seqkit.config import CHAR_DROPOUT, CHAR_EMBED, WORD_DROPOUT, TrainConfig
 from seqkit.init import SCHEMES
 from seqkit.vocab import TextOptions
 
@@ -32,6 +32,7 @@ def without_seed(config):
     (("--level", "word", "--one-hot", "--hidden", "64"), {"text": TextOptions(level="word"), "embed": None,
                                                           "hidden": 64}),
     (("--lr-decay-every", "100"), {"lr_decay_every": 100}),
+    (("--level", "word", "--dropout", "0"), {"text": TextOptions(level="word"), "dropout": 0.0}),
 ])
 def test_the_cli_and_the_library_build_the_same_config(args, library):
     """Field by field, apart from the seed each draws: the defaults and the policy (an embedding
@@ -44,6 +45,8 @@ def test_replace_derives_the_policy_s_fields_again():
     gets the step schedule; what the user set, or what a saved config recorded, stays."""
     word = TextOptions(level="word")
     assert TrainConfig().replace(text=word).embed == 256
+    assert TrainConfig().replace(text=word).dropout == WORD_DROPOUT
+    assert TrainConfig(dropout=0.2).replace(text=word).dropout == 0.2
     assert TrainConfig(text=word).replace(hidden=64).embed == 64
     assert TrainConfig().replace(lr_decay_every=100).lr_schedule == "step"
     assert TrainConfig(embed=None, text=word).replace(hidden=64).embed is None
@@ -61,6 +64,8 @@ def test_numpy_numbers_become_python_numbers():
 def test_the_policy_is_the_library_s():
     word = TrainConfig(text=TextOptions(level="word"), hidden=32)
     assert word.embed == 32 and TrainConfig().embed == CHAR_EMBED
+    assert word.dropout == WORD_DROPOUT and TrainConfig().dropout == CHAR_DROPOUT != WORD_DROPOUT
+    assert TrainConfig(dropout=0.0, text=TextOptions(level="word")).dropout == 0.0
     assert TrainConfig(lr_decay_every=10).lr_schedule == "step" and TrainConfig().lr_schedule == "cosine"
     assert TrainConfig(lr_decay_after=4).lr_schedule == "epoch"
     # Ten epochs unless another stopping rule is given: --time 10 trains ten minutes.
