@@ -5,8 +5,9 @@ option defaults from here, and a TrainConfig built in Python trains the run the 
 give in the shell. Fields left to policy are resolved when the config is made, so config.json
 records what ran: `embed` AUTO (an embedding of `hidden` at word level, of CHAR_EMBED at char
 level), `dropout` None (WORD_DROPOUT at word level, CHAR_DROPOUT at char level), `epochs` None
-(EPOCHS when no other stopping rule is given: `--time 10` trains ten minutes), `seed` None (drawn at random), `lr_schedule` None (step if lr_decay_every is set, epoch
-if lr_decay_after is, else cosine), and `corpus` made absolute.
+(EPOCHS when no other stopping rule is given: `--time 10` trains ten minutes), `seed` None
+(drawn at random), `lr_schedule` None (step if lr_decay_every is set, epoch if lr_decay_after
+is, else cosine), and `corpus` made absolute.
 
 The defaults are those that reached the lowest held-out loss per CPU-minute in bench/quality.py
 (README: What the defaults reach): small batches of short sequences at a high rate, warmed up
