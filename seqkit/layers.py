@@ -93,7 +93,8 @@ def softmax_cross_entropy(logits, targets, ignore, grad_scale, dlogits):
 # A reduction over a row, written as one running total, is a chain of dependent additions
 # that LLVM may not reorder (IEEE order, no fastmath): a word-level vocabulary made the
 # softmax's max and sum the slowest part of the output layer. Eight independent running
-# totals, combined at the end, let the CPU overlap them.
+# totals, combined at the end, let the CPU overlap them. Kept in a small array, which LLVM
+# vectorizes: as eight scalar locals they ran 15% slower (700 rows of 10,000).
 
 @kernel
 def _row_max(row):
