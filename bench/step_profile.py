@@ -48,8 +48,7 @@ def gemm_peak_gflops(n=4096):
     return 2 * n ** 3 / median_ms(lambda: repeated_product(a, a, out, 1), 5) / 1e6
 
 
-def profile(peak, cell, layers, hidden, batch, vocab=V, steps=T):
-    T = steps
+def profile(peak, cell, layers, hidden, batch, vocab=V, T=T):
     model = seqkit.Model(vocab, hidden, layers, cell, embed_size=hidden, seed=0)
     optimizer = make_optimizer("adam", model.parameters, 2e-3)
     tokens = np.random.default_rng(0).integers(0, vocab, (T + 1, batch))

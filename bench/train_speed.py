@@ -5,6 +5,7 @@
     python bench/train_speed.py                                              # the full matrix
     python bench/train_speed.py --onednn       # LSTM against PyTorch with and without oneDNN
     python bench/train_speed.py --word         # the word-level rows alone
+    python bench/train_speed.py --row lstm 2 256 16 64   # rows of your own: cell layers hidden batch seq_len [vocab]
 
 A training step is what `seqkit train` does per chunk: embedding -> L recurrent layers ->
 linear -> softmax cross-entropy -> backward -> clip to global norm 5 -> Adam, float32,
@@ -193,7 +194,8 @@ def config_name(config):
 
 def measure(config, options, frameworks=("seqkit", "torch")):
     """Median tokens/s and peak MiB of each framework on one config, alternating."""
-    workers = {name: start(["--worker", name, json.dumps(config)], config[5], options)
+    threads = config[5]  # (cell, layers, hidden, batch, seq_len, threads[, vocab])
+    workers = {name: start(["--worker", name, json.dumps(config)], threads, options)
                for name in frameworks}
     info = {name: ask(process) for name, process in workers.items()}
     rates = {name: [] for name in workers}
@@ -242,6 +244,8 @@ def main():
     parser.add_argument("--onednn", action="store_true",
                         help="only the LSTM rows against PyTorch with and without oneDNN (about 3 minutes)")
     parser.add_argument("--word", action="store_true", help="only the word-level rows (about a minute)")
+    parser.add_argument("--row", nargs="+", action="append", metavar="CELL LAYERS HIDDEN BATCH SEQ_LEN [VOCAB]",
+                        help="time this row alone (2 threads); repeat for more")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--gemm", action="store_true", help=argparse.SUPPRESS)
@@ -267,12 +271,13 @@ def main():
           f"Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; BLAS: {answer['blas']}"
           f"{'' if options.keep_coretype else ' (OPENBLAS_CORETYPE unset)'}")
     print(f"float32 GEMM peak: {peaks[1]:.0f} GFLOP/s with 1 thread, {peaks[2]:.0f} with 2")
-    if not (options.quick or options.onednn or options.word):
+    if not (options.quick or options.onednn or options.word or options.row):
         seconds = compile_seconds(options)
         print("Numba, to the end of a first training step of each cell: "
               + ", ".join(f"{s:.1f} s with {label}" for label, s in seconds.items()))
-    if options.word:
-        return main_table(WORD, peaks, options)
+    if options.word or options.row:
+        rows = [(cell, *map(int, numbers[:4]), 2, *map(int, numbers[4:])) for cell, *numbers in options.row or []]
+        return main_table(WORD if options.word else rows, peaks, options)
     if not options.onednn:
         main_table(QUICK if options.quick else FULL + ONE_THREAD + SCALING + WORD, peaks, options)
     if not options.quick:
