@@ -1,0 +1,54 @@
+"""The per-step product of a recurrence, h (B, H) @ W_hh.T (H, G*H), through the BLAS seqkit
+uses (OpenBLAS: Numba's np.dot calls SciPy's, NumPy's is the same library) and through
+PyTorch's (MKL in its x86 wheels), same shapes, same threads: where the batched RNN and GRU
+rows, which both frameworks run as one product per step, are decided.
+
+    pip install torch==2.13.0 threadpoolctl
+    python bench/blas_peer.py
+"""
+import statistics
+import time
+
+from timing import use_cpu_kernels
+
+use_cpu_kernels()  # before numpy loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from threadpoolctl import threadpool_info  # noqa: E402
+
+SHAPES = [(batch, hidden, gates) for gates in (1, 3, 4) for hidden in (128, 256, 512) for batch in (32, 64)]
+NAMES = {1: "rnn", 3: "gru", 4: "lstm"}
+
+
+def median_us(product, repeats=2001):
+    for _ in range(50):
+        product()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product()
+        times.append(time.perf_counter() - start)
+    return 1e6 * statistics.median(times)
+
+
+def main():
+    print("BLAS:", ", ".join(sorted({f"{i['internal_api']} {i.get('architecture') or ''} {i['num_threads']} threads"
+                                     for i in threadpool_info()})), "| torch", torch.__version__,
+          torch.get_num_threads(), "threads")
+    print(f"{'h @ W_hh.T':<28}{'OpenBLAS us':>12}{'PyTorch us':>12}{'OpenBLAS GF/s':>15}{'PyTorch GF/s':>14}{'ratio':>7}")
+    rng = np.random.default_rng(0)
+    for batch, hidden, gates in SHAPES:
+        h = rng.standard_normal((batch, hidden), np.float32)
+        w = rng.standard_normal((gates * hidden, hidden), np.float32)
+        out = np.empty((batch, gates * hidden), np.float32)
+        th, tw, tout = torch.from_numpy(h), torch.from_numpy(w), torch.from_numpy(out.copy())
+        ours = median_us(lambda: np.dot(h, w.T, out))
+        theirs = median_us(lambda: torch.mm(th, tw.t(), out=tout))
+        flops = 2 * batch * hidden * gates * hidden / 1e3
+        print(f"{NAMES[gates]} H {hidden} batch {batch}".ljust(28) + f"{ours:>12.1f}{theirs:>12.1f}"
+              f"{flops / ours:>15.1f}{flops / theirs:>14.1f}{theirs / ours:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
