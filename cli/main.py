@@ -6,7 +6,11 @@ exit with 2, runtime errors with 1, an interrupted training run with 130 after s
 import dataclasses
 import inspect
 import math
+import os
+import re
+import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,10 +26,11 @@ from seqkit.data import count_chunks, read_text
 from seqkit.init import SCHEMES
 from seqkit.lm import LanguageModel, load
 from seqkit.optim import OPTIMIZERS
+from seqkit.parallel import EXTRA, MPIMissing, current_group, launched_size
 from seqkit.rundir import LATEST, TrainingError, corpus_path, holds_run, latest_run
 from seqkit.sample import check_sampling_options
 from seqkit.schedule import SCHEDULES
-from seqkit.train import Trainer
+from seqkit.train import StopEverywhere, Trainer
 from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
 
 RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
@@ -149,27 +154,121 @@ SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample)
 @click.option("--sample-length", type=click.IntRange(min=0), default=DEFAULT["sample_length"], show_default=True,
               help="Tokens of the sample shown at each evaluation.")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed for a reproducible run. [default: random, recorded]")
+@click.option("--workers", type=POSITIVE,
+              help="Train with this many processes on this machine (needs seqkit[mpi]). [default: 1]")
 @click.pass_context
-def train(ctx, corpus, out, resume_dir, **options):
-    """Train a language model on CORPUS (default: the shipped tiny-shakespeare)."""
+def train(ctx, corpus, out, resume_dir, workers, **options):
+    """Train a language model on CORPUS (default: the shipped tiny-shakespeare).
+
+    Under `mpiexec -n N`, the N processes train one model together."""
+    launched = launched_size()
+    if workers and workers > 1 and launched == 1:
+        sys.exit(launch_workers(workers))
+    if workers and launched > 1 and workers != launched:
+        raise click.UsageError(f"--workers {workers}, but mpiexec started {launched} processes: "
+                               f"leave --workers out under mpiexec")
     try:
+        group = current_group()
+    except MPIMissing as error:
+        fail(error)
+    if os.environ.get(REPORT_PID):
+        click.echo(f"{PID_LINE} {group.rank} {os.getpid()}")
+    began = False  # whether rank 0 started the run, after which an error must end every process
+
+    def begin():
+        nonlocal began
         if resume_dir:
             given = [name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
             fixed = sorted(set(given) - RESUMABLE) + (["corpus"] if corpus else []) + (["out"] if out else [])
             if fixed:
                 raise click.UsageError(f"--resume continues a run as it was configured; only --epochs, "
-                                       f"--steps and --time can change (got {', '.join(fixed)})")
-            trainer = Trainer.resume(resume_dir, **{k: options[k] for k in given})
+                                       f"--steps, --time and --workers can change (got {', '.join(fixed)})")
+            trainer = Trainer.resume(resume_dir, group, **{k: options[k] for k in given})
             click.echo(f"resuming {resume_dir} at step {trainer.step}", err=True)
+            if trainer.trained_by != group.size:
+                click.echo(f"it was trained with {trainer.trained_by} processes and goes on with {group.size}: "
+                           f"the {trainer.config.batch_size} streams are split anew", err=True)
         else:
             config = build_config(corpus, options)
             run_dir = choose_run_dir(out, config)
-            trainer = Trainer.start(config, run_dir)
+            trainer = Trainer.start(config, run_dir, group)
             click.echo(f"training on {corpus_path(config)} ({len(trainer.vocab)} tokens in the "
-                       f"vocabulary, seed {config.seed}) into {run_dir}", err=True)
+                       f"vocabulary, seed {config.seed}) into {run_dir}"
+                       + (f" with {group.size} processes" if group.size > 1 else ""), err=True)
+        began = True
+        return trainer
+
+    try:
+        trainer = Trainer.join(group, begin)
     except RUNTIME_ERRORS as error:
+        if began or group.rank > 0:
+            fail_in_group(group, error)
         fail(error)
+    if os.environ.get(REPORT_PID) and trainer.writes:
+        click.echo(f"{RUN_LINE} {trainer.run_dir}")
     run_training(trainer)
+
+
+REPORT_PID = "SEQKIT_REPORT_PID"  # set by --workers: each process says its rank and pid on stdout
+PID_LINE, RUN_LINE = "seqkit-process", "seqkit-run"
+MPICH_BANNER = re.compile(r"^(=+$|=   |YOUR APPLICATION TERMINATED|This typically refers|Please see the FAQ)")
+
+
+def launch_workers(count):
+    """Run this same command in `count` processes under the mpiexec of the mpich wheel (or the
+    first on PATH) and return its exit status; Ctrl-C reaches the processes, which save and stop.
+    MPICH reports a process that died (SIGKILL, say) in a banner on stdout, naming its pid; here
+    it becomes one line naming its rank."""
+    here = str(Path(sys.executable).parent)
+    mpiexec = shutil.which("mpiexec", path=os.pathsep.join([here, os.environ.get("PATH", "")]))
+    try:
+        import mpi4py  # noqa: F401  (only to tell whether the extra is installed)
+    except ImportError:
+        mpiexec = None
+    if mpiexec is None:
+        fail(f"--workers needs MPI: {EXTRA}")
+    command = [mpiexec, "-n", str(count), sys.executable, "-m", "seqkit.cli", *sys.argv[1:]]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, REPORT_PID: "1"})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal sends it to the processes too
+    signal.signal(signal.SIGTERM, lambda number, frame: process.send_signal(number))
+    ranks, banner, run_dir, blank = {}, [], "RUN_DIR", False
+    try:
+        for line in process.stdout:
+            if line.startswith(PID_LINE):
+                _, rank, pid = line.split()
+                ranks[pid] = rank
+            elif line.startswith(RUN_LINE):
+                run_dir = line.split(maxsplit=1)[1].strip()
+            elif MPICH_BANNER.match(line):
+                banner.append(line)
+            elif line == "\n" and not blank:  # the banner begins with one
+                blank = True
+                continue
+            else:
+                sys.stdout.write("\n" * blank + line)
+            blank = False
+        status = process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    pid = re.search(r"PID (\d+)", "".join(banner))
+    signal_name = re.search(r"EXIT STRING: (.*\(signal \d+\))", "".join(banner))
+    if pid and signal_name:  # (an error in a process was reported by that process)
+        click.echo(f"Error: rank {ranks.get(pid.group(1), '?')} of {count} (pid {pid.group(1)}) ended: "
+                   f"{signal_name.group(1)}; the others were stopped, the run's latest checkpoint is intact: "
+                   f"continue with seqkit train --resume {run_dir}", err=True)
+    return status
+
+
+def fail_in_group(group, error):
+    """Report an error in one process of a group and end them all: the others would wait for
+    this one forever. StopEverywhere is raised by every process alike: rank 0 reports it."""
+    if group.size == 1 or (isinstance(error, StopEverywhere) and group.rank == 0):
+        fail(error)
+    if isinstance(error, StopEverywhere):
+        sys.exit(1)
+    click.echo(f"Error: rank {group.rank} of {group.size}: {error}", err=True)
+    sys.stderr.flush()
+    group.abort()
 
 
 def build_config(corpus, options):
@@ -209,6 +308,14 @@ def run_training(trainer):
         signals.append(number)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    if not trainer.writes:  # a process of a group other than rank 0: no progress, no messages
+        try:
+            outcome = trainer.run(stop_requested=lambda: bool(signals))
+        except RUNTIME_ERRORS as error:
+            fail_in_group(trainer.group, error)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        sys.exit(130 if outcome == "interrupted" else 0)
     c = trainer.config
     per_epoch = count_chunks(len(trainer.train_streams), c.seq_len)
     step_limits = [n for n in (c.steps, c.epochs and c.epochs * per_epoch) if n]
@@ -224,7 +331,7 @@ def run_training(trainer):
 
             outcome = trainer.run(on_step, lambda t, metrics: report(metrics), lambda: bool(signals))
     except RUNTIME_ERRORS as error:
-        fail(error)
+        fail_in_group(trainer.group, error)
     except KeyboardInterrupt:
         click.echo(f"stopped at once; the last checkpoint in {trainer.run_dir} is intact", err=True)
         sys.exit(130)

@@ -5,7 +5,11 @@ the two. Importing seqkit never imports click: the command line lives in seqkit.
 """
 __version__ = "0.1.0"
 
-from seqkit import cells
+from seqkit._cores import share_cores
+
+share_cores()  # before NumPy and SciPy load their BLAS: under mpiexec, each process its share
+
+from seqkit import cells  # noqa: E402
 from seqkit.config import TrainConfig
 from seqkit.vocab import TextOptions, Vocab
 from seqkit.lm import LanguageModel, load

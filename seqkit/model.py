@@ -41,6 +41,34 @@ class ForwardCache(NamedTuple):
     workspace: object
 
 
+GRADIENT_ALIGNMENT = 64  # bytes: each gradient in the flat buffer starts on a cache line
+
+
+def gradient_buffer_size(parameters):
+    """Elements of a flat buffer that holds a gradient for each parameter, each aligned."""
+    return sum(-(-array.nbytes // GRADIENT_ALIGNMENT) * GRADIENT_ALIGNMENT // array.itemsize
+               for array in parameters.values())
+
+
+def aligned_zeros(size, dtype):
+    """A zeroed 1-d array of `size` whose first element starts on a cache line."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.zeros(size + GRADIENT_ALIGNMENT // itemsize, dtype)
+    offset = (-raw.ctypes.data % GRADIENT_ALIGNMENT) // itemsize
+    return raw[offset:offset + size]
+
+
+def gradient_views(parameters, buffer):
+    """Zeroed views of buffer shaped like each parameter, in order, one after another: every
+    gradient lives in the one flat array, which processes sum in a single call."""
+    views, start = {}, 0
+    for name, array in parameters.items():
+        views[name] = buffer[start:start + array.size].reshape(array.shape)
+        views[name][...] = 0
+        start += -(-array.nbytes // GRADIENT_ALIGNMENT) * GRADIENT_ALIGNMENT // array.itemsize
+    return views
+
+
 class Model:
     """A recurrent language model whose parameters and gradients are dicts of arrays by name."""
 
@@ -98,7 +126,18 @@ class Model:
         if not self.tied:
             self.parameters["output.weight"] = uniform(rng, (vocab_size, hidden_size), bound, dtype)
         self.parameters["output.bias"] = uniform(rng, (vocab_size,), bound, dtype)
-        self.gradients = {name: np.zeros_like(array) for name, array in self.parameters.items()}
+        self.gradient_buffer = aligned_zeros(gradient_buffer_size(self.parameters), dtype)
+        self.gradients = gradient_views(self.parameters, self.gradient_buffer)
+
+    def gradients_with_room(self, extra):
+        """Move the gradients into a new flat buffer with `extra` elements after them and return
+        that buffer (its tail is the caller's), so that one call can sum the gradients and a few
+        numbers more across processes."""
+        size = self.gradient_buffer.size
+        buffer = aligned_zeros(size + extra, self.dtype)
+        self.gradient_buffer = buffer[:size]
+        self.gradients = gradient_views(self.parameters, self.gradient_buffer)
+        return buffer
 
     @property
     def output_weight(self):
@@ -110,7 +149,7 @@ class Model:
         return [layer.zero_state(batch_size) for layer in self.layers]
 
     def forward(self, tokens, targets, state=None, dropout_rng=None, ignore_index=-1, workspace=None,
-                gradients=True):
+                gradients=True, mean_over=None, streams=None):
         """Mean cross-entropy of predicting targets (T, B) from tokens (T, B).
 
         state: from initial_state or a previous forward, None for zeros. dropout_rng: a
@@ -120,6 +159,10 @@ class Model:
         seqkit.Workspace whose arrays this call reuses (the next forward with it invalidates
         this one's cache), or None for fresh arrays. gradients: False when only the loss and
         state are wanted (evaluation): the output gradient (T, B, V) is not kept.
+        When processes split a batch (seqkit.parallel), each passes its share: mean_over, the
+        count of predicted tokens in the whole batch, so that the losses and gradients of the
+        shares add up to the batch's; streams = (first, stop, total), which of the batch's
+        `total` streams these B are, so that dropout masks are the ones a single process draws.
         Returns (loss, final state, cache for backward, or None without gradients)."""
         tokens = self._check_tokens("tokens", tokens)
         targets = self._check_tokens("targets", targets, tokens.shape)
@@ -135,7 +178,7 @@ class Model:
         if not self.one_hot:
             x = ws.empty("embedded", (T, B, p["embedding.weight"].shape[1]), self.dtype)
             gather_rows(tokens, p["embedding.weight"], x)
-            input_mask = self._dropout_mask(x.shape, dropout_rng, ws, self.input_dropout)
+            input_mask = self._dropout_mask(x.shape, dropout_rng, ws, self.input_dropout, streams)
             if input_mask is not None:
                 x *= input_mask
         for k, layer in enumerate(self.layers):
@@ -149,14 +192,14 @@ class Model:
                 y, layer_state, cache = layer.forward(x, state[k], layer_ws)
             final_state.append(layer_state)
             layer_caches.append(cache)
-            mask = self._dropout_mask(y.shape, dropout_rng, layer_ws, self.dropout)
+            mask = self._dropout_mask(y.shape, dropout_rng, layer_ws, self.dropout, streams)
             masks.append(mask)
             x = y if mask is None else np.multiply(y, mask, out=layer_ws.empty("dropped", y.shape, self.dtype))
         N, V = T * B, self.vocab_size
         block_rows = min(N, max(1, OUTPUT_BLOCK_BYTES // (V * self.dtype.itemsize)))
         logits = ws.empty("logits", (block_rows, V), self.dtype)
         dlogits = ws.empty("dlogits", (N if gradients else block_rows, V), self.dtype)
-        counted = max(int(np.count_nonzero(targets != ignore_index)), 1)
+        counted = max(int(np.count_nonzero(targets != ignore_index)), 1) if mean_over is None else mean_over
         loss_sum = output_loss(x.reshape(N, x.shape[2]), self.output_weight, p["output.bias"], targets.reshape(N),
                                ignore_index, 1.0 / counted, logits, dlogits)
         cache = ForwardCache(tokens, input_mask, layer_caches, masks, x, dlogits.reshape(T, B, V), ws) if gradients else None
@@ -242,15 +285,16 @@ class Model:
         for name, array in ours.items():
             np.copyto(array, np.asarray(state_dict[name]), casting="same_kind")
 
-    def _dropout_mask(self, shape, rng, ws, rate):
+    def _dropout_mask(self, shape, rng, ws, rate, streams=None):
         """Inverted dropout of `rate` for activations of `shape` (T, B, F): units kept with
         probability 1 - rate and scaled by 1 / (1 - rate), so the expected activation is unchanged
         and evaluation needs no rescaling. Variational: one (1, B, F) mask for all T steps. None
-        when off."""
+        when off. streams (first, stop, total): draw for all `total` streams, keep first:stop."""
         if rng is None or rate == 0.0:
             return None
         shape = (1, *shape[1:]) if self.variational else shape
-        draws = rng.random(out=ws.empty("dropout_draws", shape, np.float64))
+        first, stop, total = streams or (0, shape[1], shape[1])
+        draws = rng.random(out=ws.empty("dropout_draws", (shape[0], total, shape[2]), np.float64))[:, first:stop]
         mask = np.greater_equal(draws, rate, out=ws.empty("dropout_mask", shape, self.dtype))
         mask /= self.dtype.type(1.0 - rate)
         return mask

@@ -6,6 +6,9 @@ of T rows; the hidden state is carried from one chunk to the next (reset at each
 and gradients stop at chunk borders, as char-rnn and Zaremba et al. train. Everything a
 resumed run needs to continue bit for bit (weights, optimizer moments, schedule, the dropout
 generator, the hidden state and the position in the epoch) is saved in each checkpoint.
+
+Several processes (seqkit.parallel) train one model as one process would: each takes a block
+of the streams and all sum their gradients every step; only rank 0 writes the run directory.
 """
 import math
 import time
@@ -15,19 +18,27 @@ import numpy as np
 
 import seqkit
 from seqkit.checkpoint import load_arrays
+from seqkit.config import TrainConfig
 from seqkit.data import batchify, chunks, read_text, split_ids
 from seqkit.model import Model
 from seqkit.optim import clip_global_norm, clip_value, global_norm, make_optimizer
+from seqkit.parallel import ALONE, block, share_json
 from seqkit.rundir import (BEST, LATEST, TrainingError, append_metrics, check_corpus_unchanged, corpus_path,
-                           holds_run, load_run_files, lock_run_dir, model_arrays, restore_model, save_checkpoint,
-                           trim_metrics, write_run_files)
+                           file_digest, holds_run, load_run_files, lock_run_dir, model_arrays, restore_model,
+                           save_checkpoint, trim_metrics, write_run_files)
 from seqkit.sample import generate
 from seqkit.schedule import Schedule
-from seqkit.vocab import BOS, SPECIALS, build_vocab
+from seqkit.vocab import BOS, SPECIALS, Vocab, build_vocab
 from seqkit.workspace import Workspace
 
 MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
 MAX_CHAR_VOCAB = 10_000  # distinct characters beyond which a char-level corpus needs --max-vocab
+SUMMED_EXTRAS = 3  # after the gradients in the buffer processes sum: the loss, rank 0's clock, stop votes
+
+
+class StopEverywhere(TrainingError):
+    """An error that every process of a group raises at the same point: rank 0 reports it, the
+    others just stop."""
 
 
 def evaluate_streams(model, streams, seq_len, ignore_id):
@@ -53,9 +64,11 @@ def summarize(loss_sum, count, level):
 class Trainer:
     """One training run in a run directory. Build it with Trainer.start or Trainer.resume."""
 
-    def __init__(self, config, run_dir, vocab, ids):
-        """Prefer start and resume; `ids` is the training corpus, encoded by vocab."""
-        self.config, self.run_dir, self.vocab = config, Path(run_dir), vocab
+    def __init__(self, config, run_dir, vocab, ids, group=ALONE):
+        """Prefer start, resume and join; `ids` is the training corpus, encoded by vocab; group:
+        the processes that train together (seqkit.parallel), this one alone by default."""
+        self.config, self.run_dir, self.vocab, self.group = config, Path(run_dir), vocab, group
+        check_split(config.batch_size, group.size)
         if config.val_file:
             train_ids, val_ids = ids, vocab.encode(read_text(config.val_file, config.encoding, config.encoding_errors))
         else:
@@ -71,6 +84,9 @@ class Trainer:
         self.train_streams = batchify(train_ids, config.batch_size)
         # As many validation streams as fit, so that evaluation runs batched like training.
         self.val_streams = batchify(val_ids, max(1, min(config.batch_size, len(val_ids) // (config.seq_len + 1))))
+        self.streams = block(config.batch_size, group)  # this process's training streams
+        if group.size > 1:
+            self.val_streams = np.ascontiguousarray(self.val_streams[:, block(self.val_streams.shape[1], group)])
         self.level = config.text.level
         self.bos = vocab.id_of(BOS)
         self.model = Model(**config.model_options(len(vocab)), seed=config.seed)
@@ -82,23 +98,27 @@ class Trainer:
                                  floor=config.lr_floor, after=config.lr_decay_after)
         self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
         self.workspace = Workspace()  # activations and gradients, reused from step to step
+        self.summed = self.model.gradients_with_room(SUMMED_EXTRAS) if group.size > 1 else None
         self.step, self.epoch, self.position, self.state = 0, 0, 0, None
         self.best_val_loss = None
         self.bad_steps = 0
+        self.trained_by = group.size  # processes that trained the checkpoint this run resumed from
+        self._agreed_clock, self._stop_votes = 0.0, 0  # rank 0's share of --time, and stop requests
         self._began = time.monotonic()  # when run() began: --time and the cosine schedule count from it
         self._lock = None  # the run directory's lock file while this trainer writes there
 
     # --- starting and resuming -----------------------------------------------------------------
     @classmethod
-    def start(cls, config, run_dir):
-        """A fresh run: builds the vocabulary from the corpus and writes config.json and vocab.json."""
+    def start(cls, config, run_dir, group=ALONE):
+        """A fresh run: builds the vocabulary from the corpus and writes config.json and vocab.json.
+        With a group of processes, rank 0 calls it inside join."""
         run_dir = Path(run_dir)
         text = read_text(corpus_path(config), config.encoding, config.encoding_errors)
         vocab = build_vocab(text, config.text)
         check_vocab_size(vocab, corpus_path(config))
         ids = vocab.encode(text)
         del text  # a big corpus's text goes before training holds its ids
-        trainer = cls(config, run_dir, vocab, ids)
+        trainer = cls(config, run_dir, vocab, ids, group)
         run_dir.mkdir(parents=True, exist_ok=True)
         trainer._lock = lock_run_dir(run_dir)
         if holds_run(run_dir):  # another process started a run here first
@@ -109,13 +129,14 @@ class Trainer:
         return trainer
 
     @classmethod
-    def resume(cls, run_dir, **stopping):
+    def resume(cls, run_dir, group=ALONE, **stopping):
         """Continue the run in run_dir from its latest checkpoint, exactly where it stopped.
-        `stopping` may change epochs, steps or minutes; nothing else can change."""
+        `stopping` may change epochs, steps or minutes; nothing else can change. With a group of
+        processes, rank 0 calls it inside join."""
         run_dir = Path(run_dir)
         lock = lock_run_dir(run_dir)
         try:
-            trainer = cls._resumed(run_dir, stopping)
+            trainer = cls._resumed(run_dir, stopping, group)
         except BaseException:
             lock.close()
             raise
@@ -123,38 +144,90 @@ class Trainer:
         return trainer
 
     @classmethod
-    def _resumed(cls, run_dir, stopping):
+    def _resumed(cls, run_dir, stopping, group):
         config, vocab = load_run_files(run_dir)
         check_corpus_unchanged(run_dir, config)
         ids = vocab.encode(read_text(corpus_path(config), config.encoding, config.encoding_errors))
-        trainer = cls(config.replace(**stopping), run_dir, vocab, ids)
+        trainer = cls(config.replace(**stopping), run_dir, vocab, ids, group)
         for leftover in run_dir.glob(".*.tmp"):  # from a write killed before its rename
             leftover.unlink()
         if not (run_dir / LATEST).exists():  # stopped before its first checkpoint: begin again
             trainer._trim_metrics()
             trainer._save_latest()
             return trainer
-        arrays, meta = load_arrays(run_dir / LATEST)
-        restore_model(trainer.model, arrays, run_dir / LATEST)
-        trainer.optimizer.load_state_dict(
-            {k[len("optim."):]: v for k, v in arrays.items() if k.startswith("optim.")}, meta["optimizer"])
-        trainer.schedule.load_state_dict(meta["schedule"])
-        trainer.rng.bit_generator.state = meta["rng"]
-        trainer.step, trainer.epoch, trainer.position = meta["step"], meta["epoch"], meta["position"]
-        trainer.best_val_loss = meta["best_val_loss"]
-        count = meta["state_arrays"]  # arrays per layer's state; 0: the state was zero (epoch start)
-        layers = [[arrays[f"state.{k}.{i}"] for i in range(count)] for k in range(config.layers)]
-        trainer.state = trainer.model.pack_state(layers) if count else None
+        trainer._restore(*load_arrays(run_dir / LATEST))
         trainer._trim_metrics()
         return trainer
+
+    @classmethod
+    def join(cls, group, begin):
+        """This process's trainer in a group of processes that train one model. Rank 0 calls
+        begin() (a Trainer.start or Trainer.resume with the group), which checks the options and
+        takes the run directory; the others build their trainers from its configuration and
+        vocabulary and their own copy of the corpus, which must be the same file. Every process
+        then takes rank 0's latest checkpoint: the parameters, the optimizer's state, the
+        position, the dropout generator and its block of the carried state. If begin() fails,
+        rank 0 raises its error and the others StopEverywhere."""
+        if group.size == 1:
+            return begin()
+        if group.rank == 0:
+            try:
+                trainer = begin()
+            except BaseException:
+                share_json(group, None)
+                raise
+            run = {"run_dir": str(trainer.run_dir), "config": trainer.config.to_dict(),
+                   "vocab": trainer.vocab.to_dict(), "seqkit_version": seqkit.__version__,
+                   "corpus_sha256": file_digest(corpus_path(trainer.config))}
+            share_json(group, run)
+            arrays, meta = load_arrays(trainer.run_dir / LATEST)
+        else:
+            run = share_json(group, None)
+            if run is None:
+                raise StopEverywhere("rank 0 could not start the run")
+            trainer = cls._follower(run, group)
+            arrays, meta = None, None
+        arrays, meta = broadcast_checkpoint(group, arrays, meta)
+        trainer._restore(arrays, meta)
+        return trainer
+
+    @classmethod
+    def _follower(cls, run, group):
+        """A process other than rank 0: its trainer from rank 0's description of the run."""
+        if run["seqkit_version"] != seqkit.__version__:
+            raise TrainingError(f"rank {group.rank} runs seqkit {seqkit.__version__} but rank 0 runs "
+                                f"{run['seqkit_version']}: install the same seqkit for every process")
+        config, vocab = TrainConfig.from_dict(run["config"]), Vocab.from_dict(run["vocab"])
+        path = corpus_path(config)
+        if not path.is_file() or file_digest(path) != run["corpus_sha256"]:
+            raise TrainingError(f"rank {group.rank} has {'another' if path.is_file() else 'no'} {path} than rank 0: "
+                                f"give every machine the same corpus at the same path")
+        ids = vocab.encode(read_text(path, config.encoding, config.encoding_errors))
+        return cls(config, run["run_dir"], vocab, ids, group)
+
+    def _restore(self, arrays, meta):
+        """Continue from a checkpoint (load_arrays's arrays and meta): the state of this
+        process's block of streams."""
+        restore_model(self.model, arrays, self.run_dir / LATEST)
+        self.optimizer.load_state_dict(
+            {k[len("optim."):]: v for k, v in arrays.items() if k.startswith("optim.")}, meta["optimizer"])
+        self.schedule.load_state_dict(meta["schedule"])
+        self.rng.bit_generator.state = meta["rng"]
+        self.step, self.epoch, self.position = meta["step"], meta["epoch"], meta["position"]
+        self.best_val_loss = meta["best_val_loss"]
+        self.trained_by = meta.get("processes", 1)
+        count = meta["state_arrays"]  # arrays per layer's state; 0: the state was zero (epoch start)
+        layers = [[arrays[f"state.{k}.{i}"][self.streams] for i in range(count)] for k in range(self.config.layers)]
+        self.state = self.model.pack_state(layers) if count else None
 
     # --- the loop --------------------------------------------------------------------------------
     def run(self, on_step=None, on_eval=None, stop_requested=lambda: False):
         """Train until a stopping rule holds or stop_requested() says so (a signal arrived).
         Calls on_step(trainer, loss, tokens_per_s) after every update and on_eval(trainer, metrics)
         after every evaluation. Returns "done" or "interrupted"; the latest checkpoint is saved.
-        The run directory stays locked against other trainers until run returns."""
-        if self._lock is None:
+        The run directory stays locked against other trainers until run returns. In a group of
+        processes every one calls run; only rank 0 writes, and should pass the callbacks."""
+        if self._lock is None and self.writes:
             self._lock = lock_run_dir(self.run_dir)
         try:
             return self._run(on_step, on_eval, stop_requested)
@@ -174,10 +247,10 @@ class Trainer:
         train_losses = []
         outcome = "done"
         while not self._should_stop(began):
-            if stop_requested():
+            if self.group.size == 1 and stop_requested():
                 outcome = "interrupted"
                 break
-            loss = self._train_step()
+            loss = self._train_step(stop_requested)
             train_losses.append(loss)
             tokens_since += self._last_chunk_tokens
             now = time.monotonic()
@@ -188,6 +261,9 @@ class Trainer:
             if self.step % config.eval_every == 0:
                 self._evaluate_and_save(train_losses, on_eval, on_cadence=True)
                 train_losses, tokens_since, clock = [], 0, time.monotonic()
+            if self._stop_votes:  # a process was asked to stop: all stop after the same step
+                outcome = "interrupted"
+                break
         if outcome == "interrupted" or self.step % config.eval_every != 0 or not self._has_latest():
             self._evaluate_and_save(train_losses, on_eval, on_cadence=False)
         return outcome
@@ -206,20 +282,32 @@ class Trainer:
         if c.steps is not None:
             shares.append(self.step / c.steps)
         if c.minutes is not None:
-            shares.append((time.monotonic() - (self._began if began is None else began)) / (c.minutes * 60))
+            shares.append(self._agreed_clock if self.group.size > 1 else self._clock(began))
         return max(shares)
 
-    def _train_step(self):
+    def _clock(self, began=None):
+        """The share of --time gone since began (by default since run() began)."""
+        return (time.monotonic() - (self._began if began is None else began)) / (self.config.minutes * 60)
+
+    def _train_step(self, stop_requested=lambda: False):
         c, rows = self.config, self.train_streams
         _, inputs, targets = next(chunks(rows, c.seq_len, start=self.position))
         dropout_rng = self.rng if c.dropout > 0 else None
+        self._last_chunk_tokens = inputs.size
+        share = {}
+        if self.group.size > 1:  # this process's block of the streams, and what it is a share of
+            share = {"mean_over": max(int(np.count_nonzero(targets != self.bos)), 1),
+                     "streams": (self.streams.start, self.streams.stop, c.batch_size)}
+            inputs, targets = (np.ascontiguousarray(a[:, self.streams]) for a in (inputs, targets))
         loss, state, cache = self.model.forward(inputs, targets, self.state, dropout_rng, ignore_index=self.bos,
-                                                workspace=self.workspace)
+                                                workspace=self.workspace, **share)
         grads, _ = self.model.backward(cache)
+        if self.group.size > 1:
+            loss = self._sum_over_group(loss, stop_requested())
         if c.clip_value is not None:
             clip_value(grads, c.clip_value)
         norm = clip_global_norm(grads, c.clip) if c.clip > 0 else global_norm(grads)
-        self._last_norm, self._last_chunk_tokens = norm, inputs.size
+        self._last_norm = norm
         if math.isfinite(loss) and math.isfinite(norm):
             self.bad_steps = 0
             self.optimizer.lr = self.schedule.lr_at(self.step, self.epoch, self.progress())
@@ -230,20 +318,39 @@ class Trainer:
             self.state = None
             self._log({"kind": "skipped", "step": self.step, "loss": repr(loss), "grad_norm": repr(norm)})
             if self.bad_steps >= MAX_BAD_STEPS:
-                raise TrainingError(f"the loss or gradient was not finite {self.bad_steps} steps in a row "
-                                    f"at step {self.step}: lower the learning rate (--lr) or clip harder "
-                                    f"(--clip); the last good checkpoint is in {self.run_dir}")
+                raise StopEverywhere(f"the loss or gradient was not finite {self.bad_steps} steps in a row "
+                                     f"at step {self.step}: lower the learning rate (--lr) or clip harder "
+                                     f"(--clip); the last good checkpoint is in {self.run_dir}")
         self.step += 1
         self.position += len(targets)
         if self.position >= len(rows) - 1:
             self.epoch, self.position, self.state = self.epoch + 1, 0, None
         return loss
 
+    def _sum_over_group(self, loss, stop):
+        """Sum the gradients, the loss, rank 0's clock and the stop requests over the processes
+        in one call (a single flat buffer); returns the batch's loss. Every process then holds
+        the same gradient and takes the same decisions: the update, --time, stopping."""
+        summed, n = self.summed, self.summed.size - SUMMED_EXTRAS
+        summed[n:] = loss, self._clock() if self.group.rank == 0 and self.config.minutes else 0.0, stop
+        self.group.sum(summed)
+        self._agreed_clock, self._stop_votes = float(summed[n + 1]), int(summed[n + 2])
+        return float(summed[n])
+
     # --- evaluation and checkpoints ---------------------------------------------------------------
+    @property
+    def writes(self):
+        """Whether this process writes the run directory: rank 0 alone in a group."""
+        return self.group.rank == 0
+
     def evaluate(self):
-        """Validation metrics: summarize's dict."""
-        return summarize(*evaluate_streams(self.model, self.val_streams, self.config.seq_len, self.bos),
-                         self.level)
+        """Validation metrics: summarize's dict (in a group, each process evaluates a block of
+        the validation streams and the sums are added)."""
+        totals = np.zeros(2)
+        if self.val_streams.shape[1]:
+            totals[:] = evaluate_streams(self.model, self.val_streams, self.config.seq_len, self.bos)
+        self.group.sum(totals)
+        return summarize(float(totals[0]), int(totals[1]), self.level)
 
     def _evaluate_and_save(self, train_losses, on_eval, on_cadence):
         metrics = {"kind": "eval", "step": self.step, "epoch": self.epoch, "lr": self.optimizer.lr,
@@ -261,7 +368,7 @@ class Trainer:
             self._save(BEST, arrays, meta)
         sample_rng = np.random.default_rng([self.config.seed, 2, self.step])
         metrics["sample"] = generate(self.model, self.vocab, self.config.sample_length, sample_rng,
-                                     temperature=0.8)[0] if self.config.sample_length else ""
+                                     temperature=0.8)[0] if self.config.sample_length and self.writes else ""
         self._log(metrics)
         if on_eval:
             on_eval(self, metrics)
@@ -270,9 +377,12 @@ class Trainer:
         self._save(LATEST, *self._checkpoint())
 
     def _save(self, name, arrays, meta):
-        save_checkpoint(self.run_dir, name, arrays, meta)
+        if self.writes:
+            save_checkpoint(self.run_dir, name, arrays, meta)
 
     def _checkpoint(self):
+        """(arrays, meta) to save; the carried state of every process's streams is gathered to
+        rank 0, so a checkpoint is the same whatever number of processes wrote it."""
         arrays = model_arrays(self.model)
         optim_arrays, optim_scalars = self.optimizer.state_dict()
         arrays.update({f"optim.{name}": a for name, a in optim_arrays.items()})
@@ -280,21 +390,52 @@ class Trainer:
         if self.state is not None:
             for k, layer_arrays in enumerate(self.model.state_arrays(self.state)):
                 state_arrays = len(layer_arrays)
-                arrays.update({f"state.{k}.{i}": a for i, a in enumerate(layer_arrays)})
+                arrays.update({f"state.{k}.{i}": self.group.gather_rows(a) for i, a in enumerate(layer_arrays)})
         meta = {"format": 1, "seqkit_version": seqkit.__version__, "step": self.step,
                 "epoch": self.epoch, "position": self.position, "state_arrays": state_arrays,
                 "rng": self.rng.bit_generator.state, "optimizer": optim_scalars,
                 "schedule": self.schedule.state_dict(), "best_val_loss": self.best_val_loss}
+        if self.group.size > 1:
+            meta["processes"] = self.group.size
         return arrays, meta
 
     def _has_latest(self):
-        return (self.run_dir / LATEST).exists()
+        """Whether the run has a latest checkpoint: a group's always has, join read it (and the
+        other processes may not see rank 0's files)."""
+        return self.group.size > 1 or (self.run_dir / LATEST).exists()
 
     def _log(self, record):
-        append_metrics(self.run_dir, record)
+        if self.writes:
+            append_metrics(self.run_dir, record)
 
     def _trim_metrics(self):
-        trim_metrics(self.run_dir, self.step)
+        if self.writes:
+            trim_metrics(self.run_dir, self.step)
+
+
+def check_split(batch_size, processes):
+    """Refuse a batch whose streams do not split evenly between the processes."""
+    if processes > batch_size:
+        raise TrainingError(f"{processes} processes need at least as many streams, but --batch-size is "
+                            f"{batch_size}: raise --batch-size to {processes} or more, or start fewer processes")
+    if batch_size % processes:
+        lower = batch_size // processes * processes
+        counts = [n for n in range(2, processes) if batch_size % n == 0]
+        raise TrainingError(f"--batch-size {batch_size} does not split evenly between {processes} processes: "
+                            f"use --batch-size {lower} or {lower + processes}"
+                            + (f", or {' or '.join(map(str, counts))} processes" if counts else ""))
+
+
+def broadcast_checkpoint(group, arrays, meta):
+    """Rank 0's checkpoint (arrays, meta) on every process: meta and the arrays' names, shapes
+    and dtypes as JSON, then each array's bytes."""
+    layout = share_json(group, None if group.rank else
+                        {"meta": meta, "arrays": [[name, a.shape, a.dtype.str] for name, a in arrays.items()]})
+    if group.rank:
+        arrays = {name: np.empty(shape, dtype) for name, shape, dtype in layout["arrays"]}
+    for array in arrays.values():
+        group.broadcast(array)
+    return arrays, layout["meta"]
 
 
 def check_vocab_size(vocab, source):

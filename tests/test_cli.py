@@ -116,7 +116,7 @@ def test_resume_refuses_architecture_changes(trained):
     run, _, _ = trained
     result = CliRunner().invoke(main, ["train", "--resume", str(run), "--hidden", "32"])
     assert result.exit_code == 2
-    assert "only --epochs, --steps and --time can change (got hidden)" in result.stderr
+    assert "only --epochs, --steps, --time and --workers can change (got hidden)" in result.stderr
 
 
 def test_resume_continues_to_more_steps(trained, tmp_path):

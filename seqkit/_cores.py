@@ -1,0 +1,32 @@
+"""How many BLAS threads a process takes when MPI started several on one machine. Imported by
+seqkit/__init__.py before NumPy, because OpenBLAS reads its thread count once, when it loads."""
+import os
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# The count of processes that share this machine, as MPICH's and Open MPI's launchers say it.
+LOCAL_PROCESSES = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE")
+
+
+def usable_cores():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def local_processes(environ=os.environ):
+    """How many processes of this MPI job run on this machine: 1 outside MPI."""
+    for name in LOCAL_PROCESSES:
+        if environ.get(name, "").isdigit():
+            return max(1, int(environ[name]))
+    return 1
+
+
+def share_cores(environ=os.environ):
+    """Give each of the local processes (cores / local processes) BLAS threads, unless the user
+    chose a count: N processes with all the cores each would oversubscribe them N times, which
+    slows multi-threaded BLAS tenfold or more."""
+    processes = local_processes(environ)
+    if processes > 1 and not any(name in environ for name in THREAD_VARIABLES):
+        environ["OPENBLAS_NUM_THREADS"] = str(max(1, usable_cores() // processes))

@@ -1,0 +1,120 @@
+"""Data-parallel training over MPI: which process this is, and the few collective calls that
+training needs (Horovod's and PyTorch DDP's design). Every process holds the whole model and
+takes a contiguous block of the batch's streams; one Allreduce of a single flat buffer per step
+sums the gradients and the loss, so each process makes the same update one process would.
+
+A program started by `mpiexec -n N` (N > 1) joins the job through mpi4py, the `seqkit[mpi]`
+extra; anything else runs Alone, where every call below is free and changes nothing.
+"""
+import json
+import os
+
+import numpy as np
+
+# The size of the job, as MPICH's (Hydra) and Open MPI's launchers tell each process.
+JOB_SIZE = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+EXTRA = 'pip install "seqkit[mpi]"'
+
+
+class MPIMissing(RuntimeError):
+    """Several processes were asked for, but mpi4py is not installed."""
+
+
+def launched_size(environ=os.environ):
+    """How many processes the MPI launcher started this one among: 1 outside MPI."""
+    for name in JOB_SIZE:
+        if environ.get(name, "").isdigit():
+            return int(environ[name])
+    return 1
+
+
+def import_mpi():
+    """mpi4py's MPI module (initialising MPI), or MPIMissing saying how to install it."""
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise MPIMissing(f"training with several processes needs MPI for Python: {EXTRA}") from None
+    return MPI
+
+
+def current_group():
+    """The group of processes this one trains in: an MPI group under `mpiexec -n N` with N > 1,
+    else one process Alone."""
+    if launched_size() < 2:
+        return ALONE
+    MPI = import_mpi()
+    comm = MPI.COMM_WORLD
+    return Group(comm, MPI) if comm.Get_size() > 1 else ALONE
+
+
+class Alone:
+    """One process: rank 0 of 1. The collective calls return at once."""
+
+    rank, size = 0, 1
+
+    def sum(self, array):
+        """Sum array (a C-contiguous float64 or float32 array) over the processes, in place."""
+
+    def broadcast(self, array):
+        """Overwrite array with rank 0's, in place."""
+
+    def share_text(self, text):
+        """Rank 0's text (None stands for "rank 0 failed") on every process."""
+        return text
+
+    def gather_rows(self, array):
+        """Rank 0: the processes' arrays (B_r, ...) stacked along their first axis in rank order;
+        elsewhere None."""
+        return array
+
+    def abort(self):
+        """End every process of the job at once (after an error in one of them)."""
+
+
+ALONE = Alone()
+
+
+class Group(Alone):
+    """The processes of an MPI job (COMM_WORLD), through mpi4py's buffer calls: arrays travel as
+    raw memory, never pickled."""
+
+    def __init__(self, comm, MPI):
+        self.comm, self.MPI = comm, MPI
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+
+    def sum(self, array):
+        self.comm.Allreduce(self.MPI.IN_PLACE, array, op=self.MPI.SUM)
+
+    def broadcast(self, array):
+        self.comm.Bcast(array, root=0)
+
+    def share_text(self, text):
+        data = np.frombuffer(b"" if text is None else text.encode(), np.uint8)
+        length = np.array([len(data) if text is not None else -1], np.int64)
+        self.comm.Bcast(length, root=0)
+        if length[0] < 0:
+            return None
+        buffer = data.copy() if self.rank == 0 else np.empty(length[0], np.uint8)
+        self.comm.Bcast(buffer, root=0)
+        return buffer.tobytes().decode()
+
+    def gather_rows(self, array):
+        array = np.ascontiguousarray(array)
+        whole = np.empty((self.size, *array.shape), array.dtype) if self.rank == 0 else None
+        self.comm.Gather(array, whole, root=0)
+        return whole.reshape(-1, *array.shape[1:]) if self.rank == 0 else None
+
+    def abort(self):
+        self.comm.Abort(1)
+
+
+def share_json(group, obj):
+    """Rank 0's JSON-able obj (None: rank 0 failed) on every process."""
+    text = group.share_text(None if obj is None else json.dumps(obj))
+    return None if text is None else json.loads(text)
+
+
+def block(total, group):
+    """The slice of `total` streams that this process takes: contiguous blocks in rank order,
+    their sizes differing by one at most when `total` does not divide."""
+    return slice(total * group.rank // group.size, total * (group.rank + 1) // group.size)

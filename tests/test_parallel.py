@@ -1,0 +1,225 @@
+"""Data-parallel training (seqkit.parallel): the arithmetic of splitting a batch in one process,
+then real MPI jobs of two processes (`mpiexec -n 2`, from the seqkit[mpi] extra): the same
+model as one process, exact resumption, a killed process, --workers.
+
+Without mpi4py the MPI tests are skipped, except under CI (CI=true), which installs the extra
+and must run them."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seqkit import Model
+from seqkit._cores import share_cores
+from seqkit.checkpoint import load_arrays
+from seqkit.corpora import path as corpus_path
+from seqkit.parallel import ALONE, block
+from seqkit.train import TrainingError, check_split
+
+try:
+    import mpi4py  # noqa: F401
+    MPIEXEC = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+except ImportError:
+    MPIEXEC = None
+needs_mpi = pytest.mark.skipif(MPIEXEC is None and os.environ.get("CI") != "true",
+                               reason='needs MPI: pip install "seqkit[mpi]"')
+SEQKIT = [sys.executable, "-m", "seqkit.cli"]
+
+
+@pytest.mark.parametrize("variational", [False, True])
+def test_shares_of_a_batch_add_up_to_the_batch(variational):
+    """Two processes' forward and backward on their halves of the streams, each told the whole
+    batch's token count and where its streams sit: the losses and gradients add up to those of
+    the whole batch, dropout included (float64)."""
+    V, T, B, H = 13, 7, 6, 5
+    rng = np.random.default_rng(0)
+    tokens, targets = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
+    targets[2, 1] = targets[4, 4] = 1  # ignored: the count differs between the halves
+    options = dict(num_layers=2, cell="lstm", embed_size=4, dropout=0.4, input_dropout=0.2, dtype=np.float64,
+                   variational=variational, seed=3)
+    whole = Model(V, H, **options)
+    loss, _, cache = whole.forward(tokens, targets, dropout_rng=np.random.default_rng(9), ignore_index=1)
+    expected = {name: g.copy() for name, g in whole.backward(cache)[0].items()}
+    count = int(np.count_nonzero(targets != 1))
+    part = Model(V, H, **options)
+    summed_loss, summed = 0.0, {name: np.zeros_like(g) for name, g in expected.items()}
+    for first, stop in ((0, 2), (2, 6)):
+        part_loss, _, cache = part.forward(tokens[:, first:stop], targets[:, first:stop],
+                                           dropout_rng=np.random.default_rng(9), ignore_index=1,
+                                           mean_over=count, streams=(first, stop, B))
+        summed_loss += part_loss
+        for name, g in part.backward(cache)[0].items():
+            summed[name] += g
+    assert summed_loss == pytest.approx(loss, rel=1e-13)
+    for name, g in expected.items():
+        np.testing.assert_allclose(summed[name], g, rtol=1e-11, atol=1e-14, err_msg=name)
+
+
+def test_gradients_live_in_one_flat_buffer():
+    model = Model(11, 8, num_layers=2, cell="gru", embed_size=4, seed=0)
+    buffer = model.gradients_with_room(3)
+    for name, gradient in model.gradients.items():
+        assert np.shares_memory(gradient, buffer) and gradient.shape == model.parameters[name].shape
+        assert gradient.ctypes.data % 64 == 0
+    tokens = np.arange(12).reshape(4, 3) % 11
+    _, _, cache = model.forward(tokens, tokens)
+    model.backward(cache)
+    assert sum(float(np.abs(g).sum()) for g in model.gradients.values()) == pytest.approx(float(np.abs(buffer).sum()))
+
+
+def test_blocks_cover_the_streams_in_rank_order():
+    class Rank:
+        def __init__(self, rank, size):
+            self.rank, self.size = rank, size
+    assert block(16, ALONE) == slice(0, 16)
+    assert [block(16, Rank(r, 2)) for r in range(2)] == [slice(0, 8), slice(8, 16)]
+    assert [block(5, Rank(r, 3)) for r in range(3)] == [slice(0, 1), slice(1, 3), slice(3, 5)]
+
+
+def test_a_batch_that_does_not_split_says_what_works():
+    check_split(16, 4)
+    with pytest.raises(TrainingError, match=r"--batch-size 10 does not split evenly between 4 processes: "
+                                            r"use --batch-size 8 or 12, or 2 processes"):
+        check_split(10, 4)
+    with pytest.raises(TrainingError, match="3 processes need at least as many streams, but --batch-size is 2"):
+        check_split(2, 3)
+
+
+def test_local_processes_share_the_cores():
+    environ = {"MPI_LOCALNRANKS": "2"}
+    share_cores(environ)
+    assert int(environ["OPENBLAS_NUM_THREADS"]) == max(1, len(os.sched_getaffinity(0)) // 2)
+    chosen = {"MPI_LOCALNRANKS": "2", "OMP_NUM_THREADS": "3"}
+    share_cores(chosen)
+    assert "OPENBLAS_NUM_THREADS" not in chosen  # the user's choice stands
+    alone = {}
+    share_cores(alone)
+    assert alone == {}
+
+
+# --- real MPI jobs ------------------------------------------------------------------------------------
+def small_run(corpus, run, *extra):
+    return ["train", str(corpus), "-o", str(run), "--hidden", "16", "--layers", "2", "--embed", "8",
+            "--batch-size", "4", "--seq-len", "12", "--dropout", "0.3", "--clip", "0.5", "--eval-every", "10",
+            "--sample-length", "0", "--seed", "5", "--lr-schedule", "step", "--lr-decay", "0.9",
+            "--lr-decay-every", "4", *extra]  # a schedule that does not stretch to the run's length
+
+
+def run_seqkit(arguments, processes=1, timeout=120):
+    command = ([MPIEXEC, "-n", str(processes)] if processes > 1 else []) + SEQKIT + arguments
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def parameters(run):
+    arrays, meta = load_arrays(Path(run) / "latest.npz")
+    return {k: v for k, v in arrays.items() if not k.startswith("state.")}, arrays, meta
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    text = tmp_path / "tiny.txt"
+    text.write_text(corpus_path().read_text()[:6000])
+    return text
+
+
+@needs_mpi
+def test_two_processes_train_the_model_one_process_trains(tmp_path, corpus):
+    """Float64, 20 steps of Adam with clipping and dropout: parameters, optimizer moments and the
+    carried state of 2 processes equal 1 process's to 1e-10; resuming 2 processes half way
+    through is bit for bit the run that went straight through; `--workers 2` is `mpiexec -n 2`."""
+    one, two, halves, workers = (tmp_path / name for name in ("one", "two", "halves", "workers"))
+    run_seqkit(small_run(corpus, one, "--dtype", "float64", "--steps", "20"))
+    run_seqkit(small_run(corpus, two, "--dtype", "float64", "--steps", "20"), processes=2)
+    (expected, _, _), (found, whole, meta) = parameters(one), parameters(two)
+    assert meta["processes"] == 2 and meta["step"] == 20
+    for name, array in expected.items():
+        np.testing.assert_allclose(found[name], array, rtol=1e-10, atol=1e-12, err_msg=name)
+    _, single_whole, _ = parameters(one)
+    for name in (k for k in single_whole if k.startswith("state.")):
+        assert whole[name].shape == single_whole[name].shape  # every stream's state, gathered
+        np.testing.assert_allclose(whole[name], single_whole[name], rtol=1e-10, atol=1e-12)
+
+    run_seqkit(small_run(corpus, halves, "--dtype", "float64", "--steps", "10"), processes=2)
+    run_seqkit(["train", "--resume", str(halves), "--steps", "20"], processes=2)
+    _, resumed, _ = parameters(halves)
+    for name, array in whole.items():
+        np.testing.assert_array_equal(resumed[name], array, err_msg=name)
+
+    result = run_seqkit(small_run(corpus, workers, "--dtype", "float64", "--steps", "20", "--workers", "2"))
+    assert "with 2 processes" in result.stderr
+    _, launched, _ = parameters(workers)
+    for name, array in whole.items():
+        np.testing.assert_array_equal(launched[name], array, err_msg=name)
+
+
+@needs_mpi
+def test_resuming_with_another_process_count_says_the_streams_were_split_anew(tmp_path, corpus):
+    run = tmp_path / "run"
+    run_seqkit(small_run(corpus, run, "--steps", "10"), processes=2)
+    result = run_seqkit(["train", "--resume", str(run), "--steps", "20"])
+    assert "trained with 2 processes and goes on with 1" in result.stderr
+    assert parameters(run)[2]["step"] == 20
+
+
+@needs_mpi
+def test_a_batch_that_does_not_split_stops_every_process_with_one_line(tmp_path, corpus):
+    command = [MPIEXEC, "-n", "2"] + SEQKIT + small_run(corpus, tmp_path / "run", "--batch-size", "5", "--steps", "5")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "--batch-size 5 does not split evenly between 2 processes: use --batch-size 4 or 6" in result.stderr
+
+
+def rank_pid(job, rank):
+    """The pid of one process of the MPI job started as `job`: a descendant whose environment
+    says PMI_RANK=rank."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes().split(b"\0")
+                if f"PMI_RANK={rank}".encode() in environ and f"SEQKIT_TEST_JOB={job}".encode() in environ:
+                    return int(entry.name)
+            except OSError:
+                continue
+        time.sleep(0.2)
+    raise AssertionError(f"no process of rank {rank} appeared")
+
+
+@needs_mpi
+def test_a_killed_process_ends_the_job_and_the_run_resumes(tmp_path, corpus):
+    """SIGKILL one of two processes while they train (started by --workers): the other stops
+    well within 30 s, one line names the rank and the signal, the exit status says it failed,
+    and the run directory's latest checkpoint loads and resumes."""
+    run = tmp_path / "run"
+    job = str(os.getpid())
+    process = subprocess.Popen(SEQKIT + small_run(corpus, run, "--epochs", "10000", "--eval-every", "3",
+                                                  "--workers", "2"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "SEQKIT_TEST_JOB": job})
+    victim = rank_pid(job, 1)
+    deadline = time.monotonic() + 60
+    while not (run / "latest.npz").exists() or parameters(run)[2]["step"] < 3:
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1]
+        time.sleep(0.2)
+    os.kill(victim, signal.SIGKILL)
+    killed = time.monotonic()
+    _, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - killed < 30
+    assert process.returncode != 0
+    assert "Traceback" not in stderr
+    assert f"Error: rank 1 of 2 (pid {victim}) ended: Killed (signal 9); the others were stopped" in stderr
+    assert f"seqkit train --resume {run}" in stderr.splitlines()[-1]
+    step = parameters(run)[2]["step"]
+    assert step >= 3
+    result = run_seqkit(["train", "--resume", str(run), "--steps", str(step + 2)])
+    assert f"resuming {run} at step {step}" in result.stderr
