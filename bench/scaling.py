@@ -4,12 +4,17 @@ the same global batch; with the bytes the processes sum per step and the share o
 in that Allreduce.
 
     pip install ".[mpi]" threadpoolctl
-    python bench/scaling.py              # the matrix's LSTM rows at batch 32 and 64, about 12 minutes
-    python bench/scaling.py --quick      # 2x256 and 2x512 at batch 32 and 64, about 4 minutes
+    python bench/scaling.py              # the matrix's LSTM rows at batch 32 and 64, about 10 minutes
+    python bench/scaling.py --quick      # 2x256 and 2x512 at batch 32 and 64, about 3 minutes
 
 Each figure is a fresh job; the three setups take turns, medians of --rounds. A step is the
 Trainer's own (seqkit.train.Trainer._train_step: embedding, layers, softmax cross-entropy,
 backward, the Allreduce, clipping to norm 5, Adam), vocabulary 65, embedding = hidden, T 100.
+
+Then a model on paper for many machines, each a machine like this one (one process with 2
+threads) keeping its batch, the global batch growing with them: a step takes the measured
+compute plus a ring Allreduce of the summed bytes, 2 (N - 1) / N x bytes / bandwidth, plus
+2 (N - 1) x LATENCY; the efficiency is compute / (compute + Allreduce).
 """
 import argparse
 import json
@@ -26,6 +31,11 @@ ROWS = [(layers, hidden, batch) for layers in (1, 2) for hidden in (128, 256, 51
 QUICK = [(2, 256, 32), (2, 256, 64), (2, 512, 32), (2, 512, 64)]
 SETUPS = {"1 process, 1 thread": (1, 1), "1 process, 2 threads": (1, 2), "2 processes, 1 thread each": (2, 1)}
 SEQ_LEN = 100
+MACHINES, GBITS, LATENCY = (8, 64), (10, 100), 50e-6  # per ring step: a TCP round on Ethernet
+
+
+def ring_allreduce_s(nbytes, machines, gbits):
+    return 2 * (machines - 1) / machines * nbytes / (gbits * 1e9 / 8) + 2 * (machines - 1) * LATENCY
 
 
 class TimedGroup:
@@ -123,6 +133,7 @@ def main():
     names = list(SETUPS)
     print(f"{'LSTM':<22}" + "".join(f"{name:>28}" for name in names) + f"{'2 proc / 1x1':>14}{'2 proc / 1x2':>14}"
           f"{'summed MiB':>12}{'allreduce':>11}")
+    on_paper = []
     for row in QUICK if options.quick else ROWS:
         figures = {name: [] for name in names}
         for _ in range(options.rounds):
@@ -136,7 +147,14 @@ def main():
         print(f"{f'{layers}x{hidden} batch {batch}':<22}" + "".join(f"{speed[name]:>22,.0f} tok/s" for name in names)
               + f"{speed[names[2]] / speed[names[0]]:>14.2f}{speed[names[2]] / speed[names[1]]:>14.2f}"
               + f"{parallel[0]['allreduce_bytes'] / 2**20:>12.2f}{share:>10.1%}", flush=True)
+        on_paper.append((row, batch * SEQ_LEN / speed[names[1]], parallel[0]["allreduce_bytes"]))
     print("BLAS:", figures[names[0]][0]["blas"], "/", figures[names[2]][0]["blas"])
+    print(f"\nOn paper: N machines like this one, each at the row's batch; efficiency (latency "
+          f"{LATENCY * 1e6:.0f} us per ring step)")
+    print(f"{'LSTM':<22}{'compute ms':>11}" + "".join(f"{f'{n} x {g} Gbit/s':>17}" for n in MACHINES for g in GBITS))
+    for (layers, hidden, batch), compute, nbytes in on_paper:
+        print(f"{f'{layers}x{hidden} batch {batch}':<22}{compute * 1e3:>11.1f}" + "".join(
+            f"{compute / (compute + ring_allreduce_s(nbytes, n, g)):>17.1%}" for n in MACHINES for g in GBITS))
 
 
 if __name__ == "__main__":

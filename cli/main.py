@@ -7,10 +7,7 @@ import dataclasses
 import inspect
 import math
 import os
-import re
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,12 +23,13 @@ from seqkit.data import count_chunks, read_text
 from seqkit.init import SCHEMES
 from seqkit.lm import LanguageModel, load
 from seqkit.optim import OPTIMIZERS
-from seqkit.parallel import EXTRA, MPIMissing, current_group, launched_size
+from seqkit.parallel import MPIMissing, current_group, launched_size
 from seqkit.rundir import LATEST, TrainingError, corpus_path, holds_run, latest_run
 from seqkit.sample import check_sampling_options
 from seqkit.schedule import SCHEDULES
 from seqkit.train import StopEverywhere, Trainer
 from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
+from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, launch_workers
 
 RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
 POSITIVE = click.IntRange(min=1)
@@ -207,56 +205,6 @@ def train(ctx, corpus, out, resume_dir, workers, **options):
     if os.environ.get(REPORT_PID) and trainer.writes:
         click.echo(f"{RUN_LINE} {trainer.run_dir}")
     run_training(trainer)
-
-
-REPORT_PID = "SEQKIT_REPORT_PID"  # set by --workers: each process says its rank and pid on stdout
-PID_LINE, RUN_LINE = "seqkit-process", "seqkit-run"
-MPICH_BANNER = re.compile(r"^(=+$|=   |YOUR APPLICATION TERMINATED|This typically refers|Please see the FAQ)")
-
-
-def launch_workers(count):
-    """Run this same command in `count` processes under the mpiexec of the mpich wheel (or the
-    first on PATH) and return its exit status; Ctrl-C reaches the processes, which save and stop.
-    MPICH reports a process that died (SIGKILL, say) in a banner on stdout, naming its pid; here
-    it becomes one line naming its rank."""
-    here = str(Path(sys.executable).parent)
-    mpiexec = shutil.which("mpiexec", path=os.pathsep.join([here, os.environ.get("PATH", "")]))
-    try:
-        import mpi4py  # noqa: F401  (only to tell whether the extra is installed)
-    except ImportError:
-        mpiexec = None
-    if mpiexec is None:
-        fail(f"--workers needs MPI: {EXTRA}")
-    command = [mpiexec, "-n", str(count), sys.executable, "-m", "seqkit.cli", *sys.argv[1:]]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, REPORT_PID: "1"})
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal sends it to the processes too
-    signal.signal(signal.SIGTERM, lambda number, frame: process.send_signal(number))
-    ranks, banner, run_dir, blank = {}, [], "RUN_DIR", False
-    try:
-        for line in process.stdout:
-            if line.startswith(PID_LINE):
-                _, rank, pid = line.split()
-                ranks[pid] = rank
-            elif line.startswith(RUN_LINE):
-                run_dir = line.split(maxsplit=1)[1].strip()
-            elif MPICH_BANNER.match(line):
-                banner.append(line)
-            elif line == "\n" and not blank:  # the banner begins with one
-                blank = True
-                continue
-            else:
-                sys.stdout.write("\n" * blank + line)
-            blank = False
-        status = process.wait()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    pid = re.search(r"PID (\d+)", "".join(banner))
-    signal_name = re.search(r"EXIT STRING: (.*\(signal \d+\))", "".join(banner))
-    if pid and signal_name:  # (an error in a process was reported by that process)
-        click.echo(f"Error: rank {ranks.get(pid.group(1), '?')} of {count} (pid {pid.group(1)}) ended: "
-                   f"{signal_name.group(1)}; the others were stopped, the run's latest checkpoint is intact: "
-                   f"continue with seqkit train --resume {run_dir}", err=True)
-    return status
 
 
 def fail_in_group(group, error):

@@ -200,8 +200,9 @@ class Trainer:
         config, vocab = TrainConfig.from_dict(run["config"]), Vocab.from_dict(run["vocab"])
         path = corpus_path(config)
         if not path.is_file() or file_digest(path) != run["corpus_sha256"]:
-            raise TrainingError(f"rank {group.rank} has {'another' if path.is_file() else 'no'} {path} than rank 0: "
-                                f"give every machine the same corpus at the same path")
+            problem = "has another file at" if path.is_file() else "cannot find"
+            raise TrainingError(f"rank {group.rank} {problem} {path}, rank 0's corpus: give every machine the "
+                                f"same corpus at the same path")
         ids = vocab.encode(read_text(path, config.encoding, config.encoding_errors))
         return cls(config, run["run_dir"], vocab, ids, group)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import seqkit
 from seqkit import Model
 from seqkit._cores import share_cores
 from seqkit.checkpoint import load_arrays
@@ -223,3 +224,31 @@ def test_a_killed_process_ends_the_job_and_the_run_resumes(tmp_path, corpus):
     assert step >= 3
     result = run_seqkit(["train", "--resume", str(run), "--steps", str(step + 2)])
     assert f"resuming {run} at step {step}" in result.stderr
+
+
+class SecondRank:
+    """What Trainer._follower needs of a group: which process this is."""
+    rank, size = 1, 2
+
+
+def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(tmp_path, corpus):
+    """What rank 0 sends the others, from a real run; a process whose seqkit version or corpus
+    differs stops before training with a line naming its rank and the fix."""
+    from seqkit import TrainConfig
+    from seqkit.rundir import file_digest
+    from seqkit.train import Trainer
+    config = TrainConfig(corpus=str(corpus), hidden=8, layers=1, batch_size=4, seq_len=8, steps=1, seed=0)
+    leader = Trainer.start(config, tmp_path / "run")
+    leader.release()
+    run = {"run_dir": str(leader.run_dir), "config": config.to_dict(), "vocab": leader.vocab.to_dict(),
+           "seqkit_version": seqkit.__version__, "corpus_sha256": file_digest(corpus)}
+    follower = Trainer._follower(run, SecondRank())
+    assert follower.streams == slice(2, 4) and not follower.writes
+    with pytest.raises(TrainingError, match=r"rank 1 runs seqkit .* but rank 0 runs 0\.0\.9: install the same"):
+        Trainer._follower({**run, "seqkit_version": "0.0.9"}, SecondRank())
+    corpus.write_text(corpus.read_text() + "more")
+    with pytest.raises(TrainingError, match=f"rank 1 has another file at {corpus}, rank 0's corpus: give every machine the same"):
+        Trainer._follower(run, SecondRank())
+    corpus.unlink()
+    with pytest.raises(TrainingError, match=f"rank 1 cannot find {corpus}, rank 0's corpus"):
+        Trainer._follower(run, SecondRank())

@@ -1,0 +1,59 @@
+"""`seqkit train --workers N`: the same command in N processes under MPICH's mpiexec, for users
+who never start MPI themselves, with MPICH's report of a process that died turned into one line."""
+import importlib.util
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from seqkit.parallel import EXTRA
+
+REPORT_PID = "SEQKIT_REPORT_PID"  # set by --workers: each process says its rank and pid on stdout
+PID_LINE, RUN_LINE = "seqkit-process", "seqkit-run"
+MPICH_BANNER = re.compile(r"^(=+$|=   |YOUR APPLICATION TERMINATED|This typically refers|Please see the FAQ)")
+
+
+def launch_workers(count):
+    """Run this same command in `count` processes under the mpiexec of the mpich wheel (or the
+    first on PATH) and return its exit status; Ctrl-C reaches the processes, which save and stop.
+    MPICH reports a process that died (SIGKILL, say) in a banner on stdout, naming its pid; here
+    it becomes one line naming its rank."""
+    here = str(Path(sys.executable).parent)
+    mpiexec = shutil.which("mpiexec", path=os.pathsep.join([here, os.environ.get("PATH", "")]))
+    if mpiexec is None or importlib.util.find_spec("mpi4py") is None:
+        raise click.ClickException(f"--workers needs MPI: {EXTRA}")
+    command = [mpiexec, "-n", str(count), sys.executable, "-m", "seqkit.cli", *sys.argv[1:]]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, REPORT_PID: "1"})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal sends it to the processes too
+    signal.signal(signal.SIGTERM, lambda number, frame: process.send_signal(number))
+    ranks, banner, run_dir, blank = {}, [], "RUN_DIR", False
+    try:
+        for line in process.stdout:
+            if line.startswith(PID_LINE):
+                _, rank, pid = line.split()
+                ranks[pid] = rank
+            elif line.startswith(RUN_LINE):
+                run_dir = line.split(maxsplit=1)[1].strip()
+            elif MPICH_BANNER.match(line):
+                banner.append(line)
+            elif line == "\n" and not blank:  # the banner begins with one
+                blank = True
+                continue
+            else:
+                sys.stdout.write("\n" * blank + line)
+            blank = False
+        status = process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    pid = re.search(r"PID (\d+)", "".join(banner))
+    signal_name = re.search(r"EXIT STRING: (.*\(signal \d+\))", "".join(banner))
+    if pid and signal_name:  # (an error in a process was reported by that process)
+        click.echo(f"Error: rank {ranks.get(pid.group(1), '?')} of {count} (pid {pid.group(1)}) ended: "
+                   f"{signal_name.group(1)}; the others were stopped, the run's latest checkpoint is intact: "
+                   f"continue with seqkit train --resume {run_dir}", err=True)
+    return status
