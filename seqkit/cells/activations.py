@@ -129,3 +129,20 @@ def column_sums(rows, out):
         row = rows[n]
         for m in range(out.size):
             out[m] += row[m]
+
+
+TURNED_BATCHES = (8, 64)  # from, below: the batches whose per-step product goes the other way round
+
+
+@kernel
+def hidden_product(h_prev, weight_hh, out):
+    """out (B, G*H) = h_prev (B, H) @ weight_hh.T, the per-step product of a recurrence. From a
+    batch of 8 to 63 it is computed as weight_hh @ h_prev.T and transposed: OpenBLAS runs that
+    orientation 1.2-1.9x as fast there, transpose included, but slower at batch 64 and at 1
+    (bench/blas_peer.py and sampling, 2-core Intel Xeon, SkylakeX kernels)."""
+    if not TURNED_BATCHES[0] <= h_prev.shape[0] < TURNED_BATCHES[1]:
+        np.dot(h_prev, weight_hh.T, out)
+        return
+    product = np.empty((weight_hh.shape[0], h_prev.shape[0]), h_prev.dtype)
+    np.dot(weight_hh, h_prev.T, product)
+    out[:] = product.T

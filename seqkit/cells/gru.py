@@ -15,7 +15,7 @@ import numpy as np
 
 from seqkit._jit import kernel
 from seqkit.cells import Cell, Kernels
-from seqkit.cells.activations import column_sums, sigmoid_of_sum, tanh
+from seqkit.cells.activations import column_sums, hidden_product, sigmoid_of_sum, tanh
 
 
 @kernel
@@ -32,7 +32,7 @@ def gru_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
     h_prev, h = states[0, t], states[0, t + 1]
     gates, hn = _gates_and_hn(cache_t)
     H, one = h.shape[1], h.dtype.type(1)
-    np.dot(h_prev, weight_hh.T, gates)
+    hidden_product(h_prev, weight_hh, gates)
     for b in range(h.shape[0]):
         row, x = gates[b], xproj_t[b]
         sigmoid_of_sum(row[:2 * H], x[:2 * H], bias_hh[:2 * H], one)  # r, z

@@ -14,7 +14,7 @@ import numpy as np
 
 from seqkit._jit import kernel
 from seqkit.cells import Cell, Kernels
-from seqkit.cells.activations import column_sums, sigmoid_of_sum, tanh, tanh_of_sum
+from seqkit.cells.activations import column_sums, hidden_product, sigmoid_of_sum, tanh, tanh_of_sum
 
 
 @kernel
@@ -22,7 +22,7 @@ def lstm_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
     """One step: states[:, t] -> states[:, t + 1]; cache_t (B, 4H) receives the gates i, f, g, o."""
     h_prev, c_prev, h, c, gates = states[0, t], states[1, t], states[0, t + 1], states[1, t + 1], cache_t
     H, one = h.shape[1], h.dtype.type(1)
-    np.dot(h_prev, weight_hh.T, gates)
+    hidden_product(h_prev, weight_hh, gates)
     for b in range(h.shape[0]):
         row, x = gates[b], xproj_t[b]
         sigmoid_of_sum(row[:2 * H], x[:2 * H], bias_hh[:2 * H], one)  # i, f
