@@ -44,10 +44,14 @@ class ForwardCache(NamedTuple):
 GRADIENT_ALIGNMENT = 64  # bytes: each gradient in the flat buffer starts on a cache line
 
 
+def _aligned_size(array):
+    """Elements an array's gradient takes in the flat buffer: its own, rounded up to a cache line."""
+    return -(-array.nbytes // GRADIENT_ALIGNMENT) * GRADIENT_ALIGNMENT // array.itemsize
+
+
 def gradient_buffer_size(parameters):
     """Elements of a flat buffer that holds a gradient for each parameter, each aligned."""
-    return sum(-(-array.nbytes // GRADIENT_ALIGNMENT) * GRADIENT_ALIGNMENT // array.itemsize
-               for array in parameters.values())
+    return sum(_aligned_size(array) for array in parameters.values())
 
 
 def aligned_zeros(size, dtype):
@@ -65,7 +69,7 @@ def gradient_views(parameters, buffer):
     for name, array in parameters.items():
         views[name] = buffer[start:start + array.size].reshape(array.shape)
         views[name][...] = 0
-        start += -(-array.nbytes // GRADIENT_ALIGNMENT) * GRADIENT_ALIGNMENT // array.itemsize
+        start += _aligned_size(array)
     return views
 
 
