@@ -217,6 +217,7 @@ def fail_in_group(group, error):
     click.echo(f"Error: rank {group.rank} of {group.size}: {error}", err=True)
     sys.stderr.flush()
     group.abort()
+    os._exit(1)  # MPI_Abort ends the job, but may return before it has ended this process
 
 
 def build_config(corpus, options):

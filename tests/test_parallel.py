@@ -252,3 +252,29 @@ def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(tmp_path, corp
     corpus.unlink()
     with pytest.raises(TrainingError, match=f"rank 1 cannot find {corpus}, rank 0's corpus"):
         Trainer._follower(run, SecondRank())
+
+
+@needs_mpi
+def test_an_error_in_one_process_ends_them_all_with_one_line(tmp_path, corpus):
+    """Rank 1 runs another seqkit version (patched in, through MPMD's second command): it stops
+    before training with one line naming its rank, and rank 0, waiting for it, ends too."""
+    patched = ("import sys, seqkit; seqkit.__version__ = '0.0.9'; from seqkit.cli.main import main; "
+               "main(prog_name='seqkit')")
+    arguments = small_run(corpus, tmp_path / "run", "--steps", "5")
+    command = [MPIEXEC, "-n", "1"] + SEQKIT + arguments + [":", "-n", "1", sys.executable, "-c", patched] + arguments
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 30
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "Error: rank 1 of 2: rank 1 runs seqkit 0.0.9 but rank 0 runs" in result.stderr
+    assert result.stderr.count("runs seqkit 0.0.9") == 1  # said once
+
+
+def test_workers_without_the_extra_say_how_to_install_it(monkeypatch):
+    from click.testing import CliRunner
+    from seqkit.cli import workers
+    from seqkit.cli.main import main
+    monkeypatch.setattr(workers.importlib.util, "find_spec", lambda name: None)
+    result = CliRunner().invoke(main, ["train", "--workers", "2"])
+    assert result.exit_code == 1
+    assert 'Error: --workers needs MPI: pip install "seqkit[mpi]"' in result.stderr
