@@ -209,11 +209,13 @@ def train(ctx, corpus, out, resume_dir, workers, **options):
 
 def fail_in_group(group, error):
     """Report an error in one process of a group and end them all: the others would wait for
-    this one forever. StopEverywhere is raised by every process alike: rank 0 reports it."""
-    if group.size == 1 or (isinstance(error, StopEverywhere) and group.rank == 0):
-        fail(error)
+    this one forever. StopEverywhere, which every process raises alike, is said by one only."""
     if isinstance(error, StopEverywhere):
+        if group.rank == error.said_by:
+            fail(error)
         sys.exit(1)
+    if group.size == 1:
+        fail(error)
     click.echo(f"Error: rank {group.rank} of {group.size}: {error}", err=True)
     sys.stderr.flush()
     group.abort()

@@ -29,9 +29,10 @@ def launch_workers(count):
         raise click.ClickException(f"--workers needs MPI: {EXTRA}")
     command = [mpiexec, "-n", str(count), sys.executable, "-m", "seqkit.cli", *sys.argv[1:]]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, REPORT_PID: "1"})
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal sends it to the processes too
-    signal.signal(signal.SIGTERM, lambda number, frame: process.send_signal(number))
-    ranks, banner, run_dir, blank = {}, [], "RUN_DIR", False
+    # Ctrl-C reaches mpiexec too, which passes it on to the processes: this one waits for them.
+    previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+                signal.SIGTERM: signal.signal(signal.SIGTERM, lambda number, frame: process.send_signal(number))}
+    ranks, banner, run_dir, blank = {}, [], None, False
     try:
         for line in process.stdout:
             if line.startswith(PID_LINE):
@@ -49,11 +50,13 @@ def launch_workers(count):
             blank = False
         status = process.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     pid = re.search(r"PID (\d+)", "".join(banner))
     signal_name = re.search(r"EXIT STRING: (.*\(signal \d+\))", "".join(banner))
     if pid and signal_name:  # (an error in a process was reported by that process)
+        after = (f"the run's latest checkpoint is intact: continue with seqkit train --resume {run_dir}"
+                 if run_dir else "training had not started")
         click.echo(f"Error: rank {ranks.get(pid.group(1), '?')} of {count} (pid {pid.group(1)}) ended: "
-                   f"{signal_name.group(1)}; the others were stopped, the run's latest checkpoint is intact: "
-                   f"continue with seqkit train --resume {run_dir}", err=True)
-    return status
+                   f"{signal_name.group(1)}; the others were stopped, {after}", err=True)
+    return 128 - status if status < 0 else status  # killed by a signal: as a shell reports it

@@ -29,4 +29,5 @@ def share_cores(environ=os.environ):
     slows multi-threaded BLAS tenfold or more."""
     processes = local_processes(environ)
     if processes > 1 and not any(name in environ for name in THREAD_VARIABLES):
-        environ["OPENBLAS_NUM_THREADS"] = str(max(1, usable_cores() // processes))
+        for name in THREAD_VARIABLES:  # OpenBLAS's, and MKL's in NumPy builds that use it
+            environ[name] = str(max(1, usable_cores() // processes))

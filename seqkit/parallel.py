@@ -44,7 +44,11 @@ def current_group():
         return ALONE
     MPI = import_mpi()
     comm = MPI.COMM_WORLD
-    return Group(comm, MPI) if comm.Get_size() > 1 else ALONE
+    if comm.Get_size() != launched_size():
+        raise MPIMissing(f"mpiexec started {launched_size()} processes but MPI for Python sees "
+                         f"{comm.Get_size()}: start them with the mpiexec of the MPI mpi4py was built for "
+                         f"(the one {EXTRA} installs)")
+    return Group(comm, MPI)
 
 
 class Alone:
@@ -62,7 +66,7 @@ class Alone:
         """Rank 0's text (None stands for "rank 0 failed") on every process."""
         return text
 
-    def gather_rows(self, array):
+    def gather_streams(self, array):
         """Rank 0: the processes' arrays (B_r, ...) stacked along their first axis in rank order;
         elsewhere None."""
         return array
@@ -98,7 +102,7 @@ class Group(Alone):
         self.comm.Bcast(buffer, root=0)
         return buffer.tobytes().decode()
 
-    def gather_rows(self, array):
+    def gather_streams(self, array):
         array = np.ascontiguousarray(array)
         whole = np.empty((self.size, *array.shape), array.dtype) if self.rank == 0 else None
         self.comm.Gather(array, whole, root=0)

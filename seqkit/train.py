@@ -37,8 +37,12 @@ SUMMED_EXTRAS = 3  # after the gradients in the buffer processes sum: the loss, 
 
 
 class StopEverywhere(TrainingError):
-    """An error that every process of a group raises at the same point: rank 0 reports it, the
-    others just stop."""
+    """An error that every process of a group raises at the same point: one of them reports it
+    (said_by, rank 0 unless another knows why), the others just stop."""
+
+    def __init__(self, message, said_by=0):
+        super().__init__(message)
+        self.said_by = said_by
 
 
 def evaluate_streams(model, streams, seq_len, ignore_id):
@@ -62,7 +66,8 @@ def summarize(loss_sum, count, level):
 
 
 class Trainer:
-    """One training run in a run directory. Build it with Trainer.start or Trainer.resume."""
+    """One training run in a run directory. Build it with Trainer.start or Trainer.resume, or in
+    a group of processes with Trainer.join."""
 
     def __init__(self, config, run_dir, vocab, ids, group=ALONE):
         """Prefer start, resume and join; `ids` is the training corpus, encoded by vocab; group:
@@ -167,7 +172,8 @@ class Trainer:
         vocabulary and their own copy of the corpus, which must be the same file. Every process
         then takes rank 0's latest checkpoint: the parameters, the optimizer's state, the
         position, the dropout generator and its block of the carried state. If begin() fails,
-        rank 0 raises its error and the others StopEverywhere."""
+        rank 0 raises its error and the others StopEverywhere; if a process fails after that,
+        every process raises StopEverywhere, said by the one that failed."""
         if group.size == 1:
             return begin()
         if group.rank == 0:
@@ -176,17 +182,27 @@ class Trainer:
             except BaseException:
                 share_json(group, None)
                 raise
-            run = {"run_dir": str(trainer.run_dir), "config": trainer.config.to_dict(),
-                   "vocab": trainer.vocab.to_dict(), "seqkit_version": seqkit.__version__,
-                   "corpus_sha256": file_digest(corpus_path(trainer.config))}
-            share_json(group, run)
-            arrays, meta = load_arrays(trainer.run_dir / LATEST)
+            share_json(group, {"run_dir": str(trainer.run_dir), "config": trainer.config.to_dict(),
+                               "vocab": trainer.vocab.to_dict(), "seqkit_version": seqkit.__version__,
+                               "digests": corpus_digests(trainer.config)})
         else:
             run = share_json(group, None)
             if run is None:
                 raise StopEverywhere("rank 0 could not start the run")
-            trainer = cls._follower(run, group)
-            arrays, meta = None, None
+        failure, arrays, meta = None, None, None
+        try:
+            if group.rank == 0:
+                arrays, meta = load_arrays(trainer.run_dir / LATEST)
+            else:
+                trainer = cls._follower(run, group)
+        except (TrainingError, ValueError, OSError) as error:
+            failure = error
+        failed = np.zeros(group.size)
+        failed[group.rank] = failure is not None
+        group.sum(failed)  # every process learns whether all could join, and nobody waits forever
+        if failed.any():
+            raise StopEverywhere(str(failure or f"rank {int(np.flatnonzero(failed)[0])} could not join the run"),
+                                 said_by=group.rank if failure else int(np.flatnonzero(failed)[0]))
         arrays, meta = broadcast_checkpoint(group, arrays, meta)
         trainer._restore(arrays, meta)
         return trainer
@@ -198,12 +214,12 @@ class Trainer:
             raise TrainingError(f"rank {group.rank} runs seqkit {seqkit.__version__} but rank 0 runs "
                                 f"{run['seqkit_version']}: install the same seqkit for every process")
         config, vocab = TrainConfig.from_dict(run["config"]), Vocab.from_dict(run["vocab"])
-        path = corpus_path(config)
-        if not path.is_file() or file_digest(path) != run["corpus_sha256"]:
-            problem = "has another file at" if path.is_file() else "cannot find"
-            raise TrainingError(f"rank {group.rank} {problem} {path}, rank 0's corpus: give every machine the "
-                                f"same corpus at the same path")
-        ids = vocab.encode(read_text(path, config.encoding, config.encoding_errors))
+        for path, digest in zip(corpus_files(config), run["digests"]):
+            if not path.is_file() or file_digest(path) != digest:
+                problem = "has another file at" if path.is_file() else "cannot find"
+                raise TrainingError(f"rank {group.rank} {problem} {path}, which rank 0 reads: give every machine "
+                                    f"the same corpus at the same path")
+        ids = vocab.encode(read_text(corpus_path(config), config.encoding, config.encoding_errors))
         return cls(config, run["run_dir"], vocab, ids, group)
 
     def _restore(self, arrays, meta):
@@ -383,7 +399,7 @@ class Trainer:
 
     def _checkpoint(self):
         """(arrays, meta) to save; the carried state of every process's streams is gathered to
-        rank 0, so a checkpoint is the same whatever number of processes wrote it."""
+        rank 0, so that any number of processes can resume from it."""
         arrays = model_arrays(self.model)
         optim_arrays, optim_scalars = self.optimizer.state_dict()
         arrays.update({f"optim.{name}": a for name, a in optim_arrays.items()})
@@ -391,7 +407,7 @@ class Trainer:
         if self.state is not None:
             for k, layer_arrays in enumerate(self.model.state_arrays(self.state)):
                 state_arrays = len(layer_arrays)
-                arrays.update({f"state.{k}.{i}": self.group.gather_rows(a) for i, a in enumerate(layer_arrays)})
+                arrays.update({f"state.{k}.{i}": self.group.gather_streams(a) for i, a in enumerate(layer_arrays)})
         meta = {"format": 1, "seqkit_version": seqkit.__version__, "step": self.step,
                 "epoch": self.epoch, "position": self.position, "state_arrays": state_arrays,
                 "rng": self.rng.bit_generator.state, "optimizer": optim_scalars,
@@ -412,6 +428,15 @@ class Trainer:
     def _trim_metrics(self):
         if self.writes:
             trim_metrics(self.run_dir, self.step)
+
+
+def corpus_files(config):
+    """The files training reads: the corpus, and the validation file if one is given."""
+    return [corpus_path(config)] + ([Path(config.val_file)] if config.val_file else [])
+
+
+def corpus_digests(config):
+    return [file_digest(path) for path in corpus_files(config)]
 
 
 def check_split(batch_size, processes):

@@ -95,7 +95,7 @@ def test_a_batch_that_does_not_split_says_what_works():
 def test_local_processes_share_the_cores():
     environ = {"MPI_LOCALNRANKS": "2"}
     share_cores(environ)
-    assert int(environ["OPENBLAS_NUM_THREADS"]) == max(1, len(os.sched_getaffinity(0)) // 2)
+    assert int(environ["OPENBLAS_NUM_THREADS"]) == int(environ["MKL_NUM_THREADS"]) == max(1, len(os.sched_getaffinity(0)) // 2)
     chosen = {"MPI_LOCALNRANKS": "2", "OMP_NUM_THREADS": "3"}
     share_cores(chosen)
     assert "OPENBLAS_NUM_THREADS" not in chosen  # the user's choice stands
@@ -163,11 +163,18 @@ def test_two_processes_train_the_model_one_process_trains(tmp_path, corpus):
 
 @needs_mpi
 def test_resuming_with_another_process_count_says_the_streams_were_split_anew(tmp_path, corpus):
-    run = tmp_path / "run"
-    run_seqkit(small_run(corpus, run, "--steps", "10"), processes=2)
+    """10 steps with 2 processes, 10 more with 1: the streams' states were gathered and split
+    anew, so the run ends where one process going straight through ends (float64, 1e-10)."""
+    run, straight = tmp_path / "run", tmp_path / "straight"
+    run_seqkit(small_run(corpus, run, "--dtype", "float64", "--steps", "10"), processes=2)
     result = run_seqkit(["train", "--resume", str(run), "--steps", "20"])
     assert "trained with 2 processes and goes on with 1" in result.stderr
-    assert parameters(run)[2]["step"] == 20
+    run_seqkit(small_run(corpus, straight, "--dtype", "float64", "--steps", "20"))
+    _, resumed, meta = parameters(run)
+    _, expected, _ = parameters(straight)
+    assert meta["step"] == 20 and "processes" not in meta
+    for name, array in expected.items():
+        np.testing.assert_allclose(resumed[name], array, rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 @needs_mpi
@@ -241,16 +248,16 @@ def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(tmp_path, corp
     leader = Trainer.start(config, tmp_path / "run")
     leader.release()
     run = {"run_dir": str(leader.run_dir), "config": config.to_dict(), "vocab": leader.vocab.to_dict(),
-           "seqkit_version": seqkit.__version__, "corpus_sha256": file_digest(corpus)}
+           "seqkit_version": seqkit.__version__, "digests": [file_digest(corpus)]}
     follower = Trainer._follower(run, SecondRank())
     assert follower.streams == slice(2, 4) and not follower.writes
     with pytest.raises(TrainingError, match=r"rank 1 runs seqkit .* but rank 0 runs 0\.0\.9: install the same"):
         Trainer._follower({**run, "seqkit_version": "0.0.9"}, SecondRank())
     corpus.write_text(corpus.read_text() + "more")
-    with pytest.raises(TrainingError, match=f"rank 1 has another file at {corpus}, rank 0's corpus: give every machine the same"):
+    with pytest.raises(TrainingError, match=f"rank 1 has another file at {corpus}, which rank 0 reads: give every machine the same"):
         Trainer._follower(run, SecondRank())
     corpus.unlink()
-    with pytest.raises(TrainingError, match=f"rank 1 cannot find {corpus}, rank 0's corpus"):
+    with pytest.raises(TrainingError, match=f"rank 1 cannot find {corpus}, which rank 0 reads"):
         Trainer._follower(run, SecondRank())
 
 
@@ -266,7 +273,7 @@ def test_an_error_in_one_process_ends_them_all_with_one_line(tmp_path, corpus):
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert time.monotonic() - started < 30
     assert result.returncode != 0 and "Traceback" not in result.stderr
-    assert "Error: rank 1 of 2: rank 1 runs seqkit 0.0.9 but rank 0 runs" in result.stderr
+    assert "Error: rank 1 runs seqkit 0.0.9 but rank 0 runs" in result.stderr
     assert result.stderr.count("runs seqkit 0.0.9") == 1  # said once
 
 
