@@ -39,9 +39,9 @@ sent() { ip netns exec seqkit-a cat /sys/class/net/seqkit-veth-a/statistics/tx_b
 before=$(sent)
 ip netns exec seqkit-a "$(dirname "$python")/mpiexec" -genv MPIR_CVAR_NOLOCAL 1 -genv UCX_TLS tcp \
     -launcher ssh -launcher-exec "$work/launch" -iface seqkit-veth-a -hosts 10.77.0.1,10.77.0.2 -n 2 -ppn 1 \
-    "$python" -m seqkit.cli train "$work/corpus.txt" -o "$work/two" "${options[@]}" 2>&1 | tail -1
+    "$(dirname "$python")/seqkit" train "$work/corpus.txt" -o "$work/two" "${options[@]}" 2>&1 | tail -1
 echo "sent on the veth by 10.77.0.1: $(( $(sent) - before )) bytes"
-"$python" -m seqkit.cli train "$work/corpus.txt" -o "$work/one" "${options[@]}" 2>&1 | tail -1
+"$(dirname "$python")/seqkit" train "$work/corpus.txt" -o "$work/one" "${options[@]}" 2>&1 | tail -1
 "$python" - "$work" <<'COMPARE'
 import sys
 import numpy as np

@@ -30,7 +30,7 @@ except ImportError:
     MPIEXEC = None
 needs_mpi = pytest.mark.skipif(MPIEXEC is None and os.environ.get("CI") != "true",
                                reason='needs MPI: pip install "seqkit[mpi]"')
-SEQKIT = [sys.executable, "-m", "seqkit.cli"]
+SEQKIT = [str(Path(sys.executable).parent / "seqkit")]  # the installed command, as users run it
 
 
 @pytest.mark.parametrize("variational", [False, True])
@@ -114,7 +114,7 @@ def small_run(corpus, run, *extra):
 
 def run_seqkit(arguments, processes=1, timeout=120):
     command = ([MPIEXEC, "-n", str(processes)] if processes > 1 else []) + SEQKIT + arguments
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=Path(__file__).parent)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -180,7 +180,7 @@ def test_resuming_with_another_process_count_says_the_streams_were_split_anew(tm
 @needs_mpi
 def test_a_batch_that_does_not_split_stops_every_process_with_one_line(tmp_path, corpus):
     command = [MPIEXEC, "-n", "2"] + SEQKIT + small_run(corpus, tmp_path / "run", "--batch-size", "5", "--steps", "5")
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "--batch-size 5 does not split evenly between 2 processes: use --batch-size 4 or 6" in result.stderr
 
@@ -213,7 +213,7 @@ def test_a_killed_process_ends_the_job_and_the_run_resumes(tmp_path, corpus):
     process = subprocess.Popen(SEQKIT + small_run(corpus, run, "--epochs", "10000", "--eval-every", "3",
                                                   "--workers", "2"),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "SEQKIT_TEST_JOB": job})
+                               env={**os.environ, "SEQKIT_TEST_JOB": job}, cwd=tmp_path)
     victim = rank_pid(job, 1)
     deadline = time.monotonic() + 60
     while not (run / "latest.npz").exists() or parameters(run)[2]["step"] < 3:
@@ -270,7 +270,8 @@ def test_an_error_in_one_process_ends_them_all_with_one_line(tmp_path, corpus):
     arguments = small_run(corpus, tmp_path / "run", "--steps", "5")
     command = [MPIEXEC, "-n", "1"] + SEQKIT + arguments + [":", "-n", "1", sys.executable, "-c", patched] + arguments
     started = time.monotonic()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    # (-c puts the current directory first on the path: not a checkout, whose seqkit/ has no cli)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert time.monotonic() - started < 30
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "Error: rank 1 runs seqkit 0.0.9 but rank 0 runs" in result.stderr
