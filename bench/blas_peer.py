@@ -9,10 +9,8 @@ of `mpiexec -n 2` computes (bench/scaling.py).
     pip install torch==2.13.0 threadpoolctl
     python bench/blas_peer.py
 """
-import statistics
-import time
 
-from timing import use_cpu_kernels
+from timing import median_ms, use_cpu_kernels
 
 use_cpu_kernels()  # before numpy loads
 
@@ -24,15 +22,8 @@ SHAPES = [(batch, hidden, gates) for gates in (1, 3, 4) for hidden in (128, 256,
 NAMES = {1: "rnn", 3: "gru", 4: "lstm"}
 
 
-def median_us(product, repeats=2001):
-    for _ in range(50):
-        product()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        product()
-        times.append(time.perf_counter() - start)
-    return 1e6 * statistics.median(times)
+def median_us(product):
+    return 1e3 * median_ms(product, repeats=2001, warmup=50)
 
 
 def main():
