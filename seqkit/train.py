@@ -151,6 +151,7 @@ class Trainer:
     @classmethod
     def _resumed(cls, run_dir, stopping, group):
         config, vocab = load_run_files(run_dir)
+        check_split(config.batch_size, group.size, resuming=run_dir)
         check_corpus_unchanged(run_dir, config)
         ids = vocab.encode(read_text(corpus_path(config), config.encoding, config.encoding_errors))
         trainer = cls(config.replace(**stopping), run_dir, vocab, ids, group)
@@ -439,8 +440,14 @@ def corpus_digests(config):
     return [file_digest(path) for path in corpus_files(config)]
 
 
-def check_split(batch_size, processes):
-    """Refuse a batch whose streams do not split evenly between the processes."""
+def check_split(batch_size, processes, resuming=None):
+    """Refuse a batch whose streams do not split evenly between the processes; resuming: the run
+    directory of a run being resumed, whose batch size cannot change."""
+    if resuming and batch_size % processes:
+        counts = [str(n) for n in range(1, batch_size + 1) if batch_size % n == 0]
+        raise TrainingError(f"the run in {resuming} has --batch-size {batch_size}, which does not split evenly "
+                            f"between {processes} processes: resume it with {', '.join(counts[:-1])} or "
+                            f"{counts[-1]} processes")
     if processes > batch_size:
         raise TrainingError(f"{processes} processes need at least as many streams, but --batch-size is "
                             f"{batch_size}: raise --batch-size to {processes} or more, or start fewer processes")

@@ -90,6 +90,9 @@ def test_a_batch_that_does_not_split_says_what_works():
         check_split(10, 4)
     with pytest.raises(TrainingError, match="3 processes need at least as many streams, but --batch-size is 2"):
         check_split(2, 3)
+    with pytest.raises(TrainingError, match=r"the run in runs/x has --batch-size 10, which does not split evenly "
+                                            r"between 4 processes: resume it with 1, 2, 5 or 10 processes"):
+        check_split(10, 4, resuming="runs/x")
 
 
 def test_local_processes_share_the_cores():
