@@ -23,13 +23,14 @@ from seqkit.data import count_chunks, read_text
 from seqkit.init import SCHEMES
 from seqkit.lm import LanguageModel, load
 from seqkit.optim import OPTIMIZERS
+from seqkit.joining import join
 from seqkit.parallel import MPIMissing, current_group, launched_size
 from seqkit.rundir import LATEST, TrainingError, corpus_path, holds_run, latest_run
 from seqkit.sample import check_sampling_options
 from seqkit.schedule import SCHEDULES
-from seqkit.train import StopEverywhere, Trainer
+from seqkit.train import Trainer
 from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
-from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, launch_workers
+from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, fail_in_group, launch_workers
 
 RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
 POSITIVE = click.IntRange(min=1)
@@ -197,7 +198,7 @@ def train(ctx, corpus, out, resume_dir, workers, **options):
         return trainer
 
     try:
-        trainer = Trainer.join(group, begin)
+        trainer = join(group, begin)
     except RUNTIME_ERRORS as error:
         if began or group.rank > 0:
             fail_in_group(group, error)
@@ -205,21 +206,6 @@ def train(ctx, corpus, out, resume_dir, workers, **options):
     if os.environ.get(REPORT_PID) and trainer.writes:
         click.echo(f"{RUN_LINE} {trainer.run_dir}")
     run_training(trainer)
-
-
-def fail_in_group(group, error):
-    """Report an error in one process of a group and end them all: the others would wait for
-    this one forever. StopEverywhere, which every process raises alike, is said by one only."""
-    if isinstance(error, StopEverywhere):
-        if group.rank == error.said_by:
-            fail(error)
-        sys.exit(1)
-    if group.size == 1:
-        fail(error)
-    click.echo(f"Error: rank {group.rank} of {group.size}: {error}", err=True)
-    sys.stderr.flush()
-    group.abort()
-    os._exit(1)  # MPI_Abort ends the job, but may return before it has ended this process
 
 
 def build_config(corpus, options):

@@ -1,5 +1,6 @@
-"""`seqkit train --workers N`: the same command in N processes under MPICH's mpiexec, for users
-who never start MPI themselves, with MPICH's report of a process that died turned into one line."""
+"""The processes of one training job: `seqkit train --workers N` runs the same command in N
+processes under MPICH's mpiexec, for users who never start MPI themselves, and turns MPICH's
+report of a process that died into one line; an error in one process ends them all."""
 import importlib.util
 import os
 import re
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from seqkit.parallel import EXTRA
+from seqkit.parallel import EXTRA, StopEverywhere
 
 REPORT_PID = "SEQKIT_REPORT_PID"  # set by --workers: each process says its rank and pid on stdout
 PID_LINE, RUN_LINE = "seqkit-process", "seqkit-run"
@@ -62,3 +63,18 @@ def launch_workers(count):
         click.echo(f"Error: rank {ranks.get(pid.group(1), '?')} of {count} (pid {pid.group(1)}) ended: "
                    f"{signal_name.group(1)}; the others were stopped, {after}", err=True)
     return 128 - status if status < 0 else status  # killed by a signal: as a shell reports it
+
+
+def fail_in_group(group, error):
+    """Report an error in one process of a group and end them all: the others would wait for
+    this one forever. StopEverywhere, which every process raises alike, is said by one only."""
+    if isinstance(error, StopEverywhere):
+        if group.rank == error.said_by:
+            raise click.ClickException(str(error)) from None
+        sys.exit(1)
+    if group.size == 1:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Error: rank {group.rank} of {group.size}: {error}", err=True)
+    sys.stderr.flush()
+    group.abort()
+    os._exit(1)  # MPI_Abort ends the job, but may return before it has ended this process

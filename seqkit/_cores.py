@@ -15,12 +15,17 @@ def usable_cores():
         return os.cpu_count() or 1
 
 
-def local_processes(environ=os.environ):
-    """How many processes of this MPI job run on this machine: 1 outside MPI."""
-    for name in LOCAL_PROCESSES:
+def launcher_count(names, environ=os.environ):
+    """The first of the variables `names` that an MPI launcher set, as a number: 1 outside MPI."""
+    for name in names:
         if environ.get(name, "").isdigit():
             return max(1, int(environ[name]))
     return 1
+
+
+def local_processes(environ=os.environ):
+    """How many processes of this MPI job run on this machine: 1 outside MPI."""
+    return launcher_count(LOCAL_PROCESSES, environ)
 
 
 def share_cores(environ=os.environ):

@@ -10,7 +10,7 @@ import numpy as np
 
 from seqkit.rundir import load_model
 from seqkit.sample import generate
-from seqkit.train import evaluate_streams, summarize
+from seqkit.evaluation import evaluate_streams, summarize
 from seqkit.vocab import BOS
 
 EVAL_CHUNK = 256  # tokens per forward pass when evaluating a text; the state is carried across

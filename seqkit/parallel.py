@@ -11,6 +11,9 @@ import os
 
 import numpy as np
 
+from seqkit._cores import launcher_count
+from seqkit.rundir import TrainingError
+
 # The size of the job, as MPICH's (Hydra) and Open MPI's launchers tell each process.
 JOB_SIZE = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
 EXTRA = 'pip install "seqkit[mpi]"'
@@ -22,10 +25,7 @@ class MPIMissing(RuntimeError):
 
 def launched_size(environ=os.environ):
     """How many processes the MPI launcher started this one among: 1 outside MPI."""
-    for name in JOB_SIZE:
-        if environ.get(name, "").isdigit():
-            return int(environ[name])
-    return 1
+    return launcher_count(JOB_SIZE, environ)
 
 
 def import_mpi():
@@ -122,3 +122,31 @@ def block(total, group):
     """The slice of `total` streams that this process takes: contiguous blocks in rank order,
     their sizes differing by one at most when `total` does not divide."""
     return slice(total * group.rank // group.size, total * (group.rank + 1) // group.size)
+
+
+class StopEverywhere(TrainingError):
+    """An error that every process of a group raises at the same point: one of them reports it
+    (said_by, rank 0 unless another knows why), the others just stop."""
+
+    def __init__(self, message, said_by=0):
+        super().__init__(message)
+        self.said_by = said_by
+
+
+def check_split(batch_size, processes, resuming=None):
+    """Refuse a batch whose streams do not split evenly between the processes; resuming: the run
+    directory of a run being resumed, whose batch size cannot change."""
+    if resuming and batch_size % processes:
+        counts = [str(n) for n in range(1, batch_size + 1) if batch_size % n == 0]
+        raise TrainingError(f"the run in {resuming} has --batch-size {batch_size}, which does not split evenly "
+                            f"between {processes} processes: resume it with {', '.join(counts[:-1])} or "
+                            f"{counts[-1]} processes")
+    if processes > batch_size:
+        raise TrainingError(f"{processes} processes need at least as many streams, but --batch-size is "
+                            f"{batch_size}: raise --batch-size to {processes} or more, or start fewer processes")
+    if batch_size % processes:
+        lower = batch_size // processes * processes
+        counts = [n for n in range(2, processes) if batch_size % n == 0]
+        raise TrainingError(f"--batch-size {batch_size} does not split evenly between {processes} processes: "
+                            f"use --batch-size {lower} or {lower + processes}"
+                            + (f", or {' or '.join(map(str, counts))} processes" if counts else ""))

@@ -18,17 +18,17 @@ import numpy as np
 
 import seqkit
 from seqkit.checkpoint import load_arrays
-from seqkit.config import TrainConfig
 from seqkit.data import batchify, chunks, read_text, split_ids
+from seqkit.evaluation import evaluate_streams, summarize
 from seqkit.model import Model
 from seqkit.optim import clip_global_norm, clip_value, global_norm, make_optimizer
-from seqkit.parallel import ALONE, block, share_json
+from seqkit.parallel import ALONE, StopEverywhere, block, check_split
 from seqkit.rundir import (BEST, LATEST, TrainingError, append_metrics, check_corpus_unchanged, corpus_path,
-                           file_digest, holds_run, load_run_files, lock_run_dir, model_arrays, restore_model,
+                           holds_run, load_run_files, lock_run_dir, model_arrays, restore_model,
                            save_checkpoint, trim_metrics, write_run_files)
 from seqkit.sample import generate
 from seqkit.schedule import Schedule
-from seqkit.vocab import BOS, SPECIALS, Vocab, build_vocab
+from seqkit.vocab import BOS, SPECIALS, build_vocab
 from seqkit.workspace import Workspace
 
 MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
@@ -36,41 +36,12 @@ MAX_CHAR_VOCAB = 10_000  # distinct characters beyond which a char-level corpus 
 SUMMED_EXTRAS = 3  # after the gradients in the buffer processes sum: the loss, rank 0's clock, stop votes
 
 
-class StopEverywhere(TrainingError):
-    """An error that every process of a group raises at the same point: one of them reports it
-    (said_by, rank 0 unless another knows why), the others just stop."""
-
-    def __init__(self, message, said_by=0):
-        super().__init__(message)
-        self.said_by = said_by
-
-
-def evaluate_streams(model, streams, seq_len, ignore_id):
-    """Summed loss and number of predicted tokens over streams (T_total, B), the state carried
-    across chunks from zeros, no dropout; targets equal to ignore_id (<s>) are not counted."""
-    total, count, state, workspace = 0.0, 0, None, Workspace()
-    for _, inputs, targets in chunks(streams, seq_len):
-        loss, state, _ = model.forward(inputs, targets, state, ignore_index=ignore_id, workspace=workspace,
-                                       gradients=False)
-        counted = int(np.count_nonzero(targets != ignore_id))
-        total += loss * counted
-        count += counted
-    return total, count
-
-
-def summarize(loss_sum, count, level):
-    """Loss in nats per token, perplexity and (char level) bits per character."""
-    loss = loss_sum / max(count, 1)
-    return {"loss": loss, "perplexity": math.exp(min(loss, 700)),
-            "bits_per_char": loss / math.log(2) if level == "char" else None, "tokens": count}
-
-
 class Trainer:
     """One training run in a run directory. Build it with Trainer.start or Trainer.resume, or in
-    a group of processes with Trainer.join."""
+    a group of processes with seqkit.joining.join."""
 
     def __init__(self, config, run_dir, vocab, ids, group=ALONE):
-        """Prefer start, resume and join; `ids` is the training corpus, encoded by vocab; group:
+        """Prefer start, resume and seqkit.joining.join; `ids` is the training corpus, encoded by vocab; group:
         the processes that train together (seqkit.parallel), this one alone by default."""
         self.config, self.run_dir, self.vocab, self.group = config, Path(run_dir), vocab, group
         check_split(config.batch_size, group.size)
@@ -137,7 +108,7 @@ class Trainer:
     def resume(cls, run_dir, group=ALONE, **stopping):
         """Continue the run in run_dir from its latest checkpoint, exactly where it stopped.
         `stopping` may change epochs, steps or minutes; nothing else can change. With a group of
-        processes, rank 0 calls it inside join."""
+        processes, rank 0 calls it inside seqkit.joining.join."""
         run_dir = Path(run_dir)
         lock = lock_run_dir(run_dir)
         try:
@@ -161,71 +132,13 @@ class Trainer:
             trainer._trim_metrics()
             trainer._save_latest()
             return trainer
-        trainer._restore(*load_arrays(run_dir / LATEST))
+        trainer.restore(*load_arrays(run_dir / LATEST))
         trainer._trim_metrics()
         return trainer
 
-    @classmethod
-    def join(cls, group, begin):
-        """This process's trainer in a group of processes that train one model. Rank 0 calls
-        begin() (a Trainer.start or Trainer.resume with the group), which checks the options and
-        takes the run directory; the others build their trainers from its configuration and
-        vocabulary and their own copy of the corpus, which must be the same file. Every process
-        then takes rank 0's latest checkpoint: the parameters, the optimizer's state, the
-        position, the dropout generator and its block of the carried state. If begin() fails,
-        rank 0 raises its error and the others StopEverywhere; if a process fails after that,
-        every process raises StopEverywhere, said by the one that failed."""
-        if group.size == 1:
-            return begin()
-        if group.rank == 0:
-            try:
-                trainer = begin()
-            except BaseException:
-                share_json(group, None)
-                raise
-            share_json(group, {"run_dir": str(trainer.run_dir), "config": trainer.config.to_dict(),
-                               "vocab": trainer.vocab.to_dict(), "seqkit_version": seqkit.__version__,
-                               "digests": corpus_digests(trainer.config)})
-        else:
-            run = share_json(group, None)
-            if run is None:
-                raise StopEverywhere("rank 0 could not start the run")
-        failure, arrays, meta = None, None, None
-        try:
-            if group.rank == 0:
-                arrays, meta = load_arrays(trainer.run_dir / LATEST)
-            else:
-                trainer = cls._follower(run, group)
-        except (TrainingError, ValueError, OSError) as error:
-            failure = error
-        failed = np.zeros(group.size)
-        failed[group.rank] = failure is not None
-        group.sum(failed)  # every process learns whether all could join, and nobody waits forever
-        if failed.any():
-            raise StopEverywhere(str(failure or f"rank {int(np.flatnonzero(failed)[0])} could not join the run"),
-                                 said_by=group.rank if failure else int(np.flatnonzero(failed)[0]))
-        arrays, meta = broadcast_checkpoint(group, arrays, meta)
-        trainer._restore(arrays, meta)
-        return trainer
-
-    @classmethod
-    def _follower(cls, run, group):
-        """A process other than rank 0: its trainer from rank 0's description of the run."""
-        if run["seqkit_version"] != seqkit.__version__:
-            raise TrainingError(f"rank {group.rank} runs seqkit {seqkit.__version__} but rank 0 runs "
-                                f"{run['seqkit_version']}: install the same seqkit for every process")
-        config, vocab = TrainConfig.from_dict(run["config"]), Vocab.from_dict(run["vocab"])
-        for path, digest in zip(corpus_files(config), run["digests"]):
-            if not path.is_file() or file_digest(path) != digest:
-                problem = "has another file at" if path.is_file() else "cannot find"
-                raise TrainingError(f"rank {group.rank} {problem} {path}, which rank 0 reads: give every machine "
-                                    f"the same corpus at the same path")
-        ids = vocab.encode(read_text(corpus_path(config), config.encoding, config.encoding_errors))
-        return cls(config, run["run_dir"], vocab, ids, group)
-
-    def _restore(self, arrays, meta):
-        """Continue from a checkpoint (load_arrays's arrays and meta): the state of this
-        process's block of streams."""
+    def restore(self, arrays, meta):
+        """Continue from a checkpoint (load_arrays's arrays and meta), taking the carried state
+        of this process's block of streams (Trainer.resume and seqkit.joining.join call it)."""
         restore_model(self.model, arrays, self.run_dir / LATEST)
         self.optimizer.load_state_dict(
             {k[len("optim."):]: v for k, v in arrays.items() if k.startswith("optim.")}, meta["optimizer"])
@@ -429,46 +342,6 @@ class Trainer:
     def _trim_metrics(self):
         if self.writes:
             trim_metrics(self.run_dir, self.step)
-
-
-def corpus_files(config):
-    """The files training reads: the corpus, and the validation file if one is given."""
-    return [corpus_path(config)] + ([Path(config.val_file)] if config.val_file else [])
-
-
-def corpus_digests(config):
-    return [file_digest(path) for path in corpus_files(config)]
-
-
-def check_split(batch_size, processes, resuming=None):
-    """Refuse a batch whose streams do not split evenly between the processes; resuming: the run
-    directory of a run being resumed, whose batch size cannot change."""
-    if resuming and batch_size % processes:
-        counts = [str(n) for n in range(1, batch_size + 1) if batch_size % n == 0]
-        raise TrainingError(f"the run in {resuming} has --batch-size {batch_size}, which does not split evenly "
-                            f"between {processes} processes: resume it with {', '.join(counts[:-1])} or "
-                            f"{counts[-1]} processes")
-    if processes > batch_size:
-        raise TrainingError(f"{processes} processes need at least as many streams, but --batch-size is "
-                            f"{batch_size}: raise --batch-size to {processes} or more, or start fewer processes")
-    if batch_size % processes:
-        lower = batch_size // processes * processes
-        counts = [n for n in range(2, processes) if batch_size % n == 0]
-        raise TrainingError(f"--batch-size {batch_size} does not split evenly between {processes} processes: "
-                            f"use --batch-size {lower} or {lower + processes}"
-                            + (f", or {' or '.join(map(str, counts))} processes" if counts else ""))
-
-
-def broadcast_checkpoint(group, arrays, meta):
-    """Rank 0's checkpoint (arrays, meta) on every process: meta and the arrays' names, shapes
-    and dtypes as JSON, then each array's bytes."""
-    layout = share_json(group, None if group.rank else
-                        {"meta": meta, "arrays": [[name, a.shape, a.dtype.str] for name, a in arrays.items()]})
-    if group.rank:
-        arrays = {name: np.empty(shape, dtype) for name, shape, dtype in layout["arrays"]}
-    for array in arrays.values():
-        group.broadcast(array)
-    return arrays, layout["meta"]
 
 
 def check_vocab_size(vocab, source):

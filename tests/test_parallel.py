@@ -21,7 +21,8 @@ from seqkit._cores import share_cores
 from seqkit.checkpoint import load_arrays
 from seqkit.corpora import path as corpus_path
 from seqkit.parallel import ALONE, block
-from seqkit.train import TrainingError, check_split
+from seqkit.parallel import check_split
+from seqkit.train import TrainingError
 
 try:
     import mpi4py  # noqa: F401
@@ -237,7 +238,7 @@ def test_a_killed_process_ends_the_job_and_the_run_resumes(tmp_path, corpus):
 
 
 class SecondRank:
-    """What Trainer._follower needs of a group: which process this is."""
+    """What seqkit.joining.follower needs of a group: which process this is."""
     rank, size = 1, 2
 
 
@@ -245,6 +246,7 @@ def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(tmp_path, corp
     """What rank 0 sends the others, from a real run; a process whose seqkit version or corpus
     differs stops before training with a line naming its rank and the fix."""
     from seqkit import TrainConfig
+    from seqkit.joining import follower
     from seqkit.rundir import file_digest
     from seqkit.train import Trainer
     config = TrainConfig(corpus=str(corpus), hidden=8, layers=1, batch_size=4, seq_len=8, steps=1, seed=0)
@@ -252,16 +254,16 @@ def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(tmp_path, corp
     leader.release()
     run = {"run_dir": str(leader.run_dir), "config": config.to_dict(), "vocab": leader.vocab.to_dict(),
            "seqkit_version": seqkit.__version__, "digests": [file_digest(corpus)]}
-    follower = Trainer._follower(run, SecondRank())
-    assert follower.streams == slice(2, 4) and not follower.writes
+    trainer = follower(run, SecondRank())
+    assert trainer.streams == slice(2, 4) and not trainer.writes
     with pytest.raises(TrainingError, match=r"rank 1 runs seqkit .* but rank 0 runs 0\.0\.9: install the same"):
-        Trainer._follower({**run, "seqkit_version": "0.0.9"}, SecondRank())
+        follower({**run, "seqkit_version": "0.0.9"}, SecondRank())
     corpus.write_text(corpus.read_text() + "more")
     with pytest.raises(TrainingError, match=f"rank 1 has another file at {corpus}, which rank 0 reads: give every machine the same"):
-        Trainer._follower(run, SecondRank())
+        follower(run, SecondRank())
     corpus.unlink()
     with pytest.raises(TrainingError, match=f"rank 1 cannot find {corpus}, which rank 0 reads"):
-        Trainer._follower(run, SecondRank())
+        follower(run, SecondRank())
 
 
 @needs_mpi
