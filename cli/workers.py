@@ -28,8 +28,8 @@ def launch_workers(count):
     mpiexec = shutil.which("mpiexec", path=os.pathsep.join([here, os.environ.get("PATH", "")]))
     if mpiexec is None or importlib.util.find_spec("mpi4py") is None:
         raise click.ClickException(f"--workers needs MPI: {EXTRA}")
-    # The script that is running (the seqkit command, or seqkit/cli/__main__.py), not `-m`, which
-    # would put the current directory first on the path: in a checkout, its seqkit/ has no cli.
+    # The script that is running (the seqkit command), not `python -m`, which would put the
+    # current directory first on the path: in a checkout, its seqkit/ has no cli.
     command = [mpiexec, "-n", str(count), sys.executable, sys.argv[0], *sys.argv[1:]]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, REPORT_PID: "1"})
     # Ctrl-C reaches mpiexec too, which passes it on to the processes: this one waits for them.
