@@ -8,10 +8,11 @@ For each config, each part timed alone: the whole step (as bench/train_speed.py 
 forward, backward, and clipping with Adam; for one layer the recurrence (forward_projected /
 backward_projected: the per-step products and the gate math) and the three large products
 (input projection, its two gradients); the output layer with the softmax cross-entropy, and
-its backward. Then the per-step recurrent products alone, forward
-and backward, T times in one compiled loop, in the orientation seqkit uses (h @ W_hh.T into
-(B, G*H); dgates @ W_hh into (B, H)) and in the transposed one (W_hh @ h.T into (G*H, B);
-W_hh.T @ dgates.T into (H, B)), as GFLOP/s and as a share of the float32 GEMM peak measured
+its backward. Then the per-step recurrent products alone, forward and backward, T times in one
+compiled loop, plain (h @ W_hh.T into (B, G*H); dgates @ W_hh into (B, H)) and turned round
+(W_hh @ h.T into (G*H, B); a C-contiguous copy of W_hh.T @ dgates.T into (H, B)), as seqkit's
+hidden_product and gradient_product choose between them, as GFLOP/s and as a share of the
+float32 GEMM peak measured
 here. Every product runs from Numba, as seqkit's do (SciPy's OpenBLAS). Medians of
 21 timings. Run it on an idle machine; like train_speed.py it unsets OPENBLAS_CORETYPE (pass
 --keep-coretype to keep it) and lets OpenBLAS use every CPU.
@@ -89,7 +90,8 @@ def profile(peak, cell, layers, hidden, batch, vocab=V, T=T):
     transposed = median_ms(lambda: repeated_product(w_hh, h.T, gates_t, T))
     d_gates, d_h, d_h_t = gates.copy(), np.empty_like(h), np.empty((hidden, batch), np.float32)
     backward = median_ms(lambda: repeated_product(d_gates, w_hh, d_h, T))
-    backward_transposed = median_ms(lambda: repeated_product(w_hh.T, gates_t, d_h_t, T))
+    w_hh_t = np.ascontiguousarray(w_hh.T)  # as seqkit.cells.activations.weight_for_gradient makes it
+    backward_transposed = median_ms(lambda: repeated_product(w_hh_t, gates_t, d_h_t, T))
     flops = 2 * batch * hidden * width * T / 1e6  # per millisecond: GFLOP/s
 
     top, targets = x.reshape(T * batch, hidden), tokens[1:].reshape(-1)
@@ -106,7 +108,7 @@ def profile(peak, cell, layers, hidden, batch, vocab=V, T=T):
     print(f"  output layer and loss: forward {output[0]:.2f} ({output_flops / output[0]:.0f} GFLOP/s), "
           f"backward {output[1]:.2f} ({2 * output_flops / output[1]:.0f} GFLOP/s)")
     for name, ms, other_name, other_ms in (("h @ W_hh.T", seqkit_orientation, "W_hh @ h.T", transposed),
-                                           ("dgates @ W_hh", backward, "W_hh.T @ dgates.T", backward_transposed)):
+                                           ("dgates @ W_hh", backward, "W_hh.T (a copy) @ dgates.T", backward_transposed)):
         print(f"  per-step product {name}: {flops / ms:.0f} GFLOP/s ({100 * flops / ms / peak:.0f}% of peak); "
               f"{other_name}: {flops / other_ms:.0f} ({100 * flops / other_ms / peak:.0f}%)")
 

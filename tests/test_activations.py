@@ -1,9 +1,11 @@
-"""The exp and the gate nonlinearities the kernels are built on, against NumPy in float64."""
+"""The exp, the gate nonlinearities and the per-step products the kernels are built on, against
+NumPy."""
 import numba
 import numpy as np
 import pytest
 
-from seqkit.cells.activations import exp_nonpositive, sigmoid, tanh
+from seqkit.cells.activations import (TURNED_GRADIENT_BATCHES, TURNED_GRADIENT_SIZE, exp_nonpositive,
+                                     gradient_product, hidden_product, sigmoid, tanh, weight_for_gradient)
 
 ULP = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}
 
@@ -61,3 +63,23 @@ def test_sigmoid_and_tanh_match_numpy_and_never_overflow(dtype):
     assert np.all((ours_sigmoid >= 0) & (ours_sigmoid <= 1)) and np.all(np.abs(ours_tanh) <= 1)
     assert np.isnan(apply(sigmoid, np.array([np.nan], dtype))[0])
     assert np.isnan(apply(tanh, np.array([np.nan], dtype))[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_per_step_products_equal_numpy_whichever_way_round_they_run(dtype):
+    """hidden_product and gradient_product run turned round at some batches and weight sizes;
+    at each, on both sides of every threshold, they give the plain product."""
+    rng = np.random.default_rng(0)
+    low, high = TURNED_GRADIENT_BATCHES
+    for gates, hidden in ((4, 16), (4, 182)):  # weight_hh below and above TURNED_GRADIENT_SIZE
+        weight_hh = rng.standard_normal((gates * hidden, hidden)).astype(dtype)
+        for batch in (1, low - 1, low, 32, 63, high, high + 1):
+            h, dgates = (rng.standard_normal(shape).astype(dtype) for shape in ((batch, hidden), (batch, gates * hidden)))
+            gates_out, hidden_out = np.empty((batch, gates * hidden), dtype), np.empty((batch, hidden), dtype)
+            hidden_product(h, weight_hh, gates_out)
+            np.testing.assert_allclose(gates_out, h @ weight_hh.T, rtol=1e-5, atol=1e-4)
+            weight_hh_t = weight_for_gradient(weight_hh, batch)
+            turned = low <= batch <= high and weight_hh.size >= TURNED_GRADIENT_SIZE
+            assert weight_hh_t.size == (weight_hh.size if turned else 0)
+            gradient_product(dgates, weight_hh, weight_hh_t, hidden_out)
+            np.testing.assert_allclose(hidden_out, dgates @ weight_hh, rtol=1e-5, atol=1e-4)

@@ -12,10 +12,11 @@ from seqkit import Model, cells
 from seqkit.cells import Cell
 
 
-def test_step_kernels_chain_to_the_sequence_kernels(variant):
+@pytest.mark.parametrize("B, H", [(3, 4), (8, 363)])  # the second turns every cell's per-step products
+def test_step_kernels_chain_to_the_sequence_kernels(variant, B, H):
     """step_forward T times, then step_backward T times back, give exactly what forward and
     backward give: the cache, the states, dxproj and the initial state's gradient."""
-    T, B, H = 5, 3, 4
+    T = 5
     rng = np.random.default_rng(0)
     layer = make_cell(variant, 2, H)
     spec, kernels, W, b = layer.cell, layer.kernels, layer.params["weight_hh"], layer.params["bias_hh"]

@@ -146,3 +146,32 @@ def hidden_product(h_prev, weight_hh, out):
     product = np.empty((weight_hh.shape[0], h_prev.shape[0]), h_prev.dtype)
     np.dot(weight_hh, h_prev.T, product)
     out[:] = product.T
+
+
+TURNED_GRADIENT_BATCHES, TURNED_GRADIENT_SIZE = (8, 64), 2 ** 17  # from, to (inclusive); least weight_hh.size
+
+
+@kernel
+def weight_for_gradient(weight_hh, batch):
+    """What gradient_product needs besides weight_hh at this batch: weight_hh.T as a C-contiguous
+    copy where the product runs turned, an empty array where it does not. Made once per
+    backward, read every step."""
+    if (TURNED_GRADIENT_BATCHES[0] <= batch <= TURNED_GRADIENT_BATCHES[1]
+            and weight_hh.size >= TURNED_GRADIENT_SIZE):
+        return np.ascontiguousarray(weight_hh.T)
+    return np.empty((0, 0), weight_hh.dtype)
+
+
+@kernel
+def gradient_product(dgates, weight_hh, weight_hh_t, out):
+    """out (B, H) = dgates (B, G*H) @ weight_hh, the per-step product of a backward recurrence.
+    Where weight_for_gradient made weight_hh_t (batches 8-64, weights of 2**17 entries or more)
+    it is computed as weight_hh_t @ dgates.T and transposed: OpenBLAS runs that 1.1-2.1x as fast
+    there, transpose included, and slower on small weights (2-core Intel Xeon, SkylakeX kernels;
+    bench/step_profile.py)."""
+    if weight_hh_t.size == 0:
+        np.dot(dgates, weight_hh, out)
+        return
+    product = np.empty((weight_hh_t.shape[0], dgates.shape[0]), dgates.dtype)
+    np.dot(weight_hh_t, dgates.T, product)
+    out[:] = product.T

@@ -15,7 +15,7 @@ import numpy as np
 
 from seqkit._jit import kernel
 from seqkit.cells import Cell, Kernels
-from seqkit.cells.activations import column_sums, hidden_product, sigmoid_of_sum, tanh
+from seqkit.cells.activations import column_sums, gradient_product, hidden_product, sigmoid_of_sum, tanh, weight_for_gradient
 
 
 @kernel
@@ -53,6 +53,13 @@ def _gru_state(r, z, n, xn, bias_hn, h_prev, hn, h, one):
 def gru_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
     """Back through one step: dstate (1, B, H) = dLoss/dh after it. Writes dxproj_t (B, 3H),
     scratch_t (B, 3H) = dhproj (the gradient of h_prev @ weight_hh.T + bias_hh) and dstate_prev."""
+    _step_backward(dstate, states, t, cache_t, weight_hh, weight_for_gradient(weight_hh, dxproj_t.shape[0]),
+                   dxproj_t, dstate_prev, scratch_t)
+
+
+@kernel
+def _step_backward(dstate, states, t, cache_t, weight_hh, weight_hh_t, dxproj_t, dstate_prev, scratch_t):
+    """gru_step_backward, given weight_for_gradient's weight_hh_t."""
     dh, h_prev, dhproj, dh_prev = dstate[0], states[0, t], scratch_t, dstate_prev[0]
     gates, hn = _gates_and_hn(cache_t)
     H, one = h_prev.shape[1], h_prev.dtype.type(1)
@@ -61,7 +68,7 @@ def gru_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_pr
         _gru_gate_gradients(row[:H], row[H:2 * H], row[2 * H:], hn[b], h_prev[b], dh[b],
                             dx[:H], dx[H:2 * H], dx[2 * H:], dhp[2 * H:], one)
         dhp[:2 * H] = dx[:2 * H]
-    np.dot(dhproj, weight_hh, dh_prev)
+    gradient_product(dhproj, weight_hh, weight_hh_t, dh_prev)
     for b in range(h_prev.shape[0]):
         _add_product(dh[b], gates[b, H:2 * H], dh_prev[b])
 
@@ -97,8 +104,9 @@ def gru_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight
     T, B, H = dy.shape
     dstate = dfinal.copy()
     dstate[0] += dy[T - 1]
+    weight_hh_t = weight_for_gradient(weight_hh, B)
     for t in range(T - 1, -1, -1):
-        gru_step_backward(dstate, states, t, cache[t], weight_hh, dxproj[t], dinitial, scratch[t])
+        _step_backward(dstate, states, t, cache[t], weight_hh, weight_hh_t, dxproj[t], dinitial, scratch[t])
         if t > 0:
             np.add(dinitial, dy[t - 1], dstate)
     dhproj_rows = scratch.reshape(T * B, 3 * H)

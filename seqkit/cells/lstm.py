@@ -14,7 +14,8 @@ import numpy as np
 
 from seqkit._jit import kernel
 from seqkit.cells import Cell, Kernels
-from seqkit.cells.activations import column_sums, hidden_product, sigmoid_of_sum, tanh, tanh_of_sum
+from seqkit.cells.activations import (column_sums, gradient_product, hidden_product, sigmoid_of_sum, tanh,
+                                     tanh_of_sum, weight_for_gradient)
 
 
 @kernel
@@ -43,6 +44,13 @@ def _lstm_state(i, f, g, o, c_prev, c, h, one):
 def lstm_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
     """Back through one step: dstate (2, B, H) = dLoss/d(h, c) after it. Writes dxproj_t (B, 4H),
     the gradient of the gate pre-activations (also that of bias_hh), and dstate_prev (2, B, H)."""
+    _step_backward(dstate, states, t, cache_t, weight_hh, weight_for_gradient(weight_hh, dxproj_t.shape[0]),
+                   dxproj_t, dstate_prev)
+
+
+@kernel
+def _step_backward(dstate, states, t, cache_t, weight_hh, weight_hh_t, dxproj_t, dstate_prev):
+    """lstm_step_backward, given weight_for_gradient's weight_hh_t."""
     dh, dc, c_prev, c, gates = dstate[0], dstate[1], states[1, t], states[1, t + 1], cache_t
     H, one = c.shape[1], c.dtype.type(1)
     for b in range(c.shape[0]):
@@ -50,7 +58,7 @@ def lstm_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_p
         _lstm_gate_gradients(row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:], c_prev[b], c[b],
                              dh[b], dc[b], drow[:H], drow[H:2 * H], drow[2 * H:3 * H], drow[3 * H:],
                              dstate_prev[1, b], one)
-    np.dot(dxproj_t, weight_hh, dstate_prev[0])
+    gradient_product(dxproj_t, weight_hh, weight_hh_t, dstate_prev[0])
 
 
 @kernel
@@ -79,9 +87,10 @@ def lstm_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweigh
     T, B, H = dy.shape
     dstate = dfinal.copy()
     dstate[0] += dy[T - 1]
+    weight_hh_t = weight_for_gradient(weight_hh, B)
     for t in range(T - 1, -1, -1):
         # dinitial serves as every step's dstate_prev: after step 0 it holds the answer.
-        lstm_step_backward(dstate, states, t, cache[t], weight_hh, dxproj[t], dinitial, scratch[t])
+        _step_backward(dstate, states, t, cache[t], weight_hh, weight_hh_t, dxproj[t], dinitial)
         if t > 0:
             dstate[:] = dinitial
             dstate[0] += dy[t - 1]

@@ -11,7 +11,8 @@ import numpy as np
 
 from seqkit._jit import kernel
 from seqkit.cells import Cell, Kernels
-from seqkit.cells.activations import column_sums, hidden_product, relu_of_sum, tanh_of_sum
+from seqkit.cells.activations import (column_sums, gradient_product, hidden_product, relu_of_sum, tanh_of_sum,
+                                     weight_for_gradient)
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -29,11 +30,12 @@ def _step_forward(xproj_t, h_prev, weight_hh, bias_hh, relu, h):
 
 
 @kernel
-def _step_backward(dh, h, weight_hh, relu, dpre, dh_prev):
-    """dpre = dh * act'(pre-activation) from the output h; dh_prev = dpre @ weight_hh."""
+def _step_backward(dh, h, weight_hh, weight_hh_t, relu, dpre, dh_prev):
+    """dpre = dh * act'(pre-activation) from the output h; dh_prev = dpre @ weight_hh (weight_hh_t:
+    see weight_for_gradient)."""
     for b in range(h.shape[0]):
         _activation_gradient(dh[b], h[b], relu, dpre[b])
-    np.dot(dpre, weight_hh, dh_prev)
+    gradient_product(dpre, weight_hh, weight_hh_t, dh_prev)
 
 
 @kernel
@@ -51,8 +53,9 @@ def _activation_gradient(dh, h, relu, dpre):
 def _backward(dy, dfinal, states, weight_hh, relu, dxproj, dinitial, dweight_hh, dbias_hh):
     T, B, H = dy.shape
     dh = dfinal[0] + dy[T - 1]
+    weight_hh_t = weight_for_gradient(weight_hh, B)
     for t in range(T - 1, -1, -1):
-        _step_backward(dh, states[0, t + 1], weight_hh, relu, dxproj[t], dinitial[0])  # dinitial as dh_prev
+        _step_backward(dh, states[0, t + 1], weight_hh, weight_hh_t, relu, dxproj[t], dinitial[0])  # dinitial as dh_prev
         if t > 0:
             np.add(dinitial[0], dy[t - 1], dh)
     dpre_rows = dxproj.reshape(T * B, H)
@@ -67,7 +70,8 @@ def rnn_tanh_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
 
 @kernel
 def rnn_tanh_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
-    _step_backward(dstate[0], states[0, t + 1], weight_hh, False, dxproj_t, dstate_prev[0])
+    _step_backward(dstate[0], states[0, t + 1], weight_hh, weight_for_gradient(weight_hh, dxproj_t.shape[0]), False,
+                   dxproj_t, dstate_prev[0])
 
 
 @kernel
@@ -88,7 +92,8 @@ def rnn_relu_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
 
 @kernel
 def rnn_relu_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
-    _step_backward(dstate[0], states[0, t + 1], weight_hh, True, dxproj_t, dstate_prev[0])
+    _step_backward(dstate[0], states[0, t + 1], weight_hh, weight_for_gradient(weight_hh, dxproj_t.shape[0]), True,
+                   dxproj_t, dstate_prev[0])
 
 
 @kernel
