@@ -35,6 +35,8 @@ LEVELS, TOKENIZERS, UNITS = ("char", "word"), ("regex", "whitespace"), ("line", 
 # Numbers (3.14, 1,000), words with inner apostrophes (o'er, don't), then any other grapheme
 # that is not whitespace (punctuation, symbols, an emoji with its modifiers) alone.
 WORD = regex.compile(r"\p{N}+(?:[.,]\p{N}+)*|[\p{L}\p{M}]+(?:['\u2019][\p{L}\p{M}]+)*|(?!\s)\X")
+CLOSING = regex.compile(r"[\p{Pe}\p{Pf}.,;:!?\u2026%]")  # ) ] } ” ’ » . , ; : ! ? … %: no space before
+OPENING = regex.compile(r"[\p{Ps}\p{Pi}\u00bf\u00a1]")  # ( [ { “ ‘ « ¿ ¡: no space after
 GRAPHEME = regex.compile(r"\X")
 PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
 BLOCK = 1 << 20  # characters handled at once: bounds the temporaries of a big text
@@ -125,6 +127,26 @@ def _tokens(unit, options):
             yield text.split() if options.tokenize == "whitespace" else WORD.findall(text)
 
 
+def detokenize(tokens):
+    """One unit's word tokens as text that reads as text: no space before closing punctuation,
+    none after opening punctuation, straight double quotes opening and closing in turn. A token
+    is glued on only where WORD finds it, and the two before it, again in the glued text ("3"
+    "." "5" must not become 3.5), so WORD.findall(detokenize(tokens)) == tokens for any tokens
+    WORD found. <unk> is not found again, so it keeps its spaces."""
+    runs, after_opening, quotes = [], False, 0
+    for token in tokens:
+        straight_quote = token == '"'
+        closing = CLOSING.fullmatch(token) or straight_quote and quotes % 2 == 1
+        before = runs[-1][-2:] if runs else []
+        if before and (closing or after_opening) and WORD.findall("".join(before) + token) == before + [token]:
+            runs[-1].append(token)
+        else:
+            runs.append([token])
+        after_opening = OPENING.fullmatch(token) or straight_quote and quotes % 2 == 0
+        quotes += straight_quote
+    return " ".join("".join(run) for run in runs)
+
+
 def _code_point_blocks(text):
     """(start, code points uint32) of text, BLOCK characters at a time."""
     for start in range(0, max(len(text), 1), BLOCK):
@@ -208,8 +230,10 @@ class Vocab:
 
     def decode(self, ids):
         """Text of ids. Char level: the tokens concatenated, </s> <s> at a line boundary read as
-        "\\n", other <s> and </s> dropped, so decode(encode(text)) == text. Word level: tokens
-        joined by a space, a line per unit (each </s> ends one), <s> dropped."""
+        "\\n", other <s> and </s> dropped, so decode(encode(text)) == text. Word level: a line per
+        unit (each </s> ends one), <s> dropped, the tokens joined by detokenize, or by single
+        spaces when tokenize is "whitespace": its tokens are any strings, and glued ones could
+        split differently when encoded again."""
         ids = np.asarray(ids, np.int64).reshape(-1)
         if len(ids) and (ids.min() < 0 or ids.max() >= len(self)):
             raise ValueError(f"ids must lie in [0, {len(self)}) for this vocabulary, got {ids.min()} .. "
@@ -219,15 +243,16 @@ class Vocab:
             if self.options.resolved_unit == "line":
                 strings[np.flatnonzero((ids[:-1] == EOS_ID) & (ids[1:] == BOS_ID))] = "\n"
             return "".join(strings.tolist())
+        join = " ".join if self.options.tokenize == "whitespace" else detokenize
         lines, line = [], []
         for i, token in zip(ids.tolist(), strings.tolist()):
             if i == EOS_ID:
-                lines.append(" ".join(line))
+                lines.append(join(line))
                 line = []
             elif i != BOS_ID:
                 line.append(token)
         end = "\n\n" if self.options.resolved_unit == "paragraph" else "\n"
-        return "".join(text + end for text in lines) + " ".join(line)
+        return "".join(text + end for text in lines) + join(line)
 
     def unknown(self, text):
         """The distinct tokens of text the vocabulary lacks, in order of appearance."""

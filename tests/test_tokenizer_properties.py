@@ -21,8 +21,8 @@ def test_char_level_round_trips_any_text_exactly(text, unit, graphemes):
 @SETTINGS
 @given(TEXT, st.sampled_from(["regex", "whitespace"]), st.sampled_from(["line", "paragraph", "document"]))
 def test_word_level_encoding_is_stable_through_decoding(text, tokenize, unit):
-    """Words are joined by single spaces when decoded, so text itself does not come back; what
-    does is every token: encoding the decoded text gives the same ids."""
+    """Decoding joins words by its own rule (spaces, or vocab.detokenize's), so text itself does
+    not come back; what does is every token: encoding the decoded text gives the same ids."""
     # Pre-tokenized text spells the special tokens literally: a word "<s>" there is <s>.
     assume(tokenize == "regex" or not {"<s>", "</s>"} & set(text.split()))
     vocab = build_vocab(text, TextOptions(level="word", tokenize=tokenize, unit=unit))
