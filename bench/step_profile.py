@@ -12,9 +12,8 @@ its backward. Then the per-step recurrent products alone, forward and backward, 
 compiled loop, plain (h @ W_hh.T into (B, G*H); dgates @ W_hh into (B, H)) and turned round
 (W_hh @ h.T into (G*H, B); a C-contiguous copy of W_hh.T @ dgates.T into (H, B)), as seqkit's
 hidden_product and gradient_product choose between them, as GFLOP/s and as a share of the
-float32 GEMM peak measured
-here. Every product runs from Numba, as seqkit's do (SciPy's OpenBLAS). Medians of
-21 timings. Run it on an idle machine; like train_speed.py it unsets OPENBLAS_CORETYPE (pass
+float32 GEMM peak measured here. Every product runs from Numba, as seqkit's do (SciPy's
+OpenBLAS). Medians of 21 timings. Run it on an idle machine; like train_speed.py it unsets OPENBLAS_CORETYPE (pass
 --keep-coretype to keep it) and lets OpenBLAS use every CPU.
 """
 import os

@@ -25,6 +25,7 @@ from seqkit.lm import LanguageModel, load
 from seqkit.optim import OPTIMIZERS
 from seqkit.joining import join
 from seqkit.parallel import MPIMissing, current_group, launched_size
+from seqkit.resuming import CHANGEABLE
 from seqkit.rundir import LATEST, TrainingError, corpus_path, holds_run, latest_run
 from seqkit.sample import check_sampling_options
 from seqkit.schedule import SCHEDULES
@@ -34,7 +35,6 @@ from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, fail_in_group, la
 
 RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
 POSITIVE = click.IntRange(min=1)
-RESUMABLE = {"epochs", "steps", "minutes"}  # what --resume may change
 
 
 class Finite(click.FloatRange):
@@ -67,7 +67,10 @@ SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample)
 @click.argument("corpus", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Run directory. [default: runs/<corpus name>]")
 @click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False),
-              help="Continue the run in this directory exactly where it stopped.")
+              help="Continue the run in this directory where it stopped; options given change it "
+                   "(the learning rate and schedule, clipping, dropout, evaluation, stopping rules).")
+@click.option("--corpus", "moved_corpus", type=click.Path(exists=True, dir_okay=False),
+              help="With --resume: where the run's corpus is now, if it moved (the same text).")
 @click.option("--level", type=click.Choice(LEVELS), default=TEXT["level"], show_default=True, help="Token level.")
 @click.option("--graphemes", is_flag=True, help="Char level: one token per grapheme cluster (emoji, combining marks).")
 @click.option("--tokenize", type=click.Choice(TOKENIZERS), default=TEXT["tokenize"], show_default=True,
@@ -156,7 +159,7 @@ SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample)
 @click.option("--workers", type=POSITIVE,
               help="Train with this many processes on this machine (needs seqkit[mpi]). [default: 1]")
 @click.pass_context
-def train(ctx, corpus, out, resume_dir, workers, **options):
+def train(ctx, corpus, out, resume_dir, moved_corpus, workers, **options):
     """Train a language model on CORPUS (default: the shipped tiny-shakespeare).
 
     Under `mpiexec -n N`, the N processes train one model together."""
@@ -177,35 +180,63 @@ def train(ctx, corpus, out, resume_dir, workers, **options):
     def begin():
         nonlocal began
         if resume_dir:
-            given = [name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
-            fixed = sorted(set(given) - RESUMABLE) + (["corpus"] if corpus else []) + (["out"] if out else [])
-            if fixed:
-                raise click.UsageError(f"--resume continues a run as it was configured; only --epochs, "
-                                       f"--steps, --time and --workers can change (got {', '.join(fixed)})")
-            trainer = Trainer.resume(resume_dir, group, **{k: options[k] for k in given})
-            click.echo(f"resuming {resume_dir} at step {trainer.step}", err=True)
-            if trainer.trained_by != group.size:
-                click.echo(f"it was trained with {trainer.trained_by} processes and goes on with {group.size}: "
-                           f"the {trainer.config.batch_size} streams are split anew", err=True)
+            trainer = resume(ctx, resume_dir, corpus, out, moved_corpus, options, group)
         else:
             config = build_config(corpus, options)
             run_dir = choose_run_dir(out, config)
             trainer = Trainer.start(config, run_dir, group)
-            click.echo(f"training on {corpus_path(config)} ({len(trainer.vocab)} tokens in the "
-                       f"vocabulary, seed {config.seed}) into {run_dir}"
+            parameters = sum(p.size for p in trainer.model.parameters.values())
+            click.echo(f"training on {corpus_path(config)} ({len(trainer.vocab):,} tokens in the vocabulary, "
+                       f"{parameters:,} parameters, seed {config.seed}) into {run_dir}"
                        + (f" with {group.size} processes" if group.size > 1 else ""), err=True)
         began = True
         return trainer
 
+    if moved_corpus and not resume_dir:
+        raise click.UsageError("--corpus points a resumed run at its moved corpus: use it with --resume "
+                               "(a new run takes its corpus as the argument)")
     try:
         trainer = join(group, begin)
     except RUNTIME_ERRORS as error:
         if began or group.rank > 0:
             fail_in_group(group, error)
         fail(error)
+    if resume_dir and trainer.reached():
+        trainer.release()
+        if trainer.writes:
+            click.echo(f"nothing to do: the run reached {trainer.reached()} at step {trainer.step:,}; to train "
+                       f"on, resume with a larger {trainer.reached().split()[0]} (or another stopping rule)", err=True)
+        sys.exit(0)
     if os.environ.get(REPORT_PID) and trainer.writes:
         click.echo(f"{RUN_LINE} {trainer.run_dir}")
     run_training(trainer)
+
+
+def resume(ctx, resume_dir, corpus, out, moved_corpus, options, group):
+    """Trainer.resume with the options given on the command line as changes, said on stderr."""
+    given = [name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    if corpus or out:
+        raise click.UsageError(f"--resume continues a run in its own directory on its own corpus: leave out "
+                               f"{'CORPUS' if corpus else '-o'} (if the corpus moved, give its place with --corpus)")
+    flags = {p.name: max(p.opts, key=len) for p in ctx.command.params} | {"corpus": "--corpus"}
+    fixed = [flags[name] for name in given if name not in CHANGEABLE]
+    if fixed:
+        raise click.UsageError(f"a resumed run keeps its architecture, vocabulary and tokenizer, so "
+                               f"{', '.join(fixed)} cannot change; it can change "
+                               f"{', '.join(flags[name] for name in CHANGEABLE if name in flags)}")
+    changes = {name: options[name] for name in given}
+    if moved_corpus:
+        changes["corpus"] = moved_corpus
+    trainer = Trainer.resume(resume_dir, group, **changes)
+    click.echo(f"resuming {resume_dir} at step {trainer.step:,}", err=True)
+    if trainer.changed:
+        said = {name: ["none" if value is None else value for value in pair] for name, pair in trainer.changed.items()}
+        click.echo("changed: " + ", ".join(f"{flags[name]} {old} -> {new}" for name, (old, new) in said.items()),
+                   err=True)
+    if trainer.trained_by != group.size:
+        click.echo(f"it was trained with {trainer.trained_by} processes and goes on with {group.size}: "
+                   f"the {trainer.config.batch_size} streams are split anew", err=True)
+    return trainer
 
 
 def build_config(corpus, options):
@@ -280,7 +311,9 @@ def run_training(trainer):
         click.echo(f"interrupted at step {trainer.step}: saved {where / LATEST}; continue with: "
                    f"seqkit train --resume {where}", err=True)
         sys.exit(130)
-    click.echo(f"finished at step {trainer.step}; sample from it with: seqkit sample {where}", err=True)
+    rule = trainer.reached()
+    click.echo(f"stopped: {rule + ' reached' if rule else 'done'} at step {trainer.step:,}; sample from it with: "
+               f"seqkit sample {where}", err=True)
 
 
 def report(metrics):

@@ -107,10 +107,13 @@ def load_run_files(run_dir):
 
 
 def check_corpus_unchanged(run_dir, config):
-    """Refuse to resume a run whose corpus is no longer the text it started on."""
+    """Refuse to resume a run whose corpus is gone or no longer the text it started on."""
+    if not corpus_path(config).is_file():
+        raise TrainingError(f"the corpus of the run in {run_dir}, {corpus_path(config)}, is not there: "
+                            f"if it moved, say where with --corpus PATH")
     if read_json(Path(run_dir) / CONFIG).get("corpus_sha256") != file_digest(corpus_path(config)):
-        raise TrainingError(f"{corpus_path(config)} has changed since the run in {run_dir} started, "
-                            f"so it cannot continue exactly; start a new run instead")
+        raise TrainingError(f"{corpus_path(config)} is not the text the run in {run_dir} started on (it "
+                            f"changed, or is another file), so the run cannot continue on it; start a new run instead")
 
 
 def version_tuple(version):

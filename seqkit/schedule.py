@@ -80,6 +80,18 @@ class Schedule:
         d.update({name: value for name, (value, default) in newer.items() if value != default})
         return d
 
+    def resume_from(self, d):
+        """Continue from state_dict's d. Where d's options differ from this schedule's (a resume
+        that changed them), this schedule keeps its own and takes only the progress: the best
+        validation loss, the evaluations since it, and plateau's decayed rate if --lr stayed."""
+        if _options(d) == _options(self.state_dict()):
+            self.load_state_dict(d)
+            return
+        self.best = None if d.get("best") is None else float(d["best"])
+        self.bad_evals = int(d.get("bad_evals", 0))
+        if d.get("kind") == self.kind == "plateau" and float(d.get("initial_lr", 0)) == self.initial_lr:
+            self.lr = float(d["lr"])
+
     def load_state_dict(self, d):
         """Restore what state_dict gave; a schedule of another kind is refused."""
         if d.get("kind") != self.kind:
@@ -92,3 +104,9 @@ class Schedule:
         self.warmup, self.floor, self.after = int(d.get("warmup", 0)), float(d.get("floor", 0.1)), int(d.get("after", 0))
         self.bad_evals = int(d["bad_evals"])
         self.best = None if d["best"] is None else float(d["best"])
+
+
+def _options(d):
+    """The options in a state_dict, newer ones at their defaults where left out."""
+    return (d.get("kind"), d.get("initial_lr"), d.get("decay"), d.get("every"), d.get("patience"),
+            d.get("warmup", 0), d.get("floor", 0.1), d.get("after", 0))

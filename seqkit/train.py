@@ -26,6 +26,7 @@ from seqkit.parallel import ALONE, StopEverywhere, block, check_split
 from seqkit.rundir import (BEST, LATEST, TrainingError, append_metrics, check_corpus_unchanged, corpus_path,
                            holds_run, load_run_files, lock_run_dir, model_arrays, restore_model,
                            save_checkpoint, trim_metrics, write_run_files)
+from seqkit.resuming import changed_config, record_changes
 from seqkit.sample import generate
 from seqkit.schedule import Schedule
 from seqkit.vocab import BOS, SPECIALS, build_vocab
@@ -79,6 +80,7 @@ class Trainer:
         self.best_val_loss = None
         self.bad_steps = 0
         self.trained_by = group.size  # processes that trained the checkpoint this run resumed from
+        self.changed = {}  # what a resume changed: {field: [old, new]}
         self._agreed_clock, self._stop_votes = 0.0, 0  # rank 0's share of --time, and stop requests
         self._began = time.monotonic()  # when run() began: --time and the cosine schedule count from it
         self._lock = None  # the run directory's lock file while this trainer writes there
@@ -105,14 +107,15 @@ class Trainer:
         return trainer
 
     @classmethod
-    def resume(cls, run_dir, group=ALONE, **stopping):
+    def resume(cls, run_dir, group=ALONE, **changes):
         """Continue the run in run_dir from its latest checkpoint, exactly where it stopped.
-        `stopping` may change epochs, steps or minutes; nothing else can change. With a group of
-        processes, rank 0 calls it inside seqkit.joining.join."""
+        `changes`: config fields seqkit.resuming allows to change (the learning rate, the
+        stopping rules, ...), each recorded in the run. With a group of processes, rank 0 calls
+        it inside seqkit.joining.join."""
         run_dir = Path(run_dir)
         lock = lock_run_dir(run_dir)
         try:
-            trainer = cls._resumed(run_dir, stopping, group)
+            trainer = cls._resumed(run_dir, changes, group)
         except BaseException:
             lock.close()
             raise
@@ -120,20 +123,23 @@ class Trainer:
         return trainer
 
     @classmethod
-    def _resumed(cls, run_dir, stopping, group):
+    def _resumed(cls, run_dir, changes, group):
         config, vocab = load_run_files(run_dir)
+        config, changed = changed_config(config, changes)
         check_split(config.batch_size, group.size, resuming=run_dir)
         check_corpus_unchanged(run_dir, config)
         ids = vocab.encode(read_text(corpus_path(config), config.encoding, config.encoding_errors))
-        trainer = cls(config.replace(**stopping), run_dir, vocab, ids, group)
+        trainer = cls(config, run_dir, vocab, ids, group)
         for leftover in run_dir.glob(".*.tmp"):  # from a write killed before its rename
             leftover.unlink()
-        if not (run_dir / LATEST).exists():  # stopped before its first checkpoint: begin again
-            trainer._trim_metrics()
-            trainer._save_latest()
-            return trainer
-        trainer.restore(*load_arrays(run_dir / LATEST))
+        if (run_dir / LATEST).exists():
+            trainer.restore(*load_arrays(run_dir / LATEST))
         trainer._trim_metrics()
+        if changed:
+            record_changes(run_dir, trainer.step, changed, config)
+        trainer.changed = changed
+        if not (run_dir / LATEST).exists():  # stopped before its first checkpoint: begin again
+            trainer._save_latest()
         return trainer
 
     def restore(self, arrays, meta):
@@ -142,7 +148,7 @@ class Trainer:
         restore_model(self.model, arrays, self.run_dir / LATEST)
         self.optimizer.load_state_dict(
             {k[len("optim."):]: v for k, v in arrays.items() if k.startswith("optim.")}, meta["optimizer"])
-        self.schedule.load_state_dict(meta["schedule"])
+        self.schedule.resume_from(meta["schedule"])
         self.rng.bit_generator.state = meta["rng"]
         self.step, self.epoch, self.position = meta["step"], meta["epoch"], meta["position"]
         self.best_val_loss = meta["best_val_loss"]
@@ -206,15 +212,21 @@ class Trainer:
         """How far the run is, from 0 to 1: the share of its stopping rule nearest to being
         reached (steps, epochs, or minutes since `began`, by default since run() began), so that
         a cosine schedule ends where the run ends."""
-        c = self.config
-        shares = []
+        return max(self._stopping_shares(began).values())
+
+    def reached(self, began=None):
+        """The stopping rule that holds, as its option ("--steps 500"), or None."""
+        return next((rule for rule, share in self._stopping_shares(began).items() if share >= 1), None)
+
+    def _stopping_shares(self, began=None):
+        c, shares = self.config, {}
         if c.epochs is not None:
-            shares.append((self.epoch + self.position / (len(self.train_streams) - 1)) / c.epochs)
+            shares[f"--epochs {c.epochs}"] = (self.epoch + self.position / (len(self.train_streams) - 1)) / c.epochs
         if c.steps is not None:
-            shares.append(self.step / c.steps)
+            shares[f"--steps {c.steps}"] = self.step / c.steps
         if c.minutes is not None:
-            shares.append(self._agreed_clock if self.group.size > 1 else self._clock(began))
-        return max(shares)
+            shares[f"--time {c.minutes:g}"] = self._agreed_clock if self.group.size > 1 else self._clock(began)
+        return shares
 
     def _clock(self, began=None):
         """The share of --time gone since began (by default since run() began)."""

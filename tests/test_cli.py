@@ -36,7 +36,8 @@ def test_train_writes_the_run_directory_and_reports(trained):
     assert result.stdout == ""
     assert re.search(r"step 3  epoch 0  train loss \d+\.\d{4}  val loss \d+\.\d{4}  ppl [\d.]+  bpc [\d.]+",
                      result.stderr)
-    assert f"finished at step 6; sample from it with: seqkit sample {run}" in result.stderr
+    assert f"stopped: --steps 6 reached at step 6; sample from it with: seqkit sample {run}" in result.stderr
+    assert re.search(r"\(52 tokens in the vocabulary, [\d,]+ parameters, seed 0\)", result.stderr)
     config = json.loads((run / "config.json").read_text())
     assert config["config"]["hidden"] == 16 and config["seqkit_version"]
 
@@ -116,7 +117,8 @@ def test_resume_refuses_architecture_changes(trained):
     run, _, _ = trained
     result = CliRunner().invoke(main, ["train", "--resume", str(run), "--hidden", "32"])
     assert result.exit_code == 2
-    assert "only --epochs, --steps, --time and --workers can change (got hidden)" in result.stderr
+    assert ("Error: a resumed run keeps its architecture, vocabulary and tokenizer, so --hidden cannot change; "
+            "it can change --epochs, --steps, --time, --lr,") in result.stderr
 
 
 def test_resume_continues_to_more_steps(trained, tmp_path):
@@ -128,7 +130,7 @@ def test_resume_continues_to_more_steps(trained, tmp_path):
     result = CliRunner().invoke(main, ["train", "--resume", str(copy), "--steps", "8"])
     assert result.exit_code == 0, result.output
     assert f"resuming {copy} at step 6" in result.stderr
-    assert "finished at step 8" in result.stderr
+    assert "stopped: --steps 8 reached at step 8" in result.stderr
 
 
 def test_missing_corpus_is_a_usage_error():

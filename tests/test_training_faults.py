@@ -107,4 +107,4 @@ def test_a_fault_ends_seqkit_train_with_one_line_and_the_checkpoint_intact(tmp_p
     assert (run / "latest.npz").read_bytes() == before
     monkeypatch.undo()
     resumed = CliRunner().invoke(main, ["train", "--resume", str(run), "--steps", "3"])
-    assert resumed.exit_code == 0 and "finished at step 3" in resumed.stderr, resumed.output
+    assert resumed.exit_code == 0 and "stopped: --steps 3 reached at step 3" in resumed.stderr, resumed.output

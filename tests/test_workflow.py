@@ -1,0 +1,124 @@
+"""The training workflow through the CLI: stopping rules that say what stopped a run, and
+--resume changing what only steers training, with each change recorded."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from seqkit.checkpoint import load_arrays
+from seqkit.cli.main import main
+from seqkit.corpora import path as corpus_path
+
+SMALL = ["--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "8", "--seed", "0",
+         "--sample-length", "0", "--eval-every", "1000"]
+
+
+def seqkit(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def records(run, kind):
+    return [r for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if r["kind"] == kind]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """A text so short that the default 10 epochs take few steps."""
+    path = tmp_path / "short.txt"
+    path.write_text(corpus_path().read_text()[:400])
+    return path
+
+
+def test_steps_alone_trains_past_the_default_epochs_and_says_what_stopped(corpus, tmp_path):
+    by_epochs = seqkit("train", corpus, "-o", tmp_path / "a", *SMALL)
+    assert by_epochs.exit_code == 0, by_epochs.output
+    epoch_steps = records(tmp_path / "a", "train")[-1]["step"]
+    assert f"stopped: --epochs 10 reached at step {epoch_steps}; " in by_epochs.stderr
+    by_steps = seqkit("train", corpus, "-o", tmp_path / "b", "--steps", epoch_steps + 7, *SMALL)
+    assert by_steps.exit_code == 0, by_steps.output
+    assert f"stopped: --steps {epoch_steps + 7} reached at step {epoch_steps + 7}; " in by_steps.stderr
+
+
+def test_a_resume_with_nothing_to_do_says_so_and_changes_nothing(corpus, tmp_path):
+    run = tmp_path / "run"
+    assert seqkit("train", corpus, "-o", run, "--steps", 5, *SMALL).exit_code == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    result = seqkit("train", "--resume", run)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == ("nothing to do: the run reached --steps 5 at step 5; to train on, "
+                                              "resume with a larger --steps (or another stopping rule)")
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
+def test_resume_changes_what_steers_training_and_records_it(corpus, tmp_path):
+    run = tmp_path / "run"
+    started = seqkit("train", corpus, "-o", run, "--steps", 5, "--lr-schedule", "constant", "--warmup", 0,
+                     "--lr", 0.004, "--dropout", 0.2, *SMALL)
+    assert started.exit_code == 0, started.output
+    result = seqkit("train", "--resume", run, "--steps", 9, "--lr", 0.001, "--dropout", 0, "--clip", 1,
+                    "--eval-every", 3)
+    assert result.exit_code == 0, result.output
+    assert ("changed: --steps 5 -> 9, --lr 0.004 -> 0.001, --dropout 0.2 -> 0.0, --clip 5.0 -> 1.0, "
+            "--eval-every 1000 -> 3") in result.stderr
+    saved = json.loads((run / "config.json").read_text())
+    assert {k: saved["config"][k] for k in ("steps", "lr", "dropout", "clip", "eval_every")} == \
+        {"steps": 9, "lr": 0.001, "dropout": 0.0, "clip": 1.0, "eval_every": 3}
+    changed = {"steps": [5, 9], "lr": [0.004, 0.001], "dropout": [0.2, 0.0], "clip": [5.0, 1.0], "eval_every": [1000, 3]}
+    assert saved["history"] == [{"step": 5, "changed": changed}]
+    assert records(run, "resume") == [{"kind": "resume", "step": 5, "changed": changed}]
+    rates = {r["step"]: r["lr"] for r in records(run, "train")}
+    assert rates[5] == 0.004 and all(rates[step] == 0.001 for step in range(6, 10))
+    assert [r["step"] for r in records(run, "eval")] == [5, 6, 9]
+
+
+def test_given_stopping_rules_replace_the_runs(corpus, tmp_path):
+    run = tmp_path / "run"
+    assert seqkit("train", corpus, "-o", run, *SMALL).exit_code == 0  # stopped by --epochs 10
+    epoch_steps = records(run, "train")[-1]["step"]
+    result = seqkit("train", "--resume", run, "--steps", epoch_steps + 3)
+    assert result.exit_code == 0, result.output
+    assert f"changed: --epochs 10 -> none, --steps none -> {epoch_steps + 3}" in result.stderr
+    assert f"stopped: --steps {epoch_steps + 3} reached at step {epoch_steps + 3}; " in result.stderr
+
+
+def test_resume_follows_a_moved_corpus_only_to_the_same_text(corpus, tmp_path):
+    run = tmp_path / "run"
+    assert seqkit("train", corpus, "-o", run, "--steps", 3, *SMALL).exit_code == 0
+    moved = corpus.rename(tmp_path / "moved.txt")
+    lost = seqkit("train", "--resume", run, "--steps", 4)
+    assert lost.exit_code == 1 and "Traceback" not in lost.output
+    assert lost.stderr == (f"Error: the corpus of the run in {run}, {corpus}, is not there: if it moved, say "
+                           f"where with --corpus PATH\n")
+    other = tmp_path / "other.txt"
+    other.write_text(moved.read_text().upper())
+    refused = seqkit("train", "--resume", run, "--steps", 4, "--corpus", other)
+    assert refused.exit_code == 1
+    assert f"Error: {other} is not the text the run in {run} started on" in refused.stderr
+    followed = seqkit("train", "--resume", run, "--steps", 4, "--corpus", moved)
+    assert followed.exit_code == 0, followed.output
+    assert f"--corpus {corpus} -> {moved}" in followed.stderr
+    assert json.loads((run / "config.json").read_text())["config"]["corpus"] == str(moved)
+    assert load_arrays(run / "latest.npz")[1]["step"] == 4
+
+
+def test_resume_refuses_what_it_cannot_change(corpus, tmp_path):
+    run = tmp_path / "run"
+    assert seqkit("train", corpus, "-o", run, "--steps", 2, *SMALL).exit_code == 0
+    result = seqkit("train", "--resume", run, "--cell", "gru", "--hidden", 16)
+    assert result.exit_code == 2
+    assert "so --cell, --hidden cannot change; it can change --epochs, --steps, --time, --lr," in result.stderr
+    assert seqkit("train", "--resume", run, corpus).exit_code == 2
+    alone = seqkit("train", corpus, "--corpus", corpus)
+    assert alone.exit_code == 2 and "--corpus points a resumed run at its moved corpus" in alone.stderr
+
+
+def test_an_unchanged_resume_continues_exactly(corpus, tmp_path):
+    """Changing only the stopping rule under a constant schedule: the same model as one run."""
+    common = [*SMALL, "--lr-schedule", "constant"]
+    assert seqkit("train", corpus, "-o", tmp_path / "straight", "--steps", 8, *common).exit_code == 0
+    assert seqkit("train", corpus, "-o", tmp_path / "split", "--steps", 4, *common).exit_code == 0
+    assert seqkit("train", "--resume", tmp_path / "split", "--steps", 8).exit_code == 0
+    straight, split = (load_arrays(tmp_path / name / "latest.npz")[0] for name in ("straight", "split"))
+    assert straight.keys() == split.keys()
+    assert all(np.array_equal(straight[k], split[k]) for k in straight)
