@@ -4,8 +4,6 @@ Generated text goes to stdout; progress, logs and evaluation samples to stderr. 
 exit with 2, runtime errors with 1, an interrupted training run with 130 after saving.
 """
 import dataclasses
-import inspect
-import math
 import os
 import signal
 import sys
@@ -17,39 +15,22 @@ from click.core import ParameterSource
 
 import seqkit
 from seqkit import cells
-from seqkit.checkpoint import CheckpointError
 from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, EPOCHS, TrainConfig
 from seqkit.data import count_chunks, read_text
 from seqkit.init import SCHEMES
-from seqkit.lm import LanguageModel, load
+from seqkit.lm import load
 from seqkit.optim import OPTIMIZERS
 from seqkit.joining import join
 from seqkit.parallel import MPIMissing, current_group, launched_size
 from seqkit.resuming import CHANGEABLE
-from seqkit.rundir import LATEST, TrainingError, corpus_path, holds_run, latest_run
-from seqkit.sample import check_sampling_options
+from seqkit.rundir import LATEST, corpus_path, holds_run
 from seqkit.schedule import SCHEDULES
 from seqkit.train import Trainer
 from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
+from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, fail, resolve_run
+from seqkit.cli.sampling import sample
 from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, fail_in_group, launch_workers
 
-RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
-POSITIVE = click.IntRange(min=1)
-
-
-class Finite(click.FloatRange):
-    """click.FloatRange that also refuses nan and infinities, which pass its range checks."""
-
-    def convert(self, value, param, ctx):
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number.", param, ctx)
-        return number
-
-
-def fail(error):
-    """Turn a library error into click's one-line 'Error: ...' and exit status 1."""
-    raise click.ClickException(str(error)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -60,7 +41,6 @@ def main():
 
 DEFAULT = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
-SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample).parameters.items()}
 
 
 @main.command()
@@ -329,49 +309,6 @@ def report(metrics):
         click.echo("  " + metrics["sample"].replace("\n", "\n  "), err=True)
 
 
-def resolve_run(run_dir):
-    """DIR as given, or the most recently trained run under ./runs (said on stderr)."""
-    if run_dir:
-        return run_dir
-    found = latest_run()
-    if found is None:
-        raise click.UsageError("no run directory given and none found under ./runs: train one with "
-                               "`seqkit train` or name one")
-    click.echo(f"using {found}", err=True)
-    return found
-
-
-@main.command()
-@click.argument("run_dir", required=False, type=click.Path(exists=True, file_okay=False))
-@click.option("--temperature", type=float, default=SAMPLE["temperature"], show_default=True,
-              help="Divide the logits by this; 0 picks the most likely token.")
-@click.option("--top-k", type=int, help="Draw only from the k most likely tokens.")
-@click.option("--top-p", type=float, help="Draw only from the most likely tokens whose probability reaches p.")
-@click.option("--length", type=click.IntRange(min=0), default=SAMPLE["length"], show_default=True,
-              help="Tokens to draw.")
-@click.option("--prime", default="", help="Text to warm the state on; the sample continues it.")
-@click.option("--seed", type=click.IntRange(min=0), help="Seed for reproducible samples.")
-@click.option("--count", type=POSITIVE, default=SAMPLE["count"], show_default=True, help="Independent samples.")
-@click.option("--best", is_flag=True, help="Use the checkpoint with the best validation loss.")
-@click.option("--allow-unk", is_flag=True, help="Word level: allow <unk> in the output.")
-def sample(run_dir, temperature, top_k, top_p, length, prime, seed, count, best, allow_unk):
-    """Print text drawn from the model in RUN_DIR (default: the latest run under ./runs)."""
-    try:
-        check_sampling_options(temperature, top_k, top_p)
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
-    try:
-        lm = load(resolve_run(run_dir), best=best)
-        unknown = lm.vocab.unknown(prime)
-        if unknown and lm.config.text.level == "word":
-            click.echo("warning: the prime has words the vocabulary lacks, read as <unk>: "
-                       + " ".join(unknown), err=True)
-        samples = lm.sample(length, temperature, top_k, top_p, prime, count, seed, allow_unk)
-    except RUNTIME_ERRORS as error:
-        fail(error)
-    click.echo("\n\n".join(samples))
-
-
 @main.command(name="eval")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
 @click.argument("text_file", type=click.Path(exists=True, dir_okay=False))
@@ -390,3 +327,6 @@ def evaluate(run_dir, text_file, best, encoding, encoding_errors):
     if metrics["bits_per_char"] is not None:
         line += f"  bits/char {metrics['bits_per_char']:.4f}"
     click.echo(f"{line}  over {metrics['tokens']:,} tokens")
+
+
+main.add_command(sample)

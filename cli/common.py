@@ -1,0 +1,38 @@
+"""What the seqkit commands share: the errors they turn into one line, option types, and
+finding the run a command reads."""
+import math
+
+import click
+
+from seqkit.checkpoint import CheckpointError
+from seqkit.rundir import TrainingError, latest_run
+
+RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
+POSITIVE = click.IntRange(min=1)
+
+
+class Finite(click.FloatRange):
+    """click.FloatRange that also refuses nan and infinities, which pass its range checks."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def fail(error):
+    """Turn a library error into click's one-line 'Error: ...' and exit status 1."""
+    raise click.ClickException(str(error)) from None
+
+
+def resolve_run(run_dir):
+    """DIR as given, or the most recently trained run under ./runs (said on stderr)."""
+    if run_dir:
+        return run_dir
+    found = latest_run()
+    if found is None:
+        raise click.UsageError("no run directory given and none found under ./runs: train one with "
+                               "`seqkit train` or name one")
+    click.echo(f"using {found}", err=True)
+    return found
