@@ -16,9 +16,8 @@ from click.core import ParameterSource
 import seqkit
 from seqkit import cells
 from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, EPOCHS, TrainConfig
-from seqkit.data import count_chunks, read_text
+from seqkit.data import count_chunks
 from seqkit.init import SCHEMES
-from seqkit.lm import load
 from seqkit.optim import OPTIMIZERS
 from seqkit.joining import join
 from seqkit.parallel import MPIMissing, current_group, launched_size
@@ -27,7 +26,8 @@ from seqkit.rundir import LATEST, corpus_path, holds_run
 from seqkit.schedule import SCHEDULES
 from seqkit.train import Trainer
 from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
-from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, fail, resolve_run
+from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, fail
+from seqkit.cli.evaluating import evaluate
 from seqkit.cli.sampling import sample
 from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, fail_in_group, launch_workers
 
@@ -309,24 +309,5 @@ def report(metrics):
         click.echo("  " + metrics["sample"].replace("\n", "\n  "), err=True)
 
 
-@main.command(name="eval")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-@click.argument("text_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--best", is_flag=True, help="Use the checkpoint with the best validation loss.")
-@click.option("--encoding", help="Text encoding of TEXT_FILE. [default: the run's]")
-@click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), help="As for train. [default: the run's]")
-def evaluate(run_dir, text_file, best, encoding, encoding_errors):
-    """Loss, perplexity and bits per character of the model in RUN_DIR over TEXT_FILE."""
-    try:
-        lm = load(run_dir, best=best)
-        metrics = lm.evaluate(read_text(text_file, encoding or lm.config.encoding,
-                                          encoding_errors or lm.config.encoding_errors))
-    except RUNTIME_ERRORS as error:
-        fail(error)
-    line = f"loss {metrics['loss']:.4f} nats/token  perplexity {metrics['perplexity']:.2f}"
-    if metrics["bits_per_char"] is not None:
-        line += f"  bits/char {metrics['bits_per_char']:.4f}"
-    click.echo(f"{line}  over {metrics['tokens']:,} tokens")
-
-
 main.add_command(sample)
+main.add_command(evaluate)

@@ -122,3 +122,41 @@ def test_an_unchanged_resume_continues_exactly(corpus, tmp_path):
     straight, split = (load_arrays(tmp_path / name / "latest.npz")[0] for name in ("straight", "split"))
     assert straight.keys() == split.keys()
     assert all(np.array_equal(straight[k], split[k]) for k in straight)
+
+
+@pytest.fixture(scope="module")
+def char_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    corpus = root / "corpus.txt"
+    corpus.write_text(corpus_path().read_text()[:400])
+    assert seqkit("train", corpus, "-o", root / "runs" / "short", "--steps", 2, *SMALL).exit_code == 0
+    return root / "runs" / "short"
+
+
+def test_eval_says_how_many_tokens_the_vocabulary_lacks_and_which_characters(char_run, tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("First Citizen: héllo ßß\n")
+    result = seqkit("eval", char_run, text)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (f"warning: 3 of the 25 tokens in {text} are not in the vocabulary and count "
+                             f"as <unk>: 'é' 'ß'\n")
+    assert result.stdout.endswith("over 25 tokens\n")
+
+
+def test_eval_json_and_the_latest_run_by_default(char_run, tmp_path, monkeypatch):
+    text = tmp_path / "text.txt"
+    text.write_text("First Citizen:\n")
+    named = json.loads(seqkit("eval", char_run, text, "--json").stdout)
+    monkeypatch.chdir(char_run.parent.parent)
+    result = seqkit("eval", text, "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"using {char_run.relative_to(char_run.parent.parent)}\n"
+    assert json.loads(result.stdout) == named
+    assert set(named) == {"loss", "perplexity", "bits_per_char", "tokens", "unknown_tokens", "text_file"}
+    assert named["tokens"] == 16 and named["unknown_tokens"] == 0 and named["perplexity"] > 1
+
+
+def test_eval_names_the_argument_that_is_missing(char_run, tmp_path):
+    result = seqkit("eval", char_run, tmp_path / "none.txt")
+    assert result.exit_code == 2 and f"Error: Invalid value for TEXT_FILE: '{tmp_path / 'none.txt'}' does not exist" in result.stderr
+    assert "Error: expected [RUN] TEXT_FILE, got 3 arguments" in seqkit("eval", "a", "b", "c").stderr
