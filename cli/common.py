@@ -15,10 +15,20 @@ class Finite(click.FloatRange):
     """click.FloatRange that also refuses nan and infinities, which pass its range checks."""
 
     def convert(self, value, param, ctx):
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number.", param, ctx)
-        return number
+        return _finite(self, super().convert(value, param, ctx), value, param, ctx)
+
+
+class FiniteFloat(click.types.FloatParamType):
+    """Any finite float: Finite without bounds, whose help would show a range of None."""
+
+    def convert(self, value, param, ctx):
+        return _finite(self, super().convert(value, param, ctx), value, param, ctx)
+
+
+def _finite(param_type, number, value, param, ctx):
+    if not math.isfinite(number):
+        param_type.fail(f"{value!r} is not a finite number.", param, ctx)
+    return number
 
 
 def fail(error):

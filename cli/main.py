@@ -7,16 +7,15 @@ import dataclasses
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import click
+import cloup
 from click.core import ParameterSource
 
 import seqkit
 from seqkit import cells
 from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, EPOCHS, TrainConfig
-from seqkit.data import count_chunks
 from seqkit.init import SCHEMES
 from seqkit.optim import OPTIMIZERS
 from seqkit.joining import join
@@ -26,15 +25,16 @@ from seqkit.rundir import LATEST, corpus_path, holds_run
 from seqkit.schedule import SCHEDULES
 from seqkit.train import Trainer
 from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
-from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, fail
+from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, FiniteFloat, fail
 from seqkit.cli.evaluating import evaluate
+from seqkit.cli.progress import run_with_progress
 from seqkit.cli.sampling import sample
 from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, fail_in_group, launch_workers
 
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(seqkit.__version__, prog_name="seqkit")
+@click.version_option(seqkit.__version__, "-V", "--version", prog_name="seqkit")
 def main():
     """Recurrent language models (RNN, LSTM, GRU) compiled with Numba: train, sample, evaluate."""
 
@@ -43,101 +43,119 @@ DEFAULT = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
 
 
-@main.command()
+@main.command(cls=cloup.Command)
 @click.argument("corpus", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--out", type=click.Path(file_okay=False), help="Run directory. [default: runs/<corpus name>]")
-@click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False),
-              help="Continue the run in this directory where it stopped; options given change it "
-                   "(the learning rate and schedule, clipping, dropout, evaluation, stopping rules).")
-@click.option("--corpus", "moved_corpus", type=click.Path(exists=True, dir_okay=False),
-              help="With --resume: where the run's corpus is now, if it moved (the same text).")
-@click.option("--level", type=click.Choice(LEVELS), default=TEXT["level"], show_default=True, help="Token level.")
-@click.option("--graphemes", is_flag=True, help="Char level: one token per grapheme cluster (emoji, combining marks).")
-@click.option("--tokenize", type=click.Choice(TOKENIZERS), default=TEXT["tokenize"], show_default=True,
-              help="Word level: Unicode-aware regex, or split on whitespace only (pre-tokenized corpora).")
-@click.option("--lowercase", is_flag=True, help="Word level: lowercase the text first.")
-@click.option("--unit", type=click.Choice(UNITS), help="What <s> ... </s> frame. [default: line for words, document for chars]")
-@click.option("--max-vocab", type=POSITIVE, help="Keep only the most frequent tokens; the rest become <unk>.")
-@click.option("--min-count", type=POSITIVE, default=TEXT["min_count"], show_default=True,
-              help="Drop tokens seen fewer times.")
-@click.option("--encoding", default=DEFAULT["encoding"], show_default=True, help="Text encoding of the corpus.")
-@click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default=DEFAULT["encoding_errors"],
-              show_default=True,
-              help="Bytes not valid in --encoding: stop with an error, replace them (U+FFFD), or drop them.")
-@click.option("--val-fraction", type=Finite(0, 1, min_open=True, max_open=True), default=DEFAULT["val_fraction"],
-              show_default=True, help="Fraction of the corpus held out for validation.")
-@click.option("--val-blocks", type=click.IntRange(1), default=DEFAULT["val_blocks"], show_default=True,
-              help="Hold it out from the end of this many equal spans of the corpus (1: its tail).")
-@click.option("--val-file", type=click.Path(exists=True, dir_okay=False), help="Validate on this text instead.")
-@click.option("--cell", type=click.Choice(cells.names()), default=DEFAULT["cell"], show_default=True,
-              help="Recurrent cell (plug-ins add more: see README, Adding a cell).")
-@click.option("--nonlinearity", type=click.Choice(cells.option_choices("nonlinearity")),
-              default=DEFAULT["nonlinearity"], show_default=True, help="Activation of the rnn cell.")
-@click.option("--layers", type=POSITIVE, default=DEFAULT["layers"], show_default=True, help="Stacked recurrent layers.")
-@click.option("--hidden", type=POSITIVE, default=DEFAULT["hidden"], show_default=True, help="Hidden state size.")
-@click.option("--embed", type=POSITIVE, help="Embedding size. [default: 64 for chars, --hidden for words]")
-@click.option("--one-hot", is_flag=True, help="One-hot input instead of an embedding.")
-@click.option("--dropout", type=Finite(0, 1, max_open=True),
-              help="Dropout on each recurrent layer's output during training. [default: 0.1 for chars, 0.5 for words]")
-@click.option("--input-dropout", type=Finite(0, 1, max_open=True), default=DEFAULT["input_dropout"],
-              show_default=True, help="Dropout on the embedded input during training.")
-@click.option("--variational", is_flag=True, help="One dropout mask per sequence, the same at every step.")
-@click.option("--tie-weights", is_flag=True, help="Share the embedding and output weights (needs --embed = --hidden).")
-@click.option("--init", type=click.Choice(SCHEMES), default=DEFAULT["init"], show_default=True,
-              help="uniform: PyTorch's U(+-1/sqrt(H)); xavier: Xavier input, orthogonal recurrent weights.")
-@click.option("--init-scale", type=Finite(0, min_open=True),
-              help="Draw every parameter from U(-s, s) (Zaremba et al.: 0.1). [default: each layer's own]")
-@click.option("--forget-bias", type=Finite(), default=DEFAULT["forget_bias"],
-              help="LSTM forget-gate bias at start (Jozefowicz et al.: 1). [default: the init's]")
-@click.option("--dtype", type=click.Choice(DTYPES), default=DEFAULT["dtype"], show_default=True,
-              help="Floating-point type of the model.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=DEFAULT["optimizer"], show_default=True,
-              help="Update rule.")
-@click.option("--lr", type=Finite(0, min_open=True), default=DEFAULT["lr"], show_default=True, help="Learning rate.")
-@click.option("--momentum", type=Finite(0, 1, max_open=True), default=DEFAULT["momentum"], show_default=True,
-              help="Momentum of momentum and nesterov.")
-@click.option("--alpha", type=Finite(0, 1, max_open=True), default=DEFAULT["alpha"], show_default=True,
-              help="Smoothing constant of rmsprop.")
-@click.option("--beta1", type=Finite(0, 1, max_open=True), default=DEFAULT["beta1"], show_default=True,
-              help="Adam's beta1.")
-@click.option("--beta2", type=Finite(0, 1, max_open=True), default=DEFAULT["beta2"], show_default=True,
-              help="Adam's beta2.")
-@click.option("--eps", type=Finite(0, min_open=True), default=DEFAULT["eps"], show_default=True,
-              help="Denominator term of adagrad, rmsprop and adam.")
-@click.option("--weight-decay", type=Finite(0), default=DEFAULT["weight_decay"], show_default=True, help="L2 penalty.")
-@click.option("--lr-schedule", type=click.Choice(SCHEDULES),
-              help="Learning-rate schedule; cosine spans the run to its first stopping rule (--steps, "
-                   "--epochs or --time). [default: step with --lr-decay-every, epoch with --lr-decay-after, "
-                   "else constant]")
-@click.option("--lr-decay", type=Finite(0, 1, min_open=True), default=DEFAULT["lr_decay"], show_default=True,
-              help="Factor of each learning-rate decay (step and plateau schedules).")
-@click.option("--lr-decay-every", type=click.IntRange(min=0), default=DEFAULT["lr_decay_every"], show_default=True,
-              help="Step schedule: decay every N steps.")
-@click.option("--patience", type=click.IntRange(min=0), default=DEFAULT["patience"], show_default=True,
-              help="Plateau schedule: evaluations without improvement before decaying.")
-@click.option("--lr-decay-after", type=click.IntRange(min=0), default=DEFAULT["lr_decay_after"], show_default=True,
-              help="Epoch schedule: epochs at the full rate, then decay after each epoch.")
-@click.option("--lr-floor", type=Finite(0, 1), default=DEFAULT["lr_floor"], show_default=True,
-              help="Cosine schedule: the final rate, as a fraction of --lr.")
-@click.option("--warmup", type=click.IntRange(min=0), default=DEFAULT["warmup"], show_default=True,
-              help="Steps of linear learning-rate warm-up, for any schedule.")
-@click.option("--clip", type=Finite(0), default=DEFAULT["clip"], show_default=True,
-              help="Clip gradients to this global norm; 0 turns clipping off.")
-@click.option("--clip-value", type=Finite(0, min_open=True), help="Also clamp each gradient element.")
-@click.option("--batch-size", type=POSITIVE, default=DEFAULT["batch_size"], show_default=True, help="Parallel streams.")
-@click.option("--seq-len", type=POSITIVE, default=DEFAULT["seq_len"], show_default=True,
-              help="Truncated BPTT length in tokens.")
-@click.option("--epochs", type=POSITIVE, default=DEFAULT["epochs"],
-              help=f"Stop after this many epochs. [default: {EPOCHS}, none with --steps or --time]")
-@click.option("--steps", type=POSITIVE, help="Stop after this many updates.")
-@click.option("--time", "minutes", type=Finite(0, min_open=True), help="Stop after this many minutes.")
-@click.option("--eval-every", type=POSITIVE, default=DEFAULT["eval_every"], show_default=True,
-              help="Evaluate, show a sample and save a checkpoint every N steps.")
-@click.option("--sample-length", type=click.IntRange(min=0), default=DEFAULT["sample_length"], show_default=True,
-              help="Tokens of the sample shown at each evaluation.")
-@click.option("--seed", type=click.IntRange(min=0), help="Seed for a reproducible run. [default: random, recorded]")
-@click.option("--workers", type=POSITIVE,
-              help="Train with this many processes on this machine (needs seqkit[mpi]). [default: 1]")
+@cloup.option_group(
+    "Run",
+    click.option("-o", "--out", type=click.Path(file_okay=False), help="Run directory. [default: runs/<corpus name>]"),
+    click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False),
+                  help="Continue the run in this directory where it stopped; options given change it "
+                       "(the learning rate and schedule, clipping, dropout, evaluation, stopping rules)."),
+    click.option("--corpus", "moved_corpus", type=click.Path(exists=True, dir_okay=False),
+                  help="With --resume: where the run's corpus is now, if it moved (the same text)."),
+    click.option("--seed", type=click.IntRange(min=0), help="Seed for a reproducible run. [default: random, recorded]"),
+    click.option("--workers", type=POSITIVE,
+                  help="Train with this many processes on this machine (needs seqkit[mpi]). [default: 1]"),
+)
+@cloup.option_group(
+    "Data",
+    click.option("--level", type=click.Choice(LEVELS), default=TEXT["level"], show_default=True, help="Token level."),
+    click.option("--graphemes", is_flag=True, help="Char level: one token per grapheme cluster (emoji, combining marks)."),
+    click.option("--tokenize", type=click.Choice(TOKENIZERS), default=TEXT["tokenize"], show_default=True,
+                  help="Word level: Unicode-aware regex, or split on whitespace only (pre-tokenized corpora)."),
+    click.option("--lowercase", is_flag=True, help="Word level: lowercase the text first."),
+    click.option("--unit", type=click.Choice(UNITS), help="What <s> ... </s> frame. [default: line for words, document for chars]"),
+    click.option("--max-vocab", type=POSITIVE, help="Keep only the most frequent tokens; the rest become <unk>."),
+    click.option("--min-count", type=POSITIVE, default=TEXT["min_count"], show_default=True,
+                  help="Drop tokens seen fewer times."),
+    click.option("--encoding", default=DEFAULT["encoding"], show_default=True, help="Text encoding of the corpus."),
+    click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default=DEFAULT["encoding_errors"],
+                  show_default=True,
+                  help="Bytes not valid in --encoding: stop with an error, replace them (U+FFFD), or drop them."),
+    click.option("--val-fraction", type=Finite(0, 1, min_open=True, max_open=True), default=DEFAULT["val_fraction"],
+                  show_default=True, help="Fraction of the corpus held out for validation."),
+    click.option("--val-blocks", type=click.IntRange(1), default=DEFAULT["val_blocks"], show_default=True,
+                  help="Hold it out from the end of this many equal spans of the corpus (1: its tail)."),
+    click.option("--val-file", type=click.Path(exists=True, dir_okay=False), help="Validate on this text instead."),
+)
+@cloup.option_group(
+    "Model",
+    click.option("--cell", type=click.Choice(cells.names()), default=DEFAULT["cell"], show_default=True,
+                  help="Recurrent cell (plug-ins add more: see README, Adding a cell)."),
+    click.option("--nonlinearity", type=click.Choice(cells.option_choices("nonlinearity")),
+                  default=DEFAULT["nonlinearity"], show_default=True, help="Activation of the rnn cell."),
+    click.option("--layers", type=POSITIVE, default=DEFAULT["layers"], show_default=True, help="Stacked recurrent layers."),
+    click.option("--hidden", type=POSITIVE, default=DEFAULT["hidden"], show_default=True, help="Hidden state size."),
+    click.option("--embed", type=POSITIVE, help="Embedding size. [default: 64 for chars, --hidden for words]"),
+    click.option("--one-hot", is_flag=True, help="One-hot input instead of an embedding."),
+    click.option("--dropout", type=Finite(0, 1, max_open=True),
+                  help="Dropout on each recurrent layer's output during training. [default: 0.1 for chars, 0.5 for words]"),
+    click.option("--input-dropout", type=Finite(0, 1, max_open=True), default=DEFAULT["input_dropout"],
+                  show_default=True, help="Dropout on the embedded input during training."),
+    click.option("--variational", is_flag=True, help="One dropout mask per sequence, the same at every step."),
+    click.option("--tie-weights", is_flag=True, help="Share the embedding and output weights (needs --embed = --hidden)."),
+    click.option("--init", type=click.Choice(SCHEMES), default=DEFAULT["init"], show_default=True,
+                  help="uniform: PyTorch's U(+-1/sqrt(H)); xavier: Xavier input, orthogonal recurrent weights."),
+    click.option("--init-scale", type=Finite(0, min_open=True),
+                  help="Draw every parameter from U(-s, s) (Zaremba et al.: 0.1). [default: each layer's own]"),
+    click.option("--forget-bias", type=FiniteFloat(), default=DEFAULT["forget_bias"],
+                  help="LSTM forget-gate bias at start (Jozefowicz et al.: 1). [default: the init's]"),
+    click.option("--dtype", type=click.Choice(DTYPES), default=DEFAULT["dtype"], show_default=True,
+                  help="Floating-point type of the model."),
+)
+@cloup.option_group(
+    "Optimisation",
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=DEFAULT["optimizer"], show_default=True,
+                  help="Update rule."),
+    click.option("--lr", type=Finite(0, min_open=True), default=DEFAULT["lr"], show_default=True, help="Learning rate."),
+    click.option("--momentum", type=Finite(0, 1, max_open=True), default=DEFAULT["momentum"], show_default=True,
+                  help="Momentum of momentum and nesterov."),
+    click.option("--alpha", type=Finite(0, 1, max_open=True), default=DEFAULT["alpha"], show_default=True,
+                  help="Smoothing constant of rmsprop."),
+    click.option("--beta1", type=Finite(0, 1, max_open=True), default=DEFAULT["beta1"], show_default=True,
+                  help="Adam's beta1."),
+    click.option("--beta2", type=Finite(0, 1, max_open=True), default=DEFAULT["beta2"], show_default=True,
+                  help="Adam's beta2."),
+    click.option("--eps", type=Finite(0, min_open=True), default=DEFAULT["eps"], show_default=True,
+                  help="Denominator term of adagrad, rmsprop and adam."),
+    click.option("--weight-decay", type=Finite(0), default=DEFAULT["weight_decay"], show_default=True, help="L2 penalty."),
+    click.option("--clip", type=Finite(0), default=DEFAULT["clip"], show_default=True,
+                  help="Clip gradients to this global norm; 0 turns clipping off."),
+    click.option("--clip-value", type=Finite(0, min_open=True), help="Also clamp each gradient element."),
+    click.option("--batch-size", type=POSITIVE, default=DEFAULT["batch_size"], show_default=True, help="Parallel streams."),
+    click.option("--seq-len", type=POSITIVE, default=DEFAULT["seq_len"], show_default=True,
+                  help="Truncated BPTT length in tokens."),
+)
+@cloup.option_group(
+    "Learning-rate schedule",
+    click.option("--lr-schedule", type=click.Choice(SCHEDULES),
+                  help="Learning-rate schedule; cosine spans the run to its first stopping rule (--steps, "
+                       "--epochs or --time). [default: step with --lr-decay-every, epoch with --lr-decay-after, "
+                       "else constant]"),
+    click.option("--lr-decay", type=Finite(0, 1, min_open=True), default=DEFAULT["lr_decay"], show_default=True,
+                  help="Factor of each learning-rate decay (step and plateau schedules)."),
+    click.option("--lr-decay-every", type=click.IntRange(min=0), default=DEFAULT["lr_decay_every"], show_default=True,
+                  help="Step schedule: decay every N steps."),
+    click.option("--patience", type=click.IntRange(min=0), default=DEFAULT["patience"], show_default=True,
+                  help="Plateau schedule: evaluations without improvement before decaying."),
+    click.option("--lr-decay-after", type=click.IntRange(min=0), default=DEFAULT["lr_decay_after"], show_default=True,
+                  help="Epoch schedule: epochs at the full rate, then decay after each epoch."),
+    click.option("--lr-floor", type=Finite(0, 1), default=DEFAULT["lr_floor"], show_default=True,
+                  help="Cosine schedule: the final rate, as a fraction of --lr."),
+    click.option("--warmup", type=click.IntRange(min=0), default=DEFAULT["warmup"], show_default=True,
+                  help="Steps of linear learning-rate warm-up, for any schedule."),
+)
+@cloup.option_group(
+    "Stopping and logging",
+    click.option("--epochs", type=POSITIVE, default=DEFAULT["epochs"],
+                  help=f"Stop after this many epochs. [default: {EPOCHS}, none with --steps or --time]"),
+    click.option("--steps", type=POSITIVE, help="Stop after this many updates."),
+    click.option("--time", "minutes", type=Finite(0, min_open=True), help="Stop after this many minutes."),
+    click.option("--eval-every", type=POSITIVE, default=DEFAULT["eval_every"], show_default=True,
+                  help="Evaluate, show a sample and save a checkpoint every N steps."),
+    click.option("--sample-length", type=click.IntRange(min=0), default=DEFAULT["sample_length"], show_default=True,
+                  help="Tokens of the sample shown at each evaluation."),
+)
 @click.pass_context
 def train(ctx, corpus, out, resume_dir, moved_corpus, workers, **options):
     """Train a language model on CORPUS (default: the shipped tiny-shakespeare).
@@ -264,20 +282,8 @@ def run_training(trainer):
         except KeyboardInterrupt:
             sys.exit(130)
         sys.exit(130 if outcome == "interrupted" else 0)
-    c = trainer.config
-    per_epoch = count_chunks(len(trainer.train_streams), c.seq_len)
-    step_limits = [n for n in (c.steps, c.epochs and c.epochs * per_epoch) if n]
-    # Steps when a step or epoch limit is set; otherwise (--time alone) seconds.
-    length = min(step_limits) - trainer.step if step_limits else round(c.minutes * 60)
-    began = time.monotonic()
     try:
-        with click.progressbar(length=max(length, 0), file=sys.stderr, label="training",
-                               show_pos=True, item_show_func=lambda text: text) as bar:
-            def on_step(t, loss, tokens_per_s):
-                done = 1 if step_limits else int(time.monotonic() - began) - bar.pos
-                bar.update(done, f"loss {loss:.3f}  {tokens_per_s:,.0f} tok/s")
-
-            outcome = trainer.run(on_step, lambda t, metrics: report(metrics), lambda: bool(signals))
+        outcome = run_with_progress(trainer, lambda t, metrics: report(metrics), lambda: bool(signals))
     except RUNTIME_ERRORS as error:
         fail_in_group(trainer.group, error)
     except KeyboardInterrupt:

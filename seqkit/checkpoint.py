@@ -22,12 +22,20 @@ class CheckpointError(ValueError):
     """A checkpoint or run file that cannot be read as seqkit wrote it."""
 
 
+def _umask():
+    """The process's umask (reading it means setting it, so it is set back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path, write):
     """Call write(file) on a temporary file beside `path`, fsync it, then rename it over `path`:
     a reader sees the old file or the new one, never a half-written one."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would keep other users from sampling a run
         with os.fdopen(fd, "wb") as file:
             write(file)
             file.flush()

@@ -1,10 +1,17 @@
 """The training workflow through the CLI: stopping rules that say what stopped a run, and
 --resume changing what only steers training, with each change recorded."""
 import json
+import os
+import re
+import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
+import seqkit as seqkit_package
 
 from seqkit.checkpoint import load_arrays
 from seqkit.cli.main import main
@@ -160,3 +167,29 @@ def test_eval_names_the_argument_that_is_missing(char_run, tmp_path):
     result = seqkit("eval", char_run, tmp_path / "none.txt")
     assert result.exit_code == 2 and f"Error: Invalid value for TEXT_FILE: '{tmp_path / 'none.txt'}' does not exist" in result.stderr
     assert "Error: expected [RUN] TEXT_FILE, got 3 arguments" in seqkit("eval", "a", "b", "c").stderr
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr("seqkit.cli.progress.LINE_EVERY", 0.0)
+    result = seqkit("train", corpus, "-o", tmp_path / "run", "--steps", 6, *SMALL)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if re.match(r"step \d+  \d+%", line)]
+    assert len(lines) == 6
+    assert all(re.fullmatch(rf"step {n}  {round(100 * n / 6)}%  loss \d+\.\d{{3}}  [\d,]+ tok/s  ETA 0:00:\d\d", line)
+               for n, line in enumerate(lines, 1)), lines
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_run_files_follow_the_umask(corpus, tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        assert seqkit("train", corpus, "-o", tmp_path / "run", "--steps", 2, *SMALL).exit_code == 0
+    finally:
+        os.umask(previous)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "run").iterdir() if not p.name.startswith(".")}
+    assert modes == dict.fromkeys(["config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"], mode)
+
+
+def test_python_dash_m_seqkit_and_dash_capital_v():
+    result = subprocess.run([sys.executable, "-m", "seqkit", "-V"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == f"seqkit, version {seqkit_package.__version__}\n"
