@@ -16,6 +16,7 @@ from click.core import ParameterSource
 import seqkit
 from seqkit import cells
 from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, EPOCHS, TrainConfig
+from seqkit.finetune import ARCHITECTURE, Source
 from seqkit.init import SCHEMES
 from seqkit.optim import OPTIMIZERS
 from seqkit.joining import join
@@ -53,6 +54,11 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
                        "(the learning rate and schedule, clipping, dropout, evaluation, stopping rules)."),
     click.option("--corpus", "moved_corpus", type=click.Path(exists=True, dir_okay=False),
                   help="With --resume: where the run's corpus is now, if it moved (the same text)."),
+    click.option("--init-from", type=click.Path(exists=True, file_okay=False),
+                 help="Fine-tune: start from this run's weights, architecture and vocabulary."),
+    click.option("--best", is_flag=True, help="With --init-from: its best checkpoint, not its latest."),
+    click.option("--extend-vocab", is_flag=True,
+                 help="With --init-from: give tokens its vocabulary lacks rows of their own, not <unk>."),
     click.option("--seed", type=click.IntRange(min=0), help="Seed for a reproducible run. [default: random, recorded]"),
     click.option("--workers", type=POSITIVE,
                   help="Train with this many processes on this machine (needs seqkit[mpi]). [default: 1]"),
@@ -157,7 +163,7 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
                   help="Tokens of the sample shown at each evaluation."),
 )
 @click.pass_context
-def train(ctx, corpus, out, resume_dir, moved_corpus, workers, **options):
+def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vocab, workers, **options):
     """Train a language model on CORPUS (default: the shipped tiny-shakespeare).
 
     Under `mpiexec -n N`, the N processes train one model together."""
@@ -180,9 +186,14 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, workers, **options):
         if resume_dir:
             trainer = resume(ctx, resume_dir, corpus, out, moved_corpus, options, group)
         else:
+            source = init_from and fine_tuning_source(ctx, init_from, best, extend_vocab, options)
             config = build_config(corpus, options)
+            if source:
+                config = source.config_for(config)
             run_dir = choose_run_dir(out, config)
-            trainer = Trainer.start(config, run_dir, group)
+            trainer = Trainer.start(config, run_dir, group, init_from=source)
+            if source:
+                say_fine_tuning(source, trainer)
             parameters = sum(p.size for p in trainer.model.parameters.values())
             click.echo(f"training on {corpus_path(config)} ({len(trainer.vocab):,} tokens in the vocabulary, "
                        f"{parameters:,} parameters, seed {config.seed}) into {run_dir}"
@@ -190,6 +201,10 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, workers, **options):
         began = True
         return trainer
 
+    if (best or extend_vocab) and not init_from:
+        raise click.UsageError(f"{'--best' if best else '--extend-vocab'} goes with --init-from RUN")
+    if init_from and resume_dir:
+        raise click.UsageError("--init-from starts a new run and --resume continues one: choose one")
     if moved_corpus and not resume_dir:
         raise click.UsageError("--corpus points a resumed run at its moved corpus: use it with --resume "
                                "(a new run takes its corpus as the argument)")
@@ -235,6 +250,26 @@ def resume(ctx, resume_dir, corpus, out, moved_corpus, options, group):
         click.echo(f"it was trained with {trainer.trained_by} processes and goes on with {group.size}: "
                    f"the {trainer.config.batch_size} streams are split anew", err=True)
     return trainer
+
+
+def fine_tuning_source(ctx, init_from, best, extend_vocab, options):
+    """The run --init-from names, refusing options that would change what the new run takes from it."""
+    given = [name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    fixed = [name for name in given if name in ARCHITECTURE or name in TEXT or name == "one_hot"]
+    if fixed:
+        flags = {p.name: max(p.opts, key=len) for p in ctx.command.params}
+        raise click.UsageError(f"--init-from takes the architecture, tokenizer and vocabulary of {init_from}: "
+                               f"leave out {', '.join(flags[name] for name in fixed)}")
+    return Source.load(init_from, best, extend_vocab)
+
+
+def say_fine_tuning(source, trainer):
+    line = f"fine-tuning from {source.checkpoint}: "
+    if len(trainer.vocab) > len(source.vocab):
+        line += f"its vocabulary of {len(source.vocab):,} grows by {len(trainer.vocab) - len(source.vocab):,} tokens"
+    else:
+        line += f"{trainer.unknown_tokens:,} tokens of the corpus are not in its vocabulary and read as <unk>"
+    click.echo(line, err=True)
 
 
 def build_config(corpus, options):

@@ -1,7 +1,8 @@
 """The run directory: what `seqkit train` writes and `sample`, `eval`, `--resume` and
 seqkit.load read.
 
-    config.json    {"seqkit_version", "config": TrainConfig.to_dict(), "vocab_size", "corpus_sha256"}
+    config.json    {"seqkit_version", "config": TrainConfig.to_dict(), "vocab_size", "corpus_sha256",
+                    "init_from" (a fine-tuned run's source), "history" (what each --resume changed)}
     vocab.json     Vocab.to_dict()
     latest.npz     the latest checkpoint (seqkit.checkpoint): model.<parameter>, optim.<slot>.<parameter>,
                    state.<layer>.<array>, and the meta the trainer needs to resume
@@ -77,11 +78,15 @@ def holds_run(run_dir):
     return (Path(run_dir) / CONFIG).exists()
 
 
-def write_run_files(run_dir, config, vocab):
-    """config.json and vocab.json of a new run, the corpus's digest recorded for --resume."""
+def write_run_files(run_dir, config, vocab, init_from=None):
+    """config.json and vocab.json of a new run, the corpus's digest recorded for --resume, and
+    init_from (seqkit.finetune.Source.record) for a run that started from another."""
     run_dir = Path(run_dir)
-    write_json(run_dir / CONFIG, {"seqkit_version": seqkit.__version__, "config": config.to_dict(),
-                                  "vocab_size": len(vocab), "corpus_sha256": file_digest(corpus_path(config))})
+    saved = {"seqkit_version": seqkit.__version__, "config": config.to_dict(), "vocab_size": len(vocab),
+             "corpus_sha256": file_digest(corpus_path(config))}
+    if init_from:
+        saved["init_from"] = init_from
+    write_json(run_dir / CONFIG, saved)
     write_json(run_dir / VOCAB, vocab.to_dict())
 
 

@@ -29,7 +29,7 @@ from seqkit.rundir import (BEST, LATEST, TrainingError, append_metrics, check_co
 from seqkit.resuming import changed_config, record_changes
 from seqkit.sample import generate
 from seqkit.schedule import Schedule
-from seqkit.vocab import BOS, SPECIALS, build_vocab
+from seqkit.vocab import BOS, SPECIALS, UNK_ID, build_vocab
 from seqkit.workspace import Workspace
 
 MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
@@ -81,28 +81,37 @@ class Trainer:
         self.bad_steps = 0
         self.trained_by = group.size  # processes that trained the checkpoint this run resumed from
         self.changed = {}  # what a resume changed: {field: [old, new]}
+        self.unknown_tokens = 0  # tokens of the corpus that read as <unk>, counted by start with init_from
         self._agreed_clock, self._stop_votes = 0.0, 0  # rank 0's share of --time, and stop requests
         self._began = time.monotonic()  # when run() began: --time and the cosine schedule count from it
         self._lock = None  # the run directory's lock file while this trainer writes there
 
     # --- starting and resuming -----------------------------------------------------------------
     @classmethod
-    def start(cls, config, run_dir, group=ALONE):
+    def start(cls, config, run_dir, group=ALONE, init_from=None):
         """A fresh run: builds the vocabulary from the corpus and writes config.json and vocab.json.
-        With a group of processes, rank 0 calls it inside join."""
+        init_from: a seqkit.finetune.Source whose weights and vocabulary the run starts from
+        (config must have its architecture: Source.config_for). With a group of processes,
+        rank 0 calls it inside join."""
         run_dir = Path(run_dir)
         text = read_text(corpus_path(config), config.encoding, config.encoding_errors)
-        vocab = build_vocab(text, config.text)
-        check_vocab_size(vocab, corpus_path(config))
+        if init_from is None:
+            vocab = build_vocab(text, config.text)
+            check_vocab_size(vocab, corpus_path(config))
+        else:
+            vocab = init_from.vocab_for(text)
         ids = vocab.encode(text)
         del text  # a big corpus's text goes before training holds its ids
         trainer = cls(config, run_dir, vocab, ids, group)
+        if init_from is not None:
+            init_from.initialize(trainer.model)
+            trainer.unknown_tokens = int(np.count_nonzero(ids == UNK_ID))
         run_dir.mkdir(parents=True, exist_ok=True)
         trainer._lock = lock_run_dir(run_dir)
         if holds_run(run_dir):  # another process started a run here first
             trainer.release()
             raise TrainingError(f"{run_dir} already holds a run: continue it with --resume {run_dir}")
-        write_run_files(run_dir, config, vocab)
+        write_run_files(run_dir, config, vocab, init_from and init_from.record())
         trainer._save_latest()  # from here on the run directory always loads and resumes
         return trainer
 
