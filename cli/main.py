@@ -15,7 +15,7 @@ from click.core import ParameterSource
 
 import seqkit
 from seqkit import cells
-from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, EPOCHS, TrainConfig
+from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, EPOCHS, MAX_EVAL_SAMPLE, TrainConfig
 from seqkit.finetune import ARCHITECTURE, Source
 from seqkit.init import SCHEMES
 from seqkit.optim import OPTIMIZERS
@@ -159,7 +159,7 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
     click.option("--time", "minutes", type=Finite(0, min_open=True), help="Stop after this many minutes."),
     click.option("--eval-every", type=POSITIVE, default=DEFAULT["eval_every"], show_default=True,
                   help="Evaluate, show a sample and save a checkpoint every N steps."),
-    click.option("--sample-length", type=click.IntRange(min=0), default=DEFAULT["sample_length"], show_default=True,
+    click.option("--sample-length", type=click.IntRange(0, MAX_EVAL_SAMPLE), default=DEFAULT["sample_length"], show_default=True,
                   help="Tokens of the sample shown at each evaluation."),
 )
 @click.pass_context
@@ -167,6 +167,9 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
     """Train a language model on CORPUS (default: the shipped tiny-shakespeare).
 
     Under `mpiexec -n N`, the N processes train one model together."""
+    if workers and workers > (os.cpu_count() or 1):
+        raise click.UsageError(f"--workers {workers} is more than this machine's {os.cpu_count()} CPUs: start at "
+                               f"most that many here, or more across machines with mpiexec (see README)")
     launched = launched_size()
     if workers and workers > 1 and launched == 1:
         sys.exit(launch_workers(workers))

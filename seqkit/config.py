@@ -33,6 +33,7 @@ ENCODING_ERRORS = ("strict", "replace", "ignore")
 DTYPES = ("float32", "float64")
 AUTO = "auto"  # embed: decided by the level (see the module docstring)
 EPOCHS = 10  # a run given no stopping rule stops after this many epochs
+MAX_EVAL_SAMPLE = 100_000  # tokens of the sample at each evaluation, at most: longer ones are seqkit sample's
 CHAR_EMBED = 64  # the char-level embedding: N(0, 1) rows learn faster than one-hot input
 CHAR_DROPOUT, WORD_DROPOUT = 0.1, 0.5  # the dropout by level (README: What the defaults reach)
 # The fields the policy derives from others, unresolved.
@@ -137,7 +138,7 @@ class TrainConfig:
             ("clip", self.clip >= 0, "zero (off) or positive"),
             ("clip_value", self.clip_value is None or self.clip_value > 0, "positive"),
             ("minutes", self.minutes is None or self.minutes > 0, "positive"),
-            ("sample_length", self.sample_length >= 0, "zero or positive"),
+            ("sample_length", 0 <= self.sample_length <= MAX_EVAL_SAMPLE, f"from 0 to {MAX_EVAL_SAMPLE:,}"),
         ]
         for name, ok, expected in checks:
             if not ok:

@@ -62,6 +62,8 @@ def split_ids(ids, val_fraction, blocks=1):
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     check_count("blocks", blocks)
+    if blocks > len(ids):
+        raise ValueError(f"--val-blocks {blocks} is more than the corpus's {len(ids):,} tokens: lower it")
     bounds = [len(ids) * k // blocks for k in range(blocks + 1)]
     held = [int(round(end * val_fraction)) for end in bounds]  # held out before each bound, in all
     cuts = [end - (after - before) for end, before, after in zip(bounds[1:], held, held[1:])]

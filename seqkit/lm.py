@@ -2,6 +2,8 @@
 
     lm = seqkit.load("runs/tinyshakespeare")        # the latest checkpoint; best=True for the best
     print(lm.sample(length=300, temperature=0.8, prime="ROMEO:", seed=1)[0])
+    for text in lm.stream(length=10**9, seed=1):    # a sample of any length, written as it is drawn
+        print(text, end="", flush=True)
     print(lm.evaluate(open("held_out.txt").read()))  # loss, perplexity, bits per char, tokens
 """
 from pathlib import Path
@@ -9,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from seqkit.rundir import load_model
-from seqkit.sample import generate
+from seqkit.checks import check_count
+from seqkit.sample import new_seed, stream
 from seqkit.evaluation import evaluate_streams, summarize
 from seqkit.vocab import BOS
 
@@ -23,14 +26,29 @@ class LanguageModel:
         self.model, self.vocab, self.config, self.checkpoint = model, vocab, config, Path(checkpoint)
 
     def sample(self, length=500, temperature=1.0, top_k=None, top_p=None, prime="", count=1,
-               seed=None, allow_unk=False):
-        """`count` samples of up to `length` tokens after <s> and the prime (see seqkit.sample)."""
+               seed=None, allow_unk=False, stop_at_end=False):
+        """`count` samples as whole texts (see stream). Sample i is drawn with the seed seed + i,
+        so that stream(..., seed=seed + i) gives it alone; with seed None, from a random seed."""
+        check_count("count", count)
+        first = new_seed() if seed is None else check_count("seed", seed, 0)
+        return ["".join(self.stream(length, temperature, top_k, top_p, prime, first + i, allow_unk, stop_at_end))
+                for i in range(count)]
+
+    def stream(self, length=500, temperature=1.0, top_k=None, top_p=None, prime="", seed=None,
+               allow_unk=False, stop_at_end=False):
+        """One sample as pieces of text, each yielded as soon as its tokens are drawn (a block at a
+        time, so a sample of any length takes the same memory): the prime as the model reads it,
+        then `length` tokens drawn after <s> and the prime. Each </s> drawn ends a line or
+        paragraph and counts; the model then reads <s> and goes on, unless stop_at_end, which
+        ends the sample before its first </s>. The options are checked before this returns."""
         unknown = self.vocab.unknown(prime)
         if unknown and self.config.text.level == "char":
             raise ValueError("the prime text has characters the vocabulary lacks: "
                              + " ".join(repr(t) for t in unknown) + "; leave them out of the prime")
-        return generate(self.model, self.vocab, length, np.random.default_rng(seed), temperature,
-                        top_k, top_p, prime, count, allow_unk)
+        if seed is not None:
+            check_count("seed", seed, 0)
+        return stream(self.model, self.vocab, length, np.random.default_rng(seed), temperature, top_k, top_p,
+                      prime, allow_unk, stop_at_end)
 
     def evaluate(self, text):
         """Loss in nats per predicted token, perplexity, bits per character (char level) and the
@@ -43,7 +61,8 @@ class LanguageModel:
         return summarize(loss_sum, count, self.config.text.level)
 
 
-def load(run_dir, best=False):
-    """The LanguageModel saved in run_dir (its latest checkpoint, or with best=True the one with
-    the lowest validation loss). Nothing is unpickled; mismatches raise CheckpointError."""
-    return LanguageModel(*load_model(run_dir, best))
+def load(run, best=False):
+    """The LanguageModel saved in a run directory (its latest checkpoint, or with best=True the
+    one with the lowest validation loss), or in a checkpoint file of one (best.npz, latest.npz).
+    Nothing is unpickled; mismatches raise CheckpointError."""
+    return LanguageModel(*load_model(run, best))

@@ -216,6 +216,11 @@ def make_optimizer(name, params, lr, weight_decay=0.0, *, momentum=0.9, alpha=0.
     return _CLASSES[name](params, lr, weight_decay, **hyper)
 
 
+def state_slots(name):
+    """How many arrays the size of the parameters optimizer `name` keeps (Adam: 2)."""
+    return len(_CLASSES[name].slots)
+
+
 def global_norm(grads):
     """sqrt of the sum of squares of every gradient element, accumulated in float64 whatever the
     arrays' dtype (float32 accumulation loses about 1e-6 of it over a million elements)."""

@@ -160,12 +160,22 @@ def save_checkpoint(run_dir, name, arrays, meta):
                             f"is intact: make room, then seqkit train --resume {run_dir}") from None
 
 
-def load_model(run_dir, best=False):
-    """(Model, Vocab, TrainConfig, checkpoint path) of a run: its latest checkpoint, or with
-    best=True the one with the lowest validation loss."""
-    run_dir = Path(run_dir)
+def load_model(run, best=False):
+    """(Model, Vocab, TrainConfig, checkpoint path) of a run: a run directory's latest checkpoint,
+    or with best=True the one with the lowest validation loss; or a checkpoint file in a run
+    directory (best.npz, latest.npz), read with its directory's configuration and vocabulary."""
+    run = Path(run)
+    if run.is_file():
+        if best:
+            raise ValueError(f"best=True picks a run directory's {BEST}, but {run} is a checkpoint file: "
+                             f"drop best, or give its directory")
+        if not holds_run(run.parent):
+            raise CheckpointError(f"{run} is not in a seqkit run directory ({run.parent} has no {CONFIG}): "
+                                  f"give a checkpoint file where seqkit train wrote it")
+        run_dir, path = run.parent, run
+    else:
+        run_dir, path = run, run / (BEST if best else LATEST)
     config, vocab = load_run_files(run_dir)
-    path = run_dir / (BEST if best else LATEST)
     if not path.exists():
         raise CheckpointError(f"{run_dir} holds no checkpoint ({path.name} is missing)")
     arrays, _ = load_arrays(path)

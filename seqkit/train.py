@@ -20,6 +20,7 @@ import seqkit
 from seqkit.checkpoint import load_arrays
 from seqkit.data import batchify, chunks, read_text, split_ids
 from seqkit.evaluation import evaluate_streams, summarize
+from seqkit.memory import check_training_fits
 from seqkit.model import Model
 from seqkit.optim import clip_global_norm, clip_value, global_norm, make_optimizer
 from seqkit.parallel import ALONE, StopEverywhere, block, check_split
@@ -58,6 +59,7 @@ class Trainer:
         if len(val_ids) < 2:
             raise TrainingError(f"the validation text has {len(val_ids)} tokens, too few to evaluate: "
                                 f"raise --val-fraction or give a --val-file")
+        check_training_fits(config, len(vocab))
         self.train_streams = batchify(train_ids, config.batch_size)
         # As many validation streams as fit, so that evaluation runs batched like training.
         self.val_streams = batchify(val_ids, max(1, min(config.batch_size, len(val_ids) // (config.seq_len + 1))))

@@ -133,18 +133,31 @@ def detokenize(tokens):
     is glued on only where WORD finds it, and the two before it, again in the glued text ("3"
     "." "5" must not become 3.5), so WORD.findall(detokenize(tokens)) == tokens for any tokens
     WORD found. <unk> is not found again, so it keeps its spaces."""
-    runs, after_opening, quotes = [], False, 0
-    for token in tokens:
+    joiner = Joiner()
+    return "".join(joiner.add(token) for token in tokens)
+
+
+class Joiner:
+    """detokenize a token at a time, for text that streams: add(token) returns the text the
+    token adds, so that the pieces of one unit's tokens joined are detokenize(tokens) (with
+    spaces_only, " ".join(tokens)). Its state: the last two tokens of the run that a token may
+    be glued to, whether an opening mark came last, and the count of straight quotes."""
+
+    def __init__(self, spaces_only=False):
+        self.spaces_only, self.before, self.after_opening, self.quotes = spaces_only, [], False, 0
+
+    def add(self, token):
+        before = self.before
         straight_quote = token == '"'
-        closing = CLOSING.fullmatch(token) or straight_quote and quotes % 2 == 1
-        before = runs[-1][-2:] if runs else []
-        if before and (closing or after_opening) and WORD.findall("".join(before) + token) == before + [token]:
-            runs[-1].append(token)
+        closing = CLOSING.fullmatch(token) or straight_quote and self.quotes % 2 == 1
+        if (not self.spaces_only and before and (closing or self.after_opening)
+                and WORD.findall("".join(before) + token) == before + [token]):
+            piece, self.before = token, (before + [token])[-2:]
         else:
-            runs.append([token])
-        after_opening = OPENING.fullmatch(token) or straight_quote and quotes % 2 == 0
-        quotes += straight_quote
-    return " ".join("".join(run) for run in runs)
+            piece, self.before = (" " + token if before else token), [token]
+        self.after_opening = OPENING.fullmatch(token) or straight_quote and self.quotes % 2 == 0
+        self.quotes += straight_quote
+        return piece
 
 
 def _code_point_blocks(text):

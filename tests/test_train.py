@@ -92,8 +92,10 @@ def test_word_level_frames_lines_and_samples_stop_at_the_end_token(tmp_path):
     rows = trainer.train_streams
     assert {trainer.vocab.id_of(BOS), trainer.vocab.id_of(EOS)} <= set(np.unique(rows).tolist())
     trainer.run()
-    samples = load(tmp_path / "run").sample(length=50, temperature=0.5, count=5, seed=1)
-    assert samples == ["the cat sat."] * 5
+    lm = load(tmp_path / "run")
+    assert lm.sample(length=50, temperature=0.5, count=5, seed=1, stop_at_end=True) == ["the cat sat."] * 5
+    # Otherwise a sample runs on through </s> to its length: 50 tokens, ten lines of four words and </s>.
+    assert lm.sample(length=50, temperature=0.5, count=5, seed=1) == ["the cat sat.\n" * 10] * 5
 
 
 def test_a_second_trainer_on_a_locked_run_directory_is_refused(corpus, tmp_path):
