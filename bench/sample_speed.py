@@ -27,7 +27,7 @@ VOCAB = Vocab(list(SPECIALS) + [chr(c) for c in range(33, 33 + 62)], TextOptions
 def seqkit_rate(model):
     start = time.perf_counter()
     (text,) = generate(model, VOCAB, LENGTH, np.random.default_rng(0), temperature=0.8)
-    assert len(text) == LENGTH
+    assert len(text) > 0.9 * LENGTH  # LENGTH tokens drawn, the few </s> among them not printed
     return LENGTH / (time.perf_counter() - start)
 
 
