@@ -193,3 +193,12 @@ def test_run_files_follow_the_umask(corpus, tmp_path, umask, mode):
 def test_python_dash_m_seqkit_and_dash_capital_v():
     result = subprocess.run([sys.executable, "-m", "seqkit", "-V"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout == f"seqkit, version {seqkit_package.__version__}\n"
+
+
+def test_train_help_comes_in_groups_without_stray_bounds():
+    result = seqkit("train", "--help")
+    assert result.exit_code == 0
+    headings = [line[:-1] for line in result.stdout.splitlines() if line and not line[0].isspace() and line.endswith(":")]
+    assert headings == ["Run", "Data", "Model", "Optimisation", "Learning-rate schedule", "Stopping and logging",
+                        "Other options"]  # -h, --help
+    assert "None" not in result.stdout
