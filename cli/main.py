@@ -22,7 +22,7 @@ from seqkit.optim import OPTIMIZERS
 from seqkit.joining import join
 from seqkit.parallel import MPIMissing, current_group, launched_size
 from seqkit.resuming import CHANGEABLE
-from seqkit.rundir import LATEST, corpus_path, holds_run
+from seqkit.rundir import LATEST, corpus_path, holds_run, new_run_dir
 from seqkit.schedule import SCHEDULES
 from seqkit.train import Trainer
 from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
@@ -287,19 +287,13 @@ def build_config(corpus, options):
 
 
 def choose_run_dir(out, config):
-    """-o as given, refusing one that already holds a run; else runs/<corpus name>, numbered
-    runs/<name>-2, -3 ... when taken, so no earlier run is ever overwritten."""
+    """-o as given, refusing one that already holds a run; else a new directory under runs/."""
     if out:
         if holds_run(out):
             raise click.UsageError(f"{out} already holds a run: continue it with --resume {out}, "
                                    f"or choose another directory with -o")
         return Path(out)
-    base = Path("runs") / corpus_path(config).stem
-    candidate, n = base, 1
-    while holds_run(candidate):
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return candidate
+    return new_run_dir(config)
 
 
 def run_training(trainer):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from seqkit.checkpoint import _atomic_write
+from seqkit.checkpoint import atomic_write
 from seqkit.lm import LanguageModel, load
 from seqkit.memory import available_bytes
 from seqkit.rundir import BEST, CONFIG, LATEST, METRICS, VOCAB
@@ -151,7 +151,7 @@ def deliver(output, produce):
         result.append(produce(lambda text: (file.write(text.encode()), file.flush())))
 
     left = "left as it was" if os.path.exists(target) else "not written"
-    _one_line_errors(lambda: _atomic_write(target, write_file), output, f"; {output} was {left}")
+    _one_line_errors(lambda: atomic_write(target, write_file), output, f"; {output} was {left}")
     return result[0]
 
 

@@ -17,6 +17,7 @@ from seqkit.model import Model
 from seqkit.recurrent import GRU, LSTM, RNN, Recurrent
 from seqkit.train import Trainer
 from seqkit.workspace import Workspace
+from seqkit.api import train  # the function; the module that holds Trainer is seqkit.train's file
 
 __all__ = ["cells", "RNN", "LSTM", "GRU", "Recurrent", "Model", "Vocab", "TextOptions", "TrainConfig", "Trainer",
-           "LanguageModel", "load", "Workspace", "__version__"]
+           "LanguageModel", "load", "train", "Workspace", "__version__"]

@@ -29,7 +29,7 @@ def _umask():
     return mask
 
 
-def _atomic_write(path, write):
+def atomic_write(path, write):
     """Call write(file) on a temporary file beside `path`, fsync it, then rename it over `path`:
     a reader sees the old file or the new one, never a half-written one."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -60,7 +60,7 @@ def save_arrays(path, arrays, meta):
             for name, array in members.items():
                 with archive.open(zipfile.ZipInfo(f"{name}.npy", _EPOCH), "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def load_arrays(path):
@@ -95,7 +95,7 @@ def copy_into(targets, arrays, what):
 
 def write_text(path, text):
     """Write `text` (UTF-8) to `path`, atomically."""
-    _atomic_write(path, lambda file: file.write(text.encode()))
+    atomic_write(path, lambda file: file.write(text.encode()))
 
 
 def write_json(path, obj):

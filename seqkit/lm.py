@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from seqkit.rundir import load_model
+from seqkit.checkpoint import atomic_write
 from seqkit.checks import check_count
 from seqkit.sample import new_seed, stream
 from seqkit.evaluation import evaluate_streams, summarize
@@ -49,6 +50,20 @@ class LanguageModel:
             check_count("seed", seed, 0)
         return stream(self.model, self.vocab, length, np.random.default_rng(seed), temperature, top_k, top_p,
                       prime, allow_unk, stop_at_end)
+
+    def generate_to_file(self, path, count=1, separator="\n\n", seed=None, **options):
+        """Write `count` samples (stream's options) to path, `separator` between them, each
+        written as it is drawn; path is replaced only once all are written. Sample i is drawn
+        with seed + i, as in sample."""
+        check_count("count", count)
+        first = new_seed() if seed is None else check_count("seed", seed, 0)
+
+        def write(file):
+            for i in range(count):
+                file.write((separator if i else "").encode())
+                for text in self.stream(seed=first + i, **options):
+                    file.write(text.encode())
+        atomic_write(path, write)
 
     def evaluate(self, text):
         """Loss in nats per predicted token, perplexity, bits per character (char level) and the

@@ -78,6 +78,16 @@ def holds_run(run_dir):
     return (Path(run_dir) / CONFIG).exists()
 
 
+def new_run_dir(config, root="runs"):
+    """root/<corpus name>, numbered <name>-2, -3 ... when taken, so no earlier run is overwritten."""
+    base = Path(root) / corpus_path(config).stem
+    candidate, n = base, 1
+    while holds_run(candidate):
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
 def write_run_files(run_dir, config, vocab, init_from=None):
     """config.json and vocab.json of a new run, the corpus's digest recorded for --resume, and
     init_from (seqkit.finetune.Source.record) for a run that started from another."""
