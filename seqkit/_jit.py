@@ -8,9 +8,11 @@ divisor is a branch that stops LLVM from vectorizing a loop, which left the gate
 `typed_kernel(signature)` is the same, compiled for one explicit signature: a kernel that takes
 a function as an argument needs one to be cached (see seqkit.sample).
 """
+from typing import Any
+
 import numba
 
-OPTIONS = dict(cache=True, fastmath=False, nogil=True, error_model="numpy")
+OPTIONS: dict[str, Any] = dict(cache=True, fastmath=False, nogil=True, error_model="numpy")
 
 kernel = numba.njit(**OPTIONS)
 

@@ -8,12 +8,14 @@ It trains as `seqkit train` does: the command's options as keywords (dashes as u
 LanguageModel. seqkit.TrainConfig and seqkit.Trainer remain for finer control.
 """
 import dataclasses
+import os
 import sys
 import time
+from typing import Any
 
 from seqkit.config import AUTO, TrainConfig
 from seqkit.finetune import ARCHITECTURE, Source
-from seqkit.lm import load
+from seqkit.lm import LanguageModel, load
 from seqkit.rundir import new_run_dir
 from seqkit.train import Trainer
 from seqkit.vocab import TextOptions
@@ -23,8 +25,10 @@ RENAMED = {"time": "minutes"}  # the command's option -> TrainConfig's field
 PROGRESS_EVERY = 0.2  # seconds between updates of the progress line
 
 
-def train(corpus=None, *, out=None, resume=None, init_from=None, best=False, extend_vocab=False, one_hot=False,
-          progress=None, **options):
+def train(corpus: str | os.PathLike | None = None, *, out: str | os.PathLike | None = None,
+          resume: str | os.PathLike | None = None, init_from: str | os.PathLike | None = None, best: bool = False,
+          extend_vocab: bool = False, one_hot: bool = False, progress: bool | None = None,
+          **options: Any) -> LanguageModel:
     """Train a language model as `seqkit train [CORPUS]` does and return it, a LanguageModel of
     the run's latest checkpoint. options: the command's, hidden=512, time=10, level="word" ...
     out: the run directory (default: a new one under runs/). resume: continue the run in that

@@ -18,7 +18,7 @@ def check_count(name, value, minimum=1):
     return int(value)
 
 
-def check_dtype(dtype):
+def check_dtype(dtype) -> np.dtype:
     """np.dtype of `dtype`, which must be float32 or float64."""
     dtype = np.dtype(dtype)
     if dtype not in DTYPES:

@@ -6,11 +6,16 @@
         print(text, end="", flush=True)
     print(lm.evaluate(open("held_out.txt").read()))  # loss, perplexity, bits per char, tokens
 """
+import os
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 
+from seqkit.config import TrainConfig
+from seqkit.model import Model
 from seqkit.rundir import load_model
+from seqkit.vocab import Vocab
 from seqkit.checkpoint import atomic_write
 from seqkit.checks import check_count
 from seqkit.sample import new_seed, stream
@@ -23,11 +28,12 @@ EVAL_CHUNK = 256  # tokens per forward pass when evaluating a text; the state is
 class LanguageModel:
     """A Model with its vocabulary and training configuration."""
 
-    def __init__(self, model, vocab, config, checkpoint):
+    def __init__(self, model: Model, vocab: Vocab, config: TrainConfig, checkpoint: str | os.PathLike) -> None:
         self.model, self.vocab, self.config, self.checkpoint = model, vocab, config, Path(checkpoint)
 
-    def sample(self, length=500, temperature=1.0, top_k=None, top_p=None, prime="", count=1,
-               seed=None, allow_unk=False, stop_at_end=False):
+    def sample(self, length: int = 500, temperature: float = 1.0, top_k: int | None = None,
+               top_p: float | None = None, prime: str = "", count: int = 1, seed: int | None = None,
+               allow_unk: bool = False, stop_at_end: bool = False) -> list[str]:
         """`count` samples as whole texts (see stream). Sample i is drawn with the seed seed + i,
         so that stream(..., seed=seed + i) gives it alone; with seed None, from a random seed."""
         check_count("count", count)
@@ -35,8 +41,9 @@ class LanguageModel:
         return ["".join(self.stream(length, temperature, top_k, top_p, prime, first + i, allow_unk, stop_at_end))
                 for i in range(count)]
 
-    def stream(self, length=500, temperature=1.0, top_k=None, top_p=None, prime="", seed=None,
-               allow_unk=False, stop_at_end=False):
+    def stream(self, length: int = 500, temperature: float = 1.0, top_k: int | None = None,
+               top_p: float | None = None, prime: str = "", seed: int | None = None, allow_unk: bool = False,
+               stop_at_end: bool = False) -> Iterator[str]:
         """One sample as pieces of text, each yielded as soon as its tokens are drawn (a block at a
         time, so a sample of any length takes the same memory): the prime as the model reads it,
         then `length` tokens drawn after <s> and the prime. Each </s> drawn ends a line or
@@ -51,7 +58,8 @@ class LanguageModel:
         return stream(self.model, self.vocab, length, np.random.default_rng(seed), temperature, top_k, top_p,
                       prime, allow_unk, stop_at_end)
 
-    def generate_to_file(self, path, count=1, separator="\n\n", seed=None, **options):
+    def generate_to_file(self, path: str | os.PathLike, count: int = 1, separator: str = "\n\n",
+                         seed: int | None = None, **options: Any) -> None:
         """Write `count` samples (stream's options) to path, `separator` between them, each
         written as it is drawn; path is replaced only once all are written. Sample i is drawn
         with seed + i, as in sample."""
@@ -65,7 +73,7 @@ class LanguageModel:
                     file.write(text.encode())
         atomic_write(path, write)
 
-    def evaluate(self, text):
+    def evaluate(self, text: str) -> dict[str, Any]:
         """Loss in nats per predicted token, perplexity, bits per character (char level) and the
         token count over `text`, as one stream with the state carried throughout. Every token
         after <s> is predicted, </s> included; <s> never is."""

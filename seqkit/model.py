@@ -13,9 +13,10 @@ N = T * B. Tokens and targets are integer arrays (T, B): time-major, one column 
 Parameter names follow a PyTorch module with attributes `embedding` (nn.Embedding), `rnn`
 (nn.RNN/LSTM/GRU with num_layers=L) and `output` (nn.Linear).
 """
-from typing import NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from seqkit import cells
 from seqkit.cells.activations import column_sums
@@ -23,7 +24,7 @@ from seqkit.checks import check_count, check_dtype
 from seqkit.init import uniform
 from seqkit.layers import gather_rows, linear_backward, linear_forward, output_loss, scatter_add_rows
 from seqkit.recurrent import Recurrent
-from seqkit.workspace import FRESH
+from seqkit.workspace import FRESH, Workspace
 
 TORCH_NAMES = {"embedding.weight": "encoder.weight", "output.weight": "decoder.weight",
                "output.bias": "decoder.bias"}  # ours -> pytorch/examples' word_language_model's
@@ -76,9 +77,11 @@ def gradient_views(parameters, buffer):
 class Model:
     """A recurrent language model whose parameters and gradients are dicts of arrays by name."""
 
-    def __init__(self, vocab_size, hidden_size=128, num_layers=2, cell="lstm", embed_size=None,
-                 dropout=0.0, dtype=np.float32, seed=None, init="uniform", input_dropout=0.0,
-                 variational=False, tie_weights=False, init_scale=None, **cell_options):
+    def __init__(self, vocab_size: int, hidden_size: int = 128, num_layers: int = 2, cell: str = "lstm",
+                 embed_size: int | None = None, dropout: float = 0.0, dtype: DTypeLike = np.float32,
+                 seed: int | np.random.Generator | None = None, init: str = "uniform", input_dropout: float = 0.0,
+                 variational: bool = False, tie_weights: bool = False, init_scale: float | None = None,
+                 **cell_options: Any) -> None:
         """vocab_size V; hidden_size H; num_layers L >= 1; cell: a name in seqkit.cells.names();
         embed_size E, or None for one-hot input; dropout in [0, 1), applied in training to the
         output of every recurrent layer, input_dropout to the embedded input; variational: one
@@ -96,9 +99,9 @@ class Model:
         for name, value in (("vocab_size", vocab_size), ("hidden_size", hidden_size),
                             ("num_layers", num_layers), ("embed_size", embed_size or 1)):
             check_count(name, value)
-        for name, value in (("dropout", dropout), ("input_dropout", input_dropout)):
-            if not 0.0 <= value < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        for name, rate in (("dropout", dropout), ("input_dropout", input_dropout)):
+            if not 0.0 <= rate < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {rate!r}")
         if (input_dropout or tie_weights) and embed_size is None:
             raise ValueError("input_dropout and tie_weights need an embedding (embed_size), not one-hot input")
         if tie_weights and embed_size != hidden_size:
@@ -112,7 +115,7 @@ class Model:
         rng = np.random.default_rng(seed)
 
         self.parameters = {}
-        if not self.one_hot:
+        if embed_size is not None:
             # nn.Embedding's default initialisation: N(0, 1).
             self.parameters["embedding.weight"] = (
                 rng.standard_normal((vocab_size, embed_size)) if init_scale is None
@@ -120,7 +123,7 @@ class Model:
         options = {name: value for name, value in cell_options.items() if name in spec.options}
         self.layers = []
         for k in range(num_layers):
-            input_size = (vocab_size if self.one_hot else embed_size) if k == 0 else hidden_size
+            input_size = (vocab_size if embed_size is None else embed_size) if k == 0 else hidden_size
             layer = Recurrent(input_size, hidden_size, cell, dtype, rng, init, init_scale=init_scale, **options)
             self.layers.append(layer)
             for name, array in layer.params.items():
@@ -152,8 +155,10 @@ class Model:
         """All-zeros state: a list with one state per layer, as the cell packs it (seqkit.recurrent)."""
         return [layer.zero_state(batch_size) for layer in self.layers]
 
-    def forward(self, tokens, targets, state=None, dropout_rng=None, ignore_index=-1, workspace=None,
-                gradients=True, mean_over=None, streams=None):
+    def forward(self, tokens: np.ndarray, targets: np.ndarray, state: list | None = None,
+                dropout_rng: np.random.Generator | None = None, ignore_index: int = -1,
+                workspace: Workspace | None = None, gradients: bool = True, mean_over: int | None = None,
+                streams: tuple[int, int, int] | None = None) -> tuple[float, list, Any]:
         """Mean cross-entropy of predicting targets (T, B) from tokens (T, B).
 
         state: from initial_state or a previous forward, None for zeros. dropout_rng: a
@@ -178,7 +183,8 @@ class Model:
 
         p = self.parameters
         layer_caches, masks, final_state = [], [], []
-        x, input_mask = None, None
+        x: Any = None  # the layer's input: None while the first layer gathers its projection (one-hot)
+        input_mask = None
         if not self.one_hot:
             x = ws.empty("embedded", (T, B, p["embedding.weight"].shape[1]), self.dtype)
             gather_rows(tokens, p["embedding.weight"], x)
@@ -209,7 +215,7 @@ class Model:
         cache = ForwardCache(tokens, input_mask, layer_caches, masks, x, dlogits.reshape(T, B, V), ws) if gradients else None
         return loss_sum / counted, final_state, cache
 
-    def backward(self, cache, dstate=None):
+    def backward(self, cache: Any, dstate: list | None = None) -> tuple[dict[str, np.ndarray], list]:
         """Gradients of the loss that forward returned (plus sum(final state * dstate), if a
         dstate is given, one per layer, for chaining or checking). Fills self.gradients in
         place and returns (self.gradients, gradient of the initial state, one per layer)."""
@@ -218,7 +224,7 @@ class Model:
         dx = ws.empty("dx", x.shape, self.dtype)
         doutput = ws.empty("doutput_weight", p["embedding.weight"].shape, self.dtype) if self.tied else g["output.weight"]
         linear_backward(dlogits, x, self.output_weight, dx, doutput, g["output.bias"])
-        dstate0 = [None] * len(self.layers)
+        dstate0: list = [None] * len(self.layers)
         for k in reversed(range(len(self.layers))):
             layer, layer_ws = self.layers[k], ws.child(k)
             grads = {name: g[f"rnn.{name}_l{k}"] for name in layer.params}
@@ -238,14 +244,14 @@ class Model:
             scatter_add_rows(dx, tokens, g["embedding.weight"])
         return g, dstate0
 
-    def step(self, tokens, state=None):
+    def step(self, tokens: np.ndarray, state: list | None = None) -> tuple[np.ndarray, list]:
         """One time step for sampling, no dropout: tokens (B,) in, (logits (B, V), next state)
         out. It runs the same compiled cell steps as forward."""
         tokens = self._check_tokens("tokens", tokens, ndim=1)
         state = self.initial_state(len(tokens)) if state is None else state
         p = self.parameters
         next_state = []
-        x = None if self.one_hot else p["embedding.weight"][tokens]
+        x: Any = None if self.one_hot else p["embedding.weight"][tokens]
         for k, layer in enumerate(self.layers):
             if x is None:
                 xproj = layer.params["weight_ih"].T[tokens] + layer.params["bias_ih"]
@@ -267,7 +273,7 @@ class Model:
         return [layer.pack_state(list(layer_arrays)) for layer, layer_arrays in zip(self.layers, arrays)]
 
     # --- PyTorch's names ---------------------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> dict[str, np.ndarray]:
         """The parameters under the names of pytorch/examples' word_language_model (an
         nn.Embedding `encoder`, an nn.RNN/LSTM/GRU `rnn`, an nn.Linear `decoder`): encoder.weight
         (absent with one-hot input, where rnn.weight_ih_l0 is (G*H, V)), rnn.weight_ih_l0 ...
@@ -275,7 +281,7 @@ class Model:
         named = {TORCH_NAMES.get(name, name): array for name, array in self.parameters.items()}
         return {**named, "decoder.weight": self.output_weight} if self.tied else named
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, ArrayLike]) -> None:
         """Copy in a state_dict with those names (a torch model's, converted with .numpy(), loads
         as is). Every name and shape must match; values are converted to the model's dtype."""
         ours = self.state_dict()

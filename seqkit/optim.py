@@ -8,6 +8,7 @@ user's settings mean the same here. Updates are in place (the model holds the ar
 array's own dtype, and go through two scratch buffers per dtype rather than fresh temporaries.
 """
 import math
+from typing import Mapping
 
 import numpy as np
 
@@ -21,7 +22,8 @@ class Optimizer:
     """Base: holds params (the dict), lr (a float the schedule may change), weight_decay and the
     step count; subclasses name their per-parameter state slots and implement _update."""
 
-    name, slots = None, ()
+    name: str | None = None
+    slots: tuple[str, ...] = ()
     overwrites_gradient = True  # _update writes into g: it must get a copy, never the caller's array
 
     def __init__(self, params, lr, weight_decay=0.0, **hyper):
@@ -45,7 +47,7 @@ class Optimizer:
         self._scratch = {name: tuple(b[:p.size].reshape(p.shape) for b in flat[p.dtype])
                          for name, p in params.items()}
 
-    def step(self, grads):
+    def step(self, grads: Mapping[str, np.ndarray]) -> None:
         """One update of every parameter from grads (same keys and shapes), which are left as
         they are: weight decay adds weight_decay * p to a copy of the gradient."""
         if grads.keys() != self.params.keys():
@@ -199,8 +201,9 @@ _VALID = {"momentum": _NON_NEGATIVE, "alpha": _NON_NEGATIVE, "eps": _NON_NEGATIV
           "beta1": _BETA, "beta2": _BETA}
 
 
-def make_optimizer(name, params, lr, weight_decay=0.0, *, momentum=0.9, alpha=0.99, beta1=0.9,
-                   beta2=0.999, eps=1e-8):
+def make_optimizer(name: str, params: Mapping[str, np.ndarray], lr: float, weight_decay: float = 0.0, *,
+                   momentum: float = 0.9, alpha: float = 0.99, beta1: float = 0.9, beta2: float = 0.999,
+                   eps: float = 1e-8) -> Optimizer:
     """The optimizer `name` (one of OPTIMIZERS) over params, keeping only its own hyper-parameters,
     which are checked as torch.optim checks them."""
     if name not in _CLASSES:
@@ -221,7 +224,7 @@ def state_slots(name):
     return len(_CLASSES[name].slots)
 
 
-def global_norm(grads):
+def global_norm(grads: Mapping[str, np.ndarray]) -> float:
     """sqrt of the sum of squares of every gradient element, accumulated in float64 whatever the
     arrays' dtype (float32 accumulation loses about 1e-6 of it over a million elements)."""
     return math.sqrt(sum(sum_of_squares(g.reshape(-1)) for g in grads.values()))
@@ -243,7 +246,7 @@ def sum_of_squares(x):
     return total
 
 
-def clip_global_norm(grads, max_norm):
+def clip_global_norm(grads: Mapping[str, np.ndarray], max_norm: float) -> float:
     """Scale all gradients in place by max_norm / norm when their global norm exceeds max_norm
     (Pascanu et al. 2013), which keeps their direction. Returns the norm before clipping, for the
     log; a non-finite norm leaves the gradients as they are, for the caller to skip the step."""

@@ -8,22 +8,28 @@ weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,), bias_hh (G*H,). A state 
 array when S = 1 and a tuple of S of them otherwise (an LSTM's (h, c)). The dtype (float32 or
 float64) is the parameters'; inputs must match it, never silently cast.
 """
+from typing import Any, Mapping, Sequence, Union
+
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from seqkit import cells
 from seqkit.checks import check_array, check_count, check_dtype
 from seqkit.init import init_cell_params
 from seqkit.layers import linear_backward, linear_forward
-from seqkit.workspace import FRESH
+from seqkit.workspace import FRESH, Workspace
 
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+State = Union[np.ndarray, tuple[np.ndarray, ...]]  # an LSTM's (h, c); a GRU's or an RNN's h
+Cache = Any  # what forward returns for backward; opaque to callers
 
 
 class Recurrent:
     """One recurrent layer of a registered cell, run over whole sequences or step by step."""
 
-    def __init__(self, input_size, hidden_size, cell="lstm", dtype=np.float32, seed=None, init="uniform",
-                 init_scale=None, **options):
+    def __init__(self, input_size: int, hidden_size: int, cell: str = "lstm", dtype: DTypeLike = np.float32,
+                 seed: int | np.random.Generator | None = None, init: str = "uniform",
+                 init_scale: float | None = None, **options: Any) -> None:
         """input_size I and hidden_size H: positive ints. cell: a name in seqkit.cells.names().
         dtype: float32 or float64. seed: int, None or a np.random.Generator, for the initial
         weights. init: "uniform" (PyTorch's default) or "xavier" (see seqkit.init); init_scale:
@@ -45,13 +51,13 @@ class Recurrent:
             self.cell.initialize(self.params, self.hidden_size, **self.options)
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self.params["weight_hh"].dtype
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Recurrent({self.input_size}, {self.hidden_size}, cell={self.cell.name!r}, dtype=np.{self.dtype})"
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, ArrayLike]) -> None:
         """Copy weight_ih, weight_hh, bias_ih, bias_hh in from `state_dict`, whose keys may carry
         PyTorch's "_l0" suffix (an nn.LSTM(...).state_dict() converted to numpy loads as is).
         Shapes must match exactly; values are converted to this cell's dtype."""
@@ -73,19 +79,22 @@ class Recurrent:
             np.copyto(self.params[name], value, casting="same_kind")
 
     # --- states: S arrays (B, H), packed as one array or a tuple ----------------------------------
-    def zero_state(self, batch_size):
+    def zero_state(self, batch_size: int) -> State:
         """The all-zeros state for a batch of `batch_size`."""
         return self.pack_state([np.zeros((batch_size, self.hidden_size), self.dtype)
                                 for _ in range(self.state_size)])
 
-    def pack_state(self, arrays):
+    def pack_state(self, arrays: Sequence[np.ndarray]) -> State:
         """The state made of these S arrays: the array itself when S = 1, else a tuple."""
         return arrays[0] if self.state_size == 1 else tuple(arrays)
 
-    def state_arrays(self, state, batch_size=None, name="state"):
+    def state_arrays(self, state: State | None, batch_size: int | None = None,
+                     name: str = "state") -> tuple[np.ndarray, ...]:
         """The S arrays of a state, each checked to be (B, H) of this dtype (B any size when
         batch_size is None); zeros for None, which needs batch_size."""
         if state is None:
+            if batch_size is None:
+                raise ValueError(f"{name} is None: give the batch size for its zeros")
             return tuple(np.zeros((batch_size, self.hidden_size), self.dtype) for _ in range(self.state_size))
         arrays = (state,) if self.state_size == 1 else state
         if self.state_size > 1 and not (isinstance(state, (tuple, list)) and len(state) == self.state_size):
@@ -94,7 +103,8 @@ class Recurrent:
         return tuple(check_array(name, a, (batch_size, self.hidden_size), self.dtype) for a in arrays)
 
     # --- whole sequences ---------------------------------------------------------------------------
-    def forward(self, x, state=None, workspace=None):
+    def forward(self, x: np.ndarray, state: State | None = None,
+                workspace: Workspace | None = None) -> tuple[np.ndarray, State, Cache]:
         """Run the cell over x (T, B, I). state: as zero_state gives, None for zeros.
         workspace: a seqkit.Workspace to reuse arrays from (see there), or None for fresh ones.
 
@@ -108,7 +118,8 @@ class Recurrent:
         y, state, cache = self.forward_projected(xproj, state, ws)
         return y, state, (x, cache)
 
-    def backward(self, dy, dstate, cache, grads=None, workspace=None):
+    def backward(self, dy: np.ndarray, dstate: State | None, cache: Cache, grads: dict[str, np.ndarray] | None = None,
+                 workspace: Workspace | None = None) -> tuple[dict[str, np.ndarray], np.ndarray, State]:
         """BPTT: dy (T, B, H) is dLoss/dy, dstate dLoss/d(final state) shaped like the state
         (None for zeros). grads: a dict parallel to params to write the gradients into, or None
         for new arrays. Returns grads, dx (T, B, I) and the gradient of the initial state,
@@ -121,7 +132,8 @@ class Recurrent:
         linear_backward(dxproj, x, self.params["weight_ih"], dx, grads["weight_ih"], grads["bias_ih"])
         return grads, dx, dstate0
 
-    def forward_projected(self, xproj, state, workspace=None):
+    def forward_projected(self, xproj: np.ndarray, state: State | None,
+                          workspace: Workspace | None = None) -> tuple[np.ndarray, State, Cache]:
         """forward, from xproj = x @ weight_ih.T + bias_ih (T, B, G*H) already computed, as the
         one-hot input path does with a row gather. Returns y, final state, cache."""
         xproj = check_array("xproj", xproj, (None, None, self.gates * self.hidden_size), self.dtype)
@@ -136,7 +148,9 @@ class Recurrent:
         final = self.pack_state([states[s, -1].copy() for s in range(self.state_size)])
         return states[0, 1:], final, (states, cache)
 
-    def backward_projected(self, dy, dstate, cache, grads=None, workspace=None):
+    def backward_projected(self, dy: np.ndarray, dstate: State | None, cache: Cache,
+                           grads: dict[str, np.ndarray] | None = None,
+                           workspace: Workspace | None = None) -> tuple[np.ndarray, State, dict[str, np.ndarray]]:
         """backward as far as xproj. Returns dxproj (T, B, G*H), the initial state's gradient,
         and grads (None: a new dict) with the gradients of weight_hh and bias_hh written in."""
         states, step_cache = cache
@@ -154,7 +168,7 @@ class Recurrent:
         return dxproj, self.pack_state(list(dinitial)), grads
 
     # --- one step at a time --------------------------------------------------------------------------
-    def step(self, x_t, state=None):
+    def step(self, x_t: np.ndarray, state: State | None = None) -> tuple[np.ndarray, State]:
         """One time step for sampling: x_t (B, I) and a state in, (h (B, H), next state) out.
         It runs the same compiled step as forward."""
         x_t = check_array("x_t", x_t, (None, self.input_size), self.dtype)
@@ -162,7 +176,7 @@ class Recurrent:
         linear_forward(x_t[None], self.params["weight_ih"], self.params["bias_ih"], xproj_t)
         return self.step_projected(xproj_t[0], state)
 
-    def step_projected(self, xproj_t, state):
+    def step_projected(self, xproj_t: np.ndarray, state: State | None) -> tuple[np.ndarray, State]:
         """step, from xproj_t (B, G*H) already computed. Returns (h, next state)."""
         B, H = xproj_t.shape[0], self.hidden_size
         states = np.empty((self.state_size, 2, B, H), self.dtype)
@@ -177,7 +191,8 @@ class RNN(Recurrent):
     """Elman RNN, h' = tanh(W_ih x + b_ih + W_hh h + b_hh), or relu with nonlinearity="relu".
     State: h (B, H)."""
 
-    def __init__(self, input_size, hidden_size, dtype=np.float32, seed=None, init="uniform", nonlinearity="tanh"):
+    def __init__(self, input_size: int, hidden_size: int, dtype: DTypeLike = np.float32,
+                 seed: int | np.random.Generator | None = None, init: str = "uniform", nonlinearity: str = "tanh") -> None:
         super().__init__(input_size, hidden_size, "rnn", dtype, seed, init, nonlinearity=nonlinearity)
 
 
@@ -185,12 +200,15 @@ class LSTM(Recurrent):
     """LSTM with PyTorch's gate order i, f, g, o. State: (h, c), each (B, H). forget_bias: the
     forget gate's effective bias at initialisation (None keeps the init scheme's, as nn.LSTM)."""
 
-    def __init__(self, input_size, hidden_size, dtype=np.float32, seed=None, init="uniform", forget_bias=None):
+    def __init__(self, input_size: int, hidden_size: int, dtype: DTypeLike = np.float32,
+                 seed: int | np.random.Generator | None = None, init: str = "uniform",
+                 forget_bias: float | None = None) -> None:
         super().__init__(input_size, hidden_size, "lstm", dtype, seed, init, forget_bias=forget_bias)
 
 
 class GRU(Recurrent):
     """GRU with PyTorch's gate order r, z, n; the reset gate scales W_hn h + b_hn. State: h (B, H)."""
 
-    def __init__(self, input_size, hidden_size, dtype=np.float32, seed=None, init="uniform"):
+    def __init__(self, input_size: int, hidden_size: int, dtype: DTypeLike = np.float32,
+                 seed: int | np.random.Generator | None = None, init: str = "uniform") -> None:
         super().__init__(input_size, hidden_size, "gru", dtype, seed, init)

@@ -20,7 +20,7 @@ from pathlib import Path
 try:
     import fcntl
 except ImportError:  # Windows
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 import seqkit
 from seqkit.checkpoint import CheckpointError, copy_into, load_arrays, read_json, save_arrays, write_json, write_text

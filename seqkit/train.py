@@ -11,13 +11,16 @@ Several processes (seqkit.parallel) train one model as one process would: each t
 of the streams and all sum their gradients every step; only rank 0 writes the run directory.
 """
 import math
+import os
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
 import seqkit
 from seqkit.checkpoint import load_arrays
+from seqkit.config import TrainConfig
 from seqkit.data import batchify, chunks, read_text, split_ids
 from seqkit.evaluation import evaluate_streams, summarize
 from seqkit.memory import check_training_fits
@@ -90,7 +93,8 @@ class Trainer:
 
     # --- starting and resuming -----------------------------------------------------------------
     @classmethod
-    def start(cls, config, run_dir, group=ALONE, init_from=None):
+    def start(cls, config: TrainConfig, run_dir: str | os.PathLike, group: Any = ALONE,
+              init_from: Any = None) -> "Trainer":
         """A fresh run: builds the vocabulary from the corpus and writes config.json and vocab.json.
         init_from: a seqkit.finetune.Source whose weights and vocabulary the run starts from
         (config must have its architecture: Source.config_for). With a group of processes,
@@ -118,7 +122,7 @@ class Trainer:
         return trainer
 
     @classmethod
-    def resume(cls, run_dir, group=ALONE, **changes):
+    def resume(cls, run_dir: str | os.PathLike, group: Any = ALONE, **changes: Any) -> "Trainer":
         """Continue the run in run_dir from its latest checkpoint, exactly where it stopped.
         `changes`: config fields seqkit.resuming allows to change (the learning rate, the
         stopping rules, ...), each recorded in the run. With a group of processes, rank 0 calls
@@ -169,7 +173,9 @@ class Trainer:
         self.state = self.model.pack_state(layers) if count else None
 
     # --- the loop --------------------------------------------------------------------------------
-    def run(self, on_step=None, on_eval=None, stop_requested=lambda: False):
+    def run(self, on_step: Callable[["Trainer", float, float], Any] | None = None,
+            on_eval: Callable[["Trainer", dict], Any] | None = None,
+            stop_requested: Callable[[], bool] = lambda: False) -> str:
         """Train until a stopping rule holds or stop_requested() says so (a signal arrived).
         Calls on_step(trainer, loss, tokens_per_s) after every update and on_eval(trainer, metrics)
         after every evaluation. Returns "done" or "interrupted"; the latest checkpoint is saved.

@@ -18,11 +18,13 @@ numpy lookups, never a Python object per character; the regex tokenizers a block
 time into a compact array.array.
 """
 import dataclasses
+from typing import Iterable
 from array import array
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 import regex
 
 from seqkit.checks import check_count, is_count
@@ -127,7 +129,7 @@ def _tokens(unit, options):
             yield text.split() if options.tokenize == "whitespace" else WORD.findall(text)
 
 
-def detokenize(tokens):
+def detokenize(tokens: Iterable[str]) -> str:
     """One unit's word tokens as text that reads as text: no space before closing punctuation,
     none after opening punctuation, straight double quotes opening and closing in turn. A token
     is glued on only where WORD finds it, and the two before it, again in the glued text ("3"
@@ -198,7 +200,7 @@ class Vocab:
     def id_of(self, token):
         return self.index.get(token, UNK_ID)
 
-    def encode(self, text, frame=True):
+    def encode(self, text: str, frame: bool = True) -> np.ndarray:
         """Ids (N,) of text. frame: each unit within <s> ... </s>; otherwise the outer <s> and
         </s> are left off (a prime), while units inside stay apart by </s> <s>."""
         ids = self._encode_code_points(text) if self.code_points else self._encode_tokens(text)
@@ -241,7 +243,7 @@ class Vocab:
             n += len(ids)
         return out
 
-    def decode(self, ids):
+    def decode(self, ids: ArrayLike) -> str:
         """Text of ids. Char level: the tokens concatenated, </s> <s> at a line boundary read as
         "\\n", other <s> and </s> dropped, so decode(encode(text)) == text. Word level: a line per
         unit (each </s> ends one), <s> dropped, the tokens joined by detokenize, or by single
@@ -257,7 +259,8 @@ class Vocab:
                 strings[np.flatnonzero((ids[:-1] == EOS_ID) & (ids[1:] == BOS_ID))] = "\n"
             return "".join(strings.tolist())
         join = " ".join if self.options.tokenize == "whitespace" else detokenize
-        lines, line = [], []
+        lines: list[str] = []
+        line: list[str] = []
         for i, token in zip(ids.tolist(), strings.tolist()):
             if i == EOS_ID:
                 lines.append(join(line))
@@ -296,7 +299,7 @@ class Vocab:
         return cls(d["tokens"], TextOptions.from_dict(d["options"]))
 
 
-def build_vocab(text, options):
+def build_vocab(text: str, options: TextOptions) -> "Vocab":
     """The vocabulary of text: specials, then tokens by falling count (ties: first seen), those
     seen fewer than min_count times left out, at most max_vocab kept."""
     if options.level == "char" and not options.graphemes:
@@ -314,7 +317,7 @@ def build_vocab(text, options):
         seen = seen[np.lexsort((first[seen], -counts[seen]))]
         ranked = [(chr(p), c) for p, c in zip(seen.tolist(), counts[seen].tolist())]
     else:
-        counter = Counter()
+        counter: Counter[str] = Counter()
         for unit in _units(text, options):
             for tokens in _tokens(unit, options):
                 counter.update(tokens)

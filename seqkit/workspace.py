@@ -32,8 +32,8 @@ class Workspace:
         return self._children[name]
 
 
-class Fresh:
-    """The Workspace interface with nothing kept: every array is new."""
+class Fresh(Workspace):
+    """A Workspace that keeps nothing: every array is new."""
 
     def empty(self, name, shape, dtype):
         return np.empty(shape, dtype)

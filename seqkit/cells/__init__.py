@@ -69,7 +69,7 @@ class Cell:
         return self.variants(**{**self.options, **options}) if self.variants else self.kernels
 
 
-_CELLS = {}
+_CELLS: dict[str, Cell] = {}
 _plugins_loaded = False
 
 
