@@ -89,6 +89,7 @@ class Trainer:
         self.unknown_tokens = 0  # tokens of the corpus that read as <unk>, counted by start with init_from
         self._agreed_clock, self._stop_votes = 0.0, 0  # rank 0's share of --time, and stop requests
         self._began = time.monotonic()  # when run() began: --time and the cosine schedule count from it
+        self._seconds_before = 0.0  # seconds a resumed run trained before (metrics.jsonl)
         self._lock = None  # the run directory's lock file while this trainer writes there
 
     # --- starting and resuming -----------------------------------------------------------------
@@ -211,7 +212,7 @@ class Trainer:
             if on_step:
                 on_step(self, loss, tokens_since / max(now - clock, 1e-9))
             self._log({"kind": "train", "step": self.step, "epoch": self.epoch, "loss": loss,
-                       "lr": self.optimizer.lr, "grad_norm": self._last_norm})
+                       "lr": self.optimizer.lr, "grad_norm": self._last_norm, "seconds": self._seconds()})
             if self.step % config.eval_every == 0:
                 self._evaluate_and_save(train_losses, on_eval, on_cadence=True)
                 train_losses, tokens_since, clock = [], 0, time.monotonic()
@@ -313,7 +314,7 @@ class Trainer:
         return summarize(float(totals[0]), int(totals[1]), self.level)
 
     def _evaluate_and_save(self, train_losses, on_eval, on_cadence):
-        metrics = {"kind": "eval", "step": self.step, "epoch": self.epoch, "lr": self.optimizer.lr,
+        metrics = {"kind": "eval", "step": self.step, "epoch": self.epoch, "seconds": self._seconds(), "lr": self.optimizer.lr,
                    "train_loss": float(np.mean(train_losses)) if train_losses else None}
         val = self.evaluate()
         metrics.update({f"val_{k}": v for k, v in val.items()})
@@ -368,9 +369,13 @@ class Trainer:
         if self.writes:
             append_metrics(self.run_dir, record)
 
+    def _seconds(self):
+        """Seconds of training, over every invocation of the run, for the wall-clock plot."""
+        return round(self._seconds_before + time.monotonic() - self._began, 3)
+
     def _trim_metrics(self):
         if self.writes:
-            trim_metrics(self.run_dir, self.step)
+            self._seconds_before = trim_metrics(self.run_dir, self.step)
 
 
 def check_vocab_size(vocab, source):

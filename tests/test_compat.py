@@ -112,6 +112,8 @@ def test_a_new_run_writes_the_bytes_0_1_0_wrote(old_run, tmp_path):
     assert same_checkpoint(tmp_path / "again" / LATEST, name, 6)
     old_log = [json.loads(line) for line in (FIXTURE / name / "metrics.jsonl").read_text().splitlines()]
     new_log = [json.loads(line) for line in (tmp_path / "again" / "metrics.jsonl").read_text().splitlines()]
+    for record in new_log:
+        assert record.pop("seconds") >= 0  # the wall clock, new since 0.1.0
     for old, new in zip(old_log, new_log):
         if "sample" in old:  # 0.1.0's samples ended at their first </s>; now they run on to --sample-length
             old_sample, new_sample = as_decoded_now(name, old.pop("sample")), new.pop("sample")

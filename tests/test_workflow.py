@@ -202,3 +202,12 @@ def test_train_help_comes_in_groups_without_stray_bounds():
     assert headings == ["Run", "Data", "Model", "Optimisation", "Learning-rate schedule", "Stopping and logging",
                         "Other options"]  # -h, --help
     assert "None" not in result.stdout
+
+
+def test_the_training_clock_goes_on_across_a_resume(corpus, tmp_path):
+    run = tmp_path / "run"
+    assert seqkit("train", corpus, "-o", run, "--steps", 3, *SMALL).exit_code == 0
+    assert seqkit("train", "--resume", run, "--steps", 6).exit_code == 0
+    seconds = [r["seconds"] for r in records(run, "train")]
+    assert len(seconds) == 6 and seconds == sorted(seconds) and seconds[0] > 0
+    assert [r["seconds"] for r in records(run, "eval")][-1] >= seconds[-1]
