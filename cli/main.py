@@ -16,6 +16,7 @@ from click.core import ParameterSource
 import seqkit
 from seqkit import cells
 from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, EPOCHS, MAX_EVAL_SAMPLE, TrainConfig
+from seqkit.curves import read_curves
 from seqkit.finetune import ARCHITECTURE, Source
 from seqkit.init import SCHEMES
 from seqkit.optim import OPTIMIZERS
@@ -29,6 +30,7 @@ from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
 from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, FiniteFloat, fail
 from seqkit.cli.evaluating import evaluate
 from seqkit.cli.progress import run_with_progress
+from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
 from seqkit.cli.sampling import sample
 from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, fail_in_group, launch_workers
 
@@ -161,9 +163,11 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
                   help="Evaluate, show a sample and save a checkpoint every N steps."),
     click.option("--sample-length", type=click.IntRange(0, MAX_EVAL_SAMPLE), default=DEFAULT["sample_length"], show_default=True,
                   help="Tokens of the sample shown at each evaluation."),
+    click.option("--plot", is_flag=True,
+                 help="Draw the loss curves into RUN/curves.png at each evaluation (needs seqkit[plot])."),
 )
 @click.pass_context
-def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vocab, workers, **options):
+def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vocab, plot, workers, **options):
     """Train a language model on CORPUS (default: the shipped tiny-shakespeare).
 
     Under `mpiexec -n N`, the N processes train one model together."""
@@ -204,6 +208,8 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
         began = True
         return trainer
 
+    if plot and not has_matplotlib():
+        raise click.UsageError('--plot needs matplotlib: pip install "seqkit[plot]"')
     if (best or extend_vocab) and not init_from:
         raise click.UsageError(f"{'--best' if best else '--extend-vocab'} goes with --init-from RUN")
     if init_from and resume_dir:
@@ -225,7 +231,7 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
         sys.exit(0)
     if os.environ.get(REPORT_PID) and trainer.writes:
         click.echo(f"{RUN_LINE} {trainer.run_dir}")
-    run_training(trainer)
+    run_training(trainer, plot)
 
 
 def resume(ctx, resume_dir, corpus, out, moved_corpus, options, group):
@@ -296,7 +302,7 @@ def choose_run_dir(out, config):
     return new_run_dir(config)
 
 
-def run_training(trainer):
+def run_training(trainer, plot=False):
     """The loop with a progress bar; SIGINT and SIGTERM stop it after the current step and save."""
     signals = []
 
@@ -315,7 +321,8 @@ def run_training(trainer):
             sys.exit(130)
         sys.exit(130 if outcome == "interrupted" else 0)
     try:
-        outcome = run_with_progress(trainer, lambda t, metrics: report(metrics), lambda: bool(signals))
+        outcome = run_with_progress(trainer, lambda t, metrics: report(metrics, t.run_dir if plot else None),
+                                    lambda: bool(signals))
     except RUNTIME_ERRORS as error:
         fail_in_group(trainer.group, error)
     except KeyboardInterrupt:
@@ -334,7 +341,7 @@ def run_training(trainer):
                f"seqkit sample {where}", err=True)
 
 
-def report(metrics):
+def report(metrics, plot_dir=None):
     """One evaluation's line and sample, on stderr (after the progress bar's line on a terminal)."""
     line = f"step {metrics['step']}  epoch {metrics['epoch']}"
     if metrics["train_loss"] is not None:
@@ -345,7 +352,10 @@ def report(metrics):
     click.echo(("\n" if sys.stderr.isatty() else "") + line, err=True)
     if metrics["sample"]:
         click.echo("  " + metrics["sample"].replace("\n", "\n  "), err=True)
+    if plot_dir is not None:
+        save_image([read_curves(plot_dir)], plot_dir / CURVES)
 
 
 main.add_command(sample)
 main.add_command(evaluate)
+main.add_command(plot)
