@@ -14,10 +14,13 @@ from seqkit.config import TrainConfig
 from seqkit.vocab import TextOptions, Vocab
 from seqkit.lm import LanguageModel, load
 from seqkit.model import Model
+from seqkit.nn import Dropout, Embedding, Linear, named, softmax_cross_entropy
+from seqkit.optim import OPTIMIZERS, clip_global_norm, make_optimizer
 from seqkit.recurrent import GRU, LSTM, RNN, Recurrent
 from seqkit.train import Trainer
 from seqkit.workspace import Workspace
 from seqkit.api import train  # the function; the module that holds Trainer is seqkit.train's file
 
 __all__ = ["cells", "RNN", "LSTM", "GRU", "Recurrent", "Model", "Vocab", "TextOptions", "TrainConfig", "Trainer",
-           "LanguageModel", "load", "train", "Workspace", "__version__"]
+           "LanguageModel", "load", "train", "Workspace", "Linear", "Embedding", "Dropout", "softmax_cross_entropy",
+           "named", "make_optimizer", "OPTIMIZERS", "clip_global_norm", "__version__"]

@@ -15,7 +15,7 @@ def cli_config(*args):
     """The TrainConfig `seqkit train ARGS` would train, built as the command builds it."""
     params = dict(train.make_context("train", list(args)).params)
     corpus = params.pop("corpus")
-    for name in ("out", "resume_dir", "moved_corpus", "init_from", "best", "extend_vocab", "workers"):  # where and how, not what, it trains
+    for name in ("out", "resume_dir", "moved_corpus", "init_from", "best", "extend_vocab", "plot", "workers"):  # where and how, not what, it trains
         params.pop(name)
     return build_config(corpus, params)
 
