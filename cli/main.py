@@ -174,6 +174,15 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
     if workers and workers > (os.cpu_count() or 1):
         raise click.UsageError(f"--workers {workers} is more than this machine's {os.cpu_count()} CPUs: start at "
                                f"most that many here, or more across machines with mpiexec (see README)")
+    if plot and not has_matplotlib():
+        raise click.UsageError('--plot needs matplotlib: pip install "seqkit[plot]"')
+    if (best or extend_vocab) and not init_from:
+        raise click.UsageError(f"{'--best' if best else '--extend-vocab'} goes with --init-from RUN")
+    if init_from and resume_dir:
+        raise click.UsageError("--init-from starts a new run and --resume continues one: choose one")
+    if moved_corpus and not resume_dir:
+        raise click.UsageError("--corpus points a resumed run at its moved corpus: use it with --resume "
+                               "(a new run takes its corpus as the argument)")
     launched = launched_size()
     if workers and workers > 1 and launched == 1:
         sys.exit(launch_workers(workers))
@@ -208,15 +217,6 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
         began = True
         return trainer
 
-    if plot and not has_matplotlib():
-        raise click.UsageError('--plot needs matplotlib: pip install "seqkit[plot]"')
-    if (best or extend_vocab) and not init_from:
-        raise click.UsageError(f"{'--best' if best else '--extend-vocab'} goes with --init-from RUN")
-    if init_from and resume_dir:
-        raise click.UsageError("--init-from starts a new run and --resume continues one: choose one")
-    if moved_corpus and not resume_dir:
-        raise click.UsageError("--corpus points a resumed run at its moved corpus: use it with --resume "
-                               "(a new run takes its corpus as the argument)")
     try:
         trainer = join(group, begin)
     except RUNTIME_ERRORS as error:
@@ -229,6 +229,8 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
             click.echo(f"nothing to do: the run reached {trainer.reached()} at step {trainer.step:,}; to train "
                        f"on, resume with a larger {trainer.reached().split()[0]} (or another stopping rule)", err=True)
         sys.exit(0)
+    if trainer.changed and trainer.writes:
+        say_changes(ctx, trainer.changed)
     if os.environ.get(REPORT_PID) and trainer.writes:
         click.echo(f"{RUN_LINE} {trainer.run_dir}")
     run_training(trainer, plot)
@@ -236,37 +238,51 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
 
 def resume(ctx, resume_dir, corpus, out, moved_corpus, options, group):
     """Trainer.resume with the options given on the command line as changes, said on stderr."""
-    given = [name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    given, flags = given_options(ctx, options), option_flags(ctx)
     if corpus or out:
         raise click.UsageError(f"--resume continues a run in its own directory on its own corpus: leave out "
                                f"{'CORPUS' if corpus else '-o'} (if the corpus moved, give its place with --corpus)")
-    flags = {p.name: max(p.opts, key=len) for p in ctx.command.params} | {"corpus": "--corpus"}
     fixed = [flags[name] for name in given if name not in CHANGEABLE]
     if fixed:
-        raise click.UsageError(f"a resumed run keeps its architecture, vocabulary and tokenizer, so "
+        raise click.UsageError(f"a resumed run keeps its model, tokenizer, data, batch and optimizer, so "
                                f"{', '.join(fixed)} cannot change; it can change "
-                               f"{', '.join(flags[name] for name in CHANGEABLE if name in flags)}")
+                               f"{', '.join(flags[name] for name in CHANGEABLE)}")
     changes = {name: options[name] for name in given}
     if moved_corpus:
         changes["corpus"] = moved_corpus
     trainer = Trainer.resume(resume_dir, group, **changes)
     click.echo(f"resuming {resume_dir} at step {trainer.step:,}", err=True)
-    if trainer.changed:
-        said = {name: ["none" if value is None else value for value in pair] for name, pair in trainer.changed.items()}
-        click.echo("changed: " + ", ".join(f"{flags[name]} {old} -> {new}" for name, (old, new) in said.items()),
-                   err=True)
     if trainer.trained_by != group.size:
         click.echo(f"it was trained with {trainer.trained_by} processes and goes on with {group.size}: "
                    f"the {trainer.config.batch_size} streams are split anew", err=True)
     return trainer
 
 
+def say_changes(ctx, changed):
+    """The line that says what a resume changes, as options."""
+    flags = option_flags(ctx)
+
+    def shown(name, value):
+        return value if value is not None else "the shipped corpus" if name == "corpus" else "none"
+    click.echo("changed: " + ", ".join(f"{flags[name]} {shown(name, old)} -> {shown(name, new)}"
+                                       for name, (old, new) in changed.items()), err=True)
+
+
+def given_options(ctx, options):
+    """The names of the options given on the command line, of those in `options`."""
+    return [name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+
+
+def option_flags(ctx):
+    """{option's name: its long flag}, corpus included (--corpus, as --resume takes it)."""
+    return {p.name: max(p.opts, key=len) for p in ctx.command.params} | {"corpus": "--corpus"}
+
+
 def fine_tuning_source(ctx, init_from, best, extend_vocab, options):
     """The run --init-from names, refusing options that would change what the new run takes from it."""
-    given = [name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
-    fixed = [name for name in given if name in ARCHITECTURE or name in TEXT or name == "one_hot"]
+    fixed = [name for name in given_options(ctx, options) if name in ARCHITECTURE or name in TEXT or name == "one_hot"]
     if fixed:
-        flags = {p.name: max(p.opts, key=len) for p in ctx.command.params}
+        flags = option_flags(ctx)
         raise click.UsageError(f"--init-from takes the architecture, tokenizer and vocabulary of {init_from}: "
                                f"leave out {', '.join(flags[name] for name in fixed)}")
     return Source.load(init_from, best, extend_vocab)

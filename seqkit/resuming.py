@@ -26,6 +26,8 @@ def changed_config(config, changes):
                          f"{', '.join(fixed)} cannot change")
     if any(name in changes for name in STOPPING):
         changes = {**dict.fromkeys(STOPPING), **changes}
+    if {"lr_decay_every", "lr_decay_after"} & set(changes) and "lr_schedule" not in changes:
+        changes["lr_schedule"] = None  # chosen again from them, as for a new run (step, epoch)
     if changes.get("corpus") is not None:  # Trainer.resume checks that it holds the same text
         changes["corpus"] = str(Path(changes["corpus"]).resolve())
     new = config.replace(**changes)
@@ -36,7 +38,7 @@ def changed_config(config, changes):
 
 def record_changes(run_dir, step, changed, config):
     """Write the new configuration into config.json, with the change appended to its history,
-    and log the change in metrics.jsonl."""
+    and log the change in metrics.jsonl (Trainer.run does, once it trains)."""
     path = Path(run_dir) / CONFIG
     saved = read_json(path)
     saved["config"] = config.to_dict()

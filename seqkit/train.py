@@ -85,7 +85,7 @@ class Trainer:
         self.best_val_loss = None
         self.bad_steps = 0
         self.trained_by = group.size  # processes that trained the checkpoint this run resumed from
-        self.changed = {}  # what a resume changed: {field: [old, new]}
+        self.changed = {}  # what a resume changed, {field: [old, new]}, until run records it
         self.unknown_tokens = 0  # tokens of the corpus that read as <unk>, counted by start with init_from
         self._agreed_clock, self._stop_votes = 0.0, 0  # rank 0's share of --time, and stop requests
         self._began = time.monotonic()  # when run() began: --time and the cosine schedule count from it
@@ -151,8 +151,6 @@ class Trainer:
         if (run_dir / LATEST).exists():
             trainer.restore(*load_arrays(run_dir / LATEST))
         trainer._trim_metrics()
-        if changed:
-            record_changes(run_dir, trainer.step, changed, config)
         trainer.changed = changed
         if not (run_dir / LATEST).exists():  # stopped before its first checkpoint: begin again
             trainer._save_latest()
@@ -184,6 +182,9 @@ class Trainer:
         processes every one calls run; only rank 0 writes, and should pass the callbacks."""
         if self._lock is None and self.writes:
             self._lock = lock_run_dir(self.run_dir)
+        if self.changed and self.writes:  # a resume's changes, recorded once the run goes on
+            record_changes(self.run_dir, self.step, self.changed, self.config)
+            self.changed = {}
         try:
             return self._run(on_step, on_eval, stop_requested)
         finally:

@@ -117,7 +117,7 @@ def test_resume_refuses_architecture_changes(trained):
     run, _, _ = trained
     result = CliRunner().invoke(main, ["train", "--resume", str(run), "--hidden", "32"])
     assert result.exit_code == 2
-    assert ("Error: a resumed run keeps its architecture, vocabulary and tokenizer, so --hidden cannot change; "
+    assert ("Error: a resumed run keeps its model, tokenizer, data, batch and optimizer, so --hidden cannot change; "
             "it can change --epochs, --steps, --time, --lr,") in result.stderr
 
 
