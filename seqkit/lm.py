@@ -84,8 +84,17 @@ class LanguageModel:
         return summarize(loss_sum, count, self.config.text.level)
 
 
-def load(run, best=False):
+def load(run, best=False, **options):
     """The LanguageModel saved in a run directory (its latest checkpoint, or with best=True the
-    one with the lowest validation loss), or in a checkpoint file of one (best.npz, latest.npz).
-    Nothing is unpickled; mismatches raise CheckpointError."""
+    one with the lowest validation loss), or in a checkpoint file of one (best.npz, latest.npz),
+    or in a .safetensors file (`seqkit export`'s, or a PyTorch state dict's given the options of
+    seqkit.interop.read: vocab=, level=, ...). Nothing is unpickled; mismatches raise CheckpointError."""
+    if Path(run).suffix == ".safetensors":
+        if best:
+            raise ValueError(f"best=True picks a run directory's best checkpoint, but {run} is a .safetensors "
+                             f"file: drop best")
+        from seqkit import interop  # here, so that only a .safetensors file loads the safetensors package
+        return interop.load(run, **options)
+    if options:
+        raise TypeError(f"{', '.join(options)}: options for a .safetensors file, but {run} is not one")
     return LanguageModel(*load_model(run, best))

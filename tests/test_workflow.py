@@ -211,3 +211,24 @@ def test_the_training_clock_goes_on_across_a_resume(corpus, tmp_path):
     seconds = [r["seconds"] for r in records(run, "train")]
     assert len(seconds) == 6 and seconds == sorted(seconds) and seconds[0] >= 0
     assert [r["seconds"] for r in records(run, "eval")][-1] >= seconds[-1]
+
+
+def test_a_resume_that_does_nothing_records_no_change(corpus, tmp_path):
+    run = tmp_path / "run"
+    assert seqkit("train", corpus, "-o", run, "--steps", 5, *SMALL).exit_code == 0
+    before = (run / "config.json").read_bytes(), (run / "metrics.jsonl").read_bytes()
+    result = seqkit("train", "--resume", run, "--steps", 3)
+    assert result.exit_code == 0 and "nothing to do: the run reached --steps 3 at step 5" in result.stderr
+    assert "changed:" not in result.stderr
+    assert ((run / "config.json").read_bytes(), (run / "metrics.jsonl").read_bytes()) == before
+
+
+def test_a_decay_interval_given_on_resume_picks_the_step_schedule(corpus, tmp_path):
+    run = tmp_path / "run"
+    assert seqkit("train", corpus, "-o", run, "--steps", 2, *SMALL).exit_code == 0
+    result = seqkit("train", "--resume", run, "--steps", 6, "--lr-decay-every", 2, "--lr-decay", 0.5, "--warmup", 0)
+    assert result.exit_code == 0, result.output
+    assert "--lr-schedule cosine -> step" in result.stderr
+    rates = {r["step"]: r["lr"] for r in records(run, "train")}
+    # record n is the update that followed step n - 1: 4e-3 halved at steps 2 and 4
+    assert [rates[step] for step in (3, 4, 5, 6)] == [2e-3, 2e-3, 1e-3, 1e-3]
