@@ -78,8 +78,8 @@ def test_per_step_products_equal_numpy_whichever_way_round_they_run(dtype):
             gates_out, hidden_out = np.empty((batch, gates * hidden), dtype), np.empty((batch, hidden), dtype)
             hidden_product(h, weight_hh, gates_out)
             np.testing.assert_allclose(gates_out, h @ weight_hh.T, rtol=1e-5, atol=1e-4)
-            weight_hh_t = weight_for_gradient(weight_hh, batch)
+            weight_hh_t, product = weight_for_gradient(weight_hh, batch)
             turned = low <= batch <= high and weight_hh.size >= TURNED_GRADIENT_SIZE
-            assert weight_hh_t.size == (weight_hh.size if turned else 0)
-            gradient_product(dgates, weight_hh, weight_hh_t, hidden_out)
+            assert weight_hh_t.size == (weight_hh.size if turned else 0) and product.size == (batch * hidden if turned else 0)
+            gradient_product(dgates, weight_hh, (weight_hh_t, product), hidden_out)
             np.testing.assert_allclose(hidden_out, dgates @ weight_hh, rtol=1e-5, atol=1e-4)

@@ -153,25 +153,26 @@ TURNED_GRADIENT_BATCHES, TURNED_GRADIENT_SIZE = (8, 64), 2 ** 17  # from, to (in
 
 @kernel
 def weight_for_gradient(weight_hh, batch):
-    """What gradient_product needs besides weight_hh at this batch: weight_hh.T as a C-contiguous
-    copy where the product runs turned, an empty array where it does not. Made once per
-    backward, read every step."""
+    """What gradient_product needs besides weight_hh at this batch, as a pair: where the product
+    runs turned, weight_hh.T as a C-contiguous copy and an (H, batch) array for the product;
+    elsewhere two empty arrays. Made once per backward, used every step."""
     if (TURNED_GRADIENT_BATCHES[0] <= batch <= TURNED_GRADIENT_BATCHES[1]
             and weight_hh.size >= TURNED_GRADIENT_SIZE):
-        return np.ascontiguousarray(weight_hh.T)
-    return np.empty((0, 0), weight_hh.dtype)
+        return np.ascontiguousarray(weight_hh.T), np.empty((weight_hh.shape[1], batch), weight_hh.dtype)
+    empty = np.empty((0, 0), weight_hh.dtype)
+    return empty, empty
 
 
 @kernel
-def gradient_product(dgates, weight_hh, weight_hh_t, out):
+def gradient_product(dgates, weight_hh, turned, out):
     """out (B, H) = dgates (B, G*H) @ weight_hh, the per-step product of a backward recurrence.
-    Where weight_for_gradient made weight_hh_t (batches 8-64, weights of 2**17 entries or more)
-    it is computed as weight_hh_t @ dgates.T and transposed: OpenBLAS runs that 1.1-2.1x as fast
+    Where weight_for_gradient's pair `turned` holds weight_hh.T (batches 8-64, weights of 2**17
+    entries or more) it is computed as weight_hh.T @ dgates.T and transposed: OpenBLAS runs that 1.0-2.1x as fast
     there, transpose included, and slower on small weights (2-core Intel Xeon, SkylakeX kernels;
     bench/step_profile.py)."""
+    weight_hh_t, product = turned
     if weight_hh_t.size == 0:
         np.dot(dgates, weight_hh, out)
         return
-    product = np.empty((weight_hh_t.shape[0], dgates.shape[0]), dgates.dtype)
     np.dot(weight_hh_t, dgates.T, product)
     out[:] = product.T

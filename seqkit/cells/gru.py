@@ -58,8 +58,9 @@ def gru_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_pr
 
 
 @kernel
-def _step_backward(dstate, states, t, cache_t, weight_hh, weight_hh_t, dxproj_t, dstate_prev, scratch_t):
-    """gru_step_backward, given weight_for_gradient's weight_hh_t."""
+def _step_backward(dstate, states, t, cache_t, weight_hh, turned, dxproj_t, dstate_prev, scratch_t):
+    """gru_step_backward, given weight_for_gradient's pair (the sequence's backward makes it
+    once; gru_step_backward, once a step)."""
     dh, h_prev, dhproj, dh_prev = dstate[0], states[0, t], scratch_t, dstate_prev[0]
     gates, hn = _gates_and_hn(cache_t)
     H, one = h_prev.shape[1], h_prev.dtype.type(1)
@@ -68,7 +69,7 @@ def _step_backward(dstate, states, t, cache_t, weight_hh, weight_hh_t, dxproj_t,
         _gru_gate_gradients(row[:H], row[H:2 * H], row[2 * H:], hn[b], h_prev[b], dh[b],
                             dx[:H], dx[H:2 * H], dx[2 * H:], dhp[2 * H:], one)
         dhp[:2 * H] = dx[:2 * H]
-    gradient_product(dhproj, weight_hh, weight_hh_t, dh_prev)
+    gradient_product(dhproj, weight_hh, turned, dh_prev)
     for b in range(h_prev.shape[0]):
         _add_product(dh[b], gates[b, H:2 * H], dh_prev[b])
 
@@ -104,9 +105,9 @@ def gru_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight
     T, B, H = dy.shape
     dstate = dfinal.copy()
     dstate[0] += dy[T - 1]
-    weight_hh_t = weight_for_gradient(weight_hh, B)
+    turned = weight_for_gradient(weight_hh, B)
     for t in range(T - 1, -1, -1):
-        _step_backward(dstate, states, t, cache[t], weight_hh, weight_hh_t, dxproj[t], dinitial, scratch[t])
+        _step_backward(dstate, states, t, cache[t], weight_hh, turned, dxproj[t], dinitial, scratch[t])
         if t > 0:
             np.add(dinitial, dy[t - 1], dstate)
     dhproj_rows = scratch.reshape(T * B, 3 * H)

@@ -49,8 +49,9 @@ def lstm_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_p
 
 
 @kernel
-def _step_backward(dstate, states, t, cache_t, weight_hh, weight_hh_t, dxproj_t, dstate_prev):
-    """lstm_step_backward, given weight_for_gradient's weight_hh_t."""
+def _step_backward(dstate, states, t, cache_t, weight_hh, turned, dxproj_t, dstate_prev):
+    """lstm_step_backward, given weight_for_gradient's pair (the sequence's backward makes it
+    once; lstm_step_backward, once a step)."""
     dh, dc, c_prev, c, gates = dstate[0], dstate[1], states[1, t], states[1, t + 1], cache_t
     H, one = c.shape[1], c.dtype.type(1)
     for b in range(c.shape[0]):
@@ -58,7 +59,7 @@ def _step_backward(dstate, states, t, cache_t, weight_hh, weight_hh_t, dxproj_t,
         _lstm_gate_gradients(row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:], c_prev[b], c[b],
                              dh[b], dc[b], drow[:H], drow[H:2 * H], drow[2 * H:3 * H], drow[3 * H:],
                              dstate_prev[1, b], one)
-    gradient_product(dxproj_t, weight_hh, weight_hh_t, dstate_prev[0])
+    gradient_product(dxproj_t, weight_hh, turned, dstate_prev[0])
 
 
 @kernel
@@ -87,10 +88,10 @@ def lstm_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweigh
     T, B, H = dy.shape
     dstate = dfinal.copy()
     dstate[0] += dy[T - 1]
-    weight_hh_t = weight_for_gradient(weight_hh, B)
+    turned = weight_for_gradient(weight_hh, B)
     for t in range(T - 1, -1, -1):
         # dinitial serves as every step's dstate_prev: after step 0 it holds the answer.
-        _step_backward(dstate, states, t, cache[t], weight_hh, weight_hh_t, dxproj[t], dinitial)
+        _step_backward(dstate, states, t, cache[t], weight_hh, turned, dxproj[t], dinitial)
         if t > 0:
             dstate[:] = dinitial
             dstate[0] += dy[t - 1]

@@ -30,12 +30,12 @@ def _step_forward(xproj_t, h_prev, weight_hh, bias_hh, relu, h):
 
 
 @kernel
-def _step_backward(dh, h, weight_hh, weight_hh_t, relu, dpre, dh_prev):
-    """dpre = dh * act'(pre-activation) from the output h; dh_prev = dpre @ weight_hh (weight_hh_t:
-    see weight_for_gradient)."""
+def _step_backward(dh, h, weight_hh, turned, relu, dpre, dh_prev):
+    """dpre = dh * act'(pre-activation) from the output h; dh_prev = dpre @ weight_hh (turned:
+    weight_for_gradient's pair, made once per backward)."""
     for b in range(h.shape[0]):
         _activation_gradient(dh[b], h[b], relu, dpre[b])
-    gradient_product(dpre, weight_hh, weight_hh_t, dh_prev)
+    gradient_product(dpre, weight_hh, turned, dh_prev)
 
 
 @kernel
@@ -53,9 +53,9 @@ def _activation_gradient(dh, h, relu, dpre):
 def _backward(dy, dfinal, states, weight_hh, relu, dxproj, dinitial, dweight_hh, dbias_hh):
     T, B, H = dy.shape
     dh = dfinal[0] + dy[T - 1]
-    weight_hh_t = weight_for_gradient(weight_hh, B)
+    turned = weight_for_gradient(weight_hh, B)
     for t in range(T - 1, -1, -1):
-        _step_backward(dh, states[0, t + 1], weight_hh, weight_hh_t, relu, dxproj[t], dinitial[0])  # dinitial as dh_prev
+        _step_backward(dh, states[0, t + 1], weight_hh, turned, relu, dxproj[t], dinitial[0])  # dinitial as dh_prev
         if t > 0:
             np.add(dinitial[0], dy[t - 1], dh)
     dpre_rows = dxproj.reshape(T * B, H)
