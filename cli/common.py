@@ -1,6 +1,7 @@
 """What the seqkit commands share: the errors they turn into one line, option types, and
 finding the run a command reads."""
 import math
+from pathlib import Path
 
 import click
 
@@ -36,8 +37,12 @@ def fail(error):
     raise click.ClickException(str(error)) from None
 
 
-def resolve_run(run_dir):
-    """DIR as given, or the most recently trained run under ./runs (said on stderr)."""
+def resolve_run(run_dir, best=False):
+    """DIR as given, or the most recently trained run under ./runs (said on stderr); --best
+    with a checkpoint file is refused."""
+    if run_dir and best and Path(run_dir).is_file():
+        raise click.UsageError(f"--best picks best.npz in a run directory, but {run_dir} is a checkpoint file: "
+                               f"drop --best, or give the run directory")
     if run_dir:
         return run_dir
     found = latest_run()

@@ -25,12 +25,15 @@ def evaluate(paths, best, encoding, encoding_errors, as_json):
     directory; default: the latest run under ./runs)."""
     if len(paths) not in (1, 2):
         raise click.UsageError(f"expected [RUN] TEXT_FILE, got {len(paths)} arguments")
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        raise click.UsageError(f"expected [RUN] TEXT_FILE: {paths[0]} is a directory; give the text to evaluate "
+                               f"after it")
     *run, text_file = paths
     for name, path in zip(["RUN", "TEXT_FILE"][2 - len(paths):], paths):
         if not os.path.exists(path):
             raise click.BadParameter(f"{path!r} does not exist", param_hint=name)
     try:
-        lm = load(resolve_run(run[0] if run else None), best=best)
+        lm = load(resolve_run(run[0] if run else None, best), best=best)
         text = read_text(text_file, encoding or lm.config.encoding, encoding_errors or lm.config.encoding_errors)
         unknown = int(np.count_nonzero(lm.vocab.encode(text) == UNK_ID))
         metrics = lm.evaluate(text)

@@ -66,10 +66,7 @@ def sample(run, temperature, top_k, top_p, length, stop_at_end, prime, prime_fil
         raise click.UsageError("--prime and --prime-file both give a prime: use one of them")
     if jsonl and separator is not None:
         raise click.UsageError("--separator goes between plain samples and --jsonl writes one a line: drop one")
-    run = resolve_run(run)
-    if best and Path(run).is_file():
-        raise click.UsageError(f"--best picks best.npz in a run directory, but {run} is a checkpoint file: "
-                               f"drop --best, or give the run directory")
+    run = resolve_run(run, best)
     try:
         lm = load(run, best=best)
         check_output(output, lm.checkpoint)

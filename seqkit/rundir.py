@@ -176,6 +176,8 @@ def load_model(run, best=False):
     directory (best.npz, latest.npz), read with its directory's configuration and vocabulary."""
     run = Path(run)
     if run.is_file():
+        if run.suffix != ".npz":
+            raise CheckpointError(f"{run} is not a checkpoint: give a run directory, or its {BEST} or {LATEST}")
         if best:
             raise ValueError(f"best=True picks a run directory's {BEST}, but {run} is a checkpoint file: "
                              f"drop best, or give its directory")

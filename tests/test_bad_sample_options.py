@@ -179,7 +179,8 @@ def test_files_that_are_not_checkpoints_of_a_run(runs, tmp_path):
     assert line == (f"Error: {tmp_path / 'latest.npz'} is not in a seqkit run directory ({tmp_path} has no "
                     f"config.json): give a checkpoint file where seqkit train wrote it")
     line = error_line(CliRunner().invoke(main, ["sample", str(runs["char"] / "vocab.json")]), 1)
-    assert line.startswith(f"Error: {runs['char'] / 'vocab.json'} is not a readable seqkit checkpoint")
+    assert line == (f"Error: {runs['char'] / 'vocab.json'} is not a checkpoint: give a run directory, or its "
+                    f"best.npz or latest.npz")
 
 
 def test_outputs_that_must_not_be_written(runs, tmp_path):

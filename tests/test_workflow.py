@@ -232,3 +232,17 @@ def test_a_decay_interval_given_on_resume_picks_the_step_schedule(corpus, tmp_pa
     rates = {r["step"]: r["lr"] for r in records(run, "train")}
     # record n is the update that followed step n - 1: 4e-3 halved at steps 2 and 4
     assert [rates[step] for step in (3, 4, 5, 6)] == [2e-3, 2e-3, 1e-3, 1e-3]
+
+
+def test_run_arguments_that_are_not_runs_are_said_plainly(char_run, tmp_path):
+    alone = seqkit("eval", char_run)
+    assert alone.exit_code == 2
+    assert f"Error: expected [RUN] TEXT_FILE: {char_run} is a directory; give the text to evaluate after it" in alone.stderr
+    text = tmp_path / "t.txt"
+    text.write_text("First")
+    best_file = seqkit("eval", "--best", char_run / "latest.npz", text)
+    assert best_file.exit_code == 2 and "Error: --best picks best.npz in a run directory, but" in best_file.stderr
+    not_npz = seqkit("sample", char_run / "config.json")
+    assert not_npz.exit_code == 1
+    assert not_npz.stderr == (f"Error: {char_run / 'config.json'} is not a checkpoint: give a run directory, or its "
+                              f"best.npz or latest.npz\n")
