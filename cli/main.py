@@ -29,6 +29,7 @@ from seqkit.train import Trainer
 from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
 from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, FiniteFloat, fail
 from seqkit.cli.evaluating import evaluate
+from seqkit.cli.interop import export, import_
 from seqkit.cli.progress import run_with_progress
 from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
 from seqkit.cli.sampling import sample
@@ -375,3 +376,5 @@ def report(metrics, plot_dir=None):
 main.add_command(sample)
 main.add_command(evaluate)
 main.add_command(plot)
+main.add_command(export)
+main.add_command(import_)

@@ -126,7 +126,12 @@ def check_corpus_unchanged(run_dir, config):
     if not corpus_path(config).is_file():
         raise TrainingError(f"the corpus of the run in {run_dir}, {corpus_path(config)}, is not there: "
                             f"if it moved, say where with --corpus PATH")
-    if read_json(Path(run_dir) / CONFIG).get("corpus_sha256") != file_digest(corpus_path(config)):
+    saved = read_json(Path(run_dir) / CONFIG)
+    if saved.get("corpus_sha256") is None and "imported_from" in saved:
+        raise TrainingError(f"the run in {run_dir} was imported from {saved['imported_from']['file']} without its "
+                            f"training corpus, so it cannot resume: fine-tune it with seqkit train CORPUS "
+                            f"--init-from {run_dir}")
+    if saved.get("corpus_sha256") != file_digest(corpus_path(config)):
         raise TrainingError(f"{corpus_path(config)} is not the text the run in {run_dir} started on (it "
                             f"changed, or is another file), so the run cannot continue on it; start a new run instead")
 
