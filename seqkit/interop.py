@@ -337,14 +337,22 @@ def import_run(path, run_dir, **options):
     writes them at step 0 (fresh optimizer state), so that the run samples, evaluates, is
     fine-tuned with --init-from, and resumes where its training corpus is known and at hand.
     The directory appears whole or not at all. Returns the Imported."""
+    _check_free(Path(run_dir))
+    imported = read(path, **options)
+    save_run(run_dir, imported.model, imported.vocab, imported.config, imported.corpus_sha256,
+             imported_from={"file": str(Path(path).resolve()), "sha256": file_digest(path),
+                            "seqkit_metadata": imported.seqkit_metadata})
+    return imported
+
+
+def save_run(run_dir, model, vocab, config, corpus_sha256=None, **record):
+    """Write a model as the run directory `run_dir` (new, or an empty directory): config.json
+    (with `record`'s keys), vocab.json, and latest.npz and best.npz at step 0 with fresh
+    optimizer state. The directory appears whole or not at all."""
     run_dir = Path(run_dir)
     _check_free(run_dir)
-    imported = read(path, **options)
-    model, vocab, config = imported.model, imported.vocab, imported.config
     saved = {"seqkit_version": seqkit.__version__, "config": config.to_dict(), "vocab_size": len(vocab),
-             "corpus_sha256": imported.corpus_sha256,
-             "imported_from": {"file": str(Path(path).resolve()), "sha256": file_digest(path),
-                               "seqkit_metadata": imported.seqkit_metadata}}
+             "corpus_sha256": corpus_sha256, **record}
     target = run_dir.resolve()  # "." has no name to put a staging directory beside
     staging = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     try:
@@ -363,7 +371,6 @@ def import_run(path, run_dir, **options):
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return imported
 
 
 def _check_free(run_dir):

@@ -1,6 +1,7 @@
 """The one-call API: seqkit.train with the command's options as keywords, returning the model."""
 import json
 
+import numpy as np
 import pytest
 
 import seqkit
@@ -67,3 +68,16 @@ def test_generate_to_file_streams_samples_and_replaces_the_file_whole(corpus, tm
         lm.generate_to_file(target, count=2, temperature=-1)
     assert target.read_text().count("\n---\n") == 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".samples.txt")]  # no temporary file left
+
+
+def test_save_writes_a_run_that_loads_samples_and_resumes(corpus, tmp_path):
+    lm = seqkit.train(corpus, out=tmp_path / "run", steps=3, progress=False, **SMALL)
+    lm.save(tmp_path / "copy")
+    copy = seqkit.load(tmp_path / "copy")
+    assert all(np.array_equal(copy.model.parameters[k], v) for k, v in lm.model.parameters.items())
+    assert copy.sample(length=30, seed=2) == lm.sample(length=30, seed=2)
+    assert json.loads((tmp_path / "copy" / "config.json").read_text())["saved_from"] == str(lm.checkpoint)
+    resumed = seqkit.train(resume=tmp_path / "copy", steps=2, progress=False)
+    assert load_arrays(resumed.checkpoint)[1]["step"] == 2
+    with pytest.raises(Exception, match="already holds a run"):
+        lm.save(tmp_path / "copy")
