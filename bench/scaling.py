@@ -8,7 +8,7 @@ in that Allreduce.
     python bench/scaling.py --quick      # 2x256 and 2x512 at batch 32 and 64, about 3 minutes
 
 Each figure is a fresh job; the three setups take turns, medians of --rounds. A step is the
-Trainer's own (seqkit.train.Trainer._train_step: embedding, layers, softmax cross-entropy,
+Trainer's own (seqkit.trainer.Trainer._train_step: embedding, layers, softmax cross-entropy,
 backward, the Allreduce, clipping to norm 5, Adam), vocabulary 65, embedding = hidden, T 100.
 
 Then a model on paper for many machines, each a machine like this one (one process with 2
@@ -63,7 +63,7 @@ def worker(cell, layers, hidden, batch, seconds):
     from seqkit.data import read_text
     from seqkit.parallel import current_group
     from seqkit.rundir import shipped_corpus
-    from seqkit.train import Trainer
+    from seqkit.trainer import Trainer
     from seqkit.vocab import build_vocab
 
     group = TimedGroup(current_group())

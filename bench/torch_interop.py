@@ -40,7 +40,7 @@ import seqkit
 from seqkit import interop
 from seqkit.config import TrainConfig
 from seqkit.corpora import path as corpus_path
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 from seqkit.vocab import BOS, TextOptions
 
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-12}

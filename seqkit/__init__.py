@@ -17,9 +17,9 @@ from seqkit.model import Model
 from seqkit.nn import Dropout, Embedding, Linear, named, softmax_cross_entropy
 from seqkit.optim import OPTIMIZERS, clip_global_norm, make_optimizer
 from seqkit.recurrent import GRU, LSTM, RNN, Recurrent
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 from seqkit.workspace import Workspace
-from seqkit.api import train  # the function; the module that holds Trainer is seqkit.train's file
+from seqkit.api import train
 
 __all__ = ["cells", "RNN", "LSTM", "GRU", "Recurrent", "Model", "Vocab", "TextOptions", "TrainConfig", "Trainer",
            "LanguageModel", "load", "train", "Workspace", "Linear", "Embedding", "Dropout", "softmax_cross_entropy",

@@ -17,7 +17,7 @@ from seqkit.config import AUTO, TrainConfig
 from seqkit.finetune import ARCHITECTURE, Source
 from seqkit.lm import LanguageModel, load
 from seqkit.rundir import new_run_dir
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 from seqkit.vocab import TextOptions
 
 TEXT_FIELDS = {f.name for f in dataclasses.fields(TextOptions)}

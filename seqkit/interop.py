@@ -381,7 +381,7 @@ def _check_free(run_dir):
 
 
 def fresh_checkpoint(model, config):
-    """(arrays, meta) of a checkpoint as seqkit.train.Trainer writes one at step 0: the model's
+    """(arrays, meta) of a checkpoint as seqkit.trainer.Trainer writes one at step 0: the model's
     parameters, a fresh optimizer and schedule, the dropout generator seeded as the trainer
     seeds it, and a zero state."""
     optimizer = make_optimizer(config.optimizer, model.parameters, config.lr, config.weight_decay,

@@ -12,7 +12,7 @@ from seqkit.config import TrainConfig
 from seqkit.data import read_text
 from seqkit.parallel import StopEverywhere, share_json
 from seqkit.rundir import LATEST, TrainingError, corpus_path, file_digest
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 from seqkit.vocab import Vocab
 
 

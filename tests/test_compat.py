@@ -19,7 +19,7 @@ import pytest
 import seqkit
 from seqkit.config import TrainConfig
 from seqkit.rundir import LATEST
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 from seqkit.vocab import detokenize
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v0_1_0"

@@ -10,7 +10,7 @@ from seqkit.cli.main import main
 from seqkit.corpora import path as corpus_path
 from seqkit.finetune import Source
 from seqkit.rundir import load_run_files
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 
 SMALL = ["--layers", "1", "--batch-size", "4", "--seq-len", "8", "--seed", "0", "--sample-length", "0"]
 

@@ -17,7 +17,7 @@ from seqkit.cli.interop import export, import_
 from seqkit.cli.main import main
 from seqkit.config import TrainConfig
 from seqkit.corpora import path as corpus_path
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 from seqkit.vocab import TextOptions
 
 SMALL = dict(batch_size=2, seq_len=8, steps=2, eval_every=2, seed=0, sample_length=0)

@@ -10,7 +10,7 @@ import pytest
 
 from seqkit.checkpoint import load_arrays
 from seqkit.corpora import path as corpus_path
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])

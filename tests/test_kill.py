@@ -12,7 +12,7 @@ import numpy as np
 import seqkit
 from seqkit.checkpoint import load_arrays
 from seqkit.corpora import path as corpus_path
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 
 SEQKIT = str(Path(sys.executable).parent / "seqkit")
 KILLS = 20

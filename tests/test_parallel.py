@@ -22,7 +22,7 @@ from seqkit.checkpoint import load_arrays
 from seqkit.corpora import path as corpus_path
 from seqkit.parallel import ALONE, block
 from seqkit.parallel import check_split
-from seqkit.train import TrainingError
+from seqkit.trainer import TrainingError
 
 try:
     import mpi4py  # noqa: F401
@@ -248,7 +248,7 @@ def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(tmp_path, corp
     from seqkit import TrainConfig
     from seqkit.joining import follower
     from seqkit.rundir import file_digest
-    from seqkit.train import Trainer
+    from seqkit.trainer import Trainer
     config = TrainConfig(corpus=str(corpus), hidden=8, layers=1, batch_size=4, seq_len=8, steps=1, seed=0)
     leader = Trainer.start(config, tmp_path / "run")
     leader.release()

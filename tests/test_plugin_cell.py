@@ -165,7 +165,7 @@ def test_trains_samples_and_generates_as_stepping_the_model(tmp_path):
     function pointer, draws what stepping the model from Python draws."""
     from seqkit.lm import load
     from seqkit.sample import generate_ids
-    from seqkit.train import Trainer
+    from seqkit.trainer import Trainer
     from test_sample import reference_generate
     trainer = Trainer.start(small_config(write_corpus(tmp_path), steps=20, eval_every=10, dropout=0.0,
                                          lr=1e-2, lr_schedule="constant"), tmp_path / "run")
@@ -186,7 +186,7 @@ def test_trains_samples_and_generates_as_stepping_the_model(tmp_path):
 def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path):
     """7 steps, then resumed to 15: the same checkpoint as one 15-step run (dropout on, state carried)."""
     from test_train import model_arrays
-    from seqkit.train import Trainer
+    from seqkit.trainer import Trainer
     corpus = write_corpus(tmp_path)
     Trainer.start(small_config(corpus, steps=15), tmp_path / "whole").run()
     Trainer.start(small_config(corpus, steps=7), tmp_path / "part").run()

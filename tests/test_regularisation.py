@@ -58,7 +58,7 @@ def test_a_regularised_word_model_trains_and_resumes_bit_for_bit(words, tmp_path
     """All four options at once, interrupted at step 7 and resumed: the same checkpoint as one run."""
     from test_train import model_arrays
     from seqkit.config import TrainConfig
-    from seqkit.train import Trainer
+    from seqkit.trainer import Trainer
     from seqkit.vocab import TextOptions
     config = TrainConfig(corpus=words, text=TextOptions(level="word", max_vocab=300), hidden=16, layers=2,
                          batch_size=4, seq_len=10, steps=15, eval_every=5, sample_length=5, seed=2, lr=0.01,

@@ -213,7 +213,7 @@ def test_top_k_at_or_above_the_vocabulary_keeps_every_token():
 
 
 def test_the_trainers_call_draws_what_it_drew_before_the_blocks():
-    """generate(model, vocab, length, rng, temperature=0.8)[0], as seqkit.train calls it: the
+    """generate(model, vocab, length, rng, temperature=0.8)[0], as seqkit.trainer calls it: the
     uniforms are rng.random(n) block after block, the stream rng.random((length, 1)) gave."""
     lm = language_model(TextOptions(), eos_bias=-30.0)  # no </s>: the sample 0.1.0 drew too
     text = generate(lm.model, lm.vocab, 200, np.random.default_rng(5), temperature=0.8)[0]

@@ -10,7 +10,7 @@ from seqkit.corpora import path as corpus_path
 from seqkit.memory import check_training_fits, training_bytes
 from seqkit.optim import make_optimizer
 from seqkit.rundir import TrainingError
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 from seqkit.vocab import TextOptions
 
 TRAIN_INTEGERS = [p for p in main.commands["train"].params if p.type.name.startswith("integer")]

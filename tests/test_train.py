@@ -12,7 +12,7 @@ from seqkit.vocab import BOS, EOS, TextOptions
 from seqkit.lm import load
 from seqkit.optim import OPTIMIZERS
 from seqkit.rundir import LATEST, METRICS
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from seqkit.corpora import path as corpus_path
 from seqkit.vocab import TextOptions
 from seqkit.model import Model
 from seqkit.rundir import TrainingError
-from seqkit.train import MAX_BAD_STEPS, Trainer
+from seqkit.trainer import MAX_BAD_STEPS, Trainer
 
 
 def disk_full(*args, **kwargs):
