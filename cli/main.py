@@ -25,7 +25,7 @@ from seqkit.parallel import MPIMissing, current_group, launched_size
 from seqkit.resuming import CHANGEABLE
 from seqkit.rundir import LATEST, corpus_path, holds_run, new_run_dir
 from seqkit.schedule import SCHEDULES
-from seqkit.train import Trainer
+from seqkit.trainer import Trainer
 from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
 from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, FiniteFloat, fail
 from seqkit.cli.evaluating import evaluate
