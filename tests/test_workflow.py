@@ -190,8 +190,10 @@ def test_run_files_follow_the_umask(corpus, tmp_path, umask, mode):
     assert modes == dict.fromkeys(["config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"], mode)
 
 
-def test_python_dash_m_seqkit_and_dash_capital_v():
-    result = subprocess.run([sys.executable, "-m", "seqkit", "-V"], capture_output=True, text=True, timeout=120)
+def test_python_dash_m_seqkit_and_dash_capital_v(tmp_path):
+    # From tmp_path: in the repository root, ./seqkit (without cli/, which installing maps in) would be found first.
+    result = subprocess.run([sys.executable, "-m", "seqkit", "-V"], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
     assert result.returncode == 0 and result.stdout == f"seqkit, version {seqkit_package.__version__}\n"
 
 
