@@ -11,18 +11,15 @@ from pathlib import Path
 
 import click
 import cloup
-from click.core import ParameterSource
 
 import seqkit
 from seqkit import cells
 from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, EPOCHS, MAX_EVAL_SAMPLE, TrainConfig
 from seqkit.curves import read_curves
-from seqkit.finetune import ARCHITECTURE, Source
 from seqkit.init import SCHEMES
 from seqkit.optim import OPTIMIZERS
 from seqkit.joining import join
 from seqkit.parallel import MPIMissing, current_group, launched_size
-from seqkit.resuming import CHANGEABLE
 from seqkit.rundir import LATEST, corpus_path, holds_run, new_run_dir
 from seqkit.schedule import SCHEDULES
 from seqkit.trainer import Trainer
@@ -31,6 +28,7 @@ from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, FiniteFloat, fai
 from seqkit.cli.evaluating import evaluate
 from seqkit.cli.interop import export, import_
 from seqkit.cli.progress import run_with_progress
+from seqkit.cli.starting import fine_tuning_source, resume, say_changes, say_fine_tuning
 from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
 from seqkit.cli.sampling import sample
 from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, fail_in_group, launch_workers
@@ -235,67 +233,6 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
     if os.environ.get(REPORT_PID) and trainer.writes:
         click.echo(f"{RUN_LINE} {trainer.run_dir}")
     run_training(trainer, plot)
-
-
-def resume(ctx, resume_dir, corpus, out, moved_corpus, options, group):
-    """Trainer.resume with the options given on the command line as changes, said on stderr."""
-    given, flags = given_options(ctx, options), option_flags(ctx)
-    if corpus or out:
-        raise click.UsageError(f"--resume continues a run in its own directory on its own corpus: leave out "
-                               f"{'CORPUS' if corpus else '-o'} (if the corpus moved, give its place with --corpus)")
-    fixed = [flags[name] for name in given if name not in CHANGEABLE]
-    if fixed:
-        raise click.UsageError(f"a resumed run keeps its model, tokenizer, data, batch and optimizer, so "
-                               f"{', '.join(fixed)} cannot change; it can change "
-                               f"{', '.join(flags[name] for name in CHANGEABLE)}")
-    changes = {name: options[name] for name in given}
-    if moved_corpus:
-        changes["corpus"] = moved_corpus
-    trainer = Trainer.resume(resume_dir, group, **changes)
-    click.echo(f"resuming {resume_dir} at step {trainer.step:,}", err=True)
-    if trainer.trained_by != group.size:
-        click.echo(f"it was trained with {trainer.trained_by} processes and goes on with {group.size}: "
-                   f"the {trainer.config.batch_size} streams are split anew", err=True)
-    return trainer
-
-
-def say_changes(ctx, changed):
-    """The line that says what a resume changes, as options."""
-    flags = option_flags(ctx)
-
-    def shown(name, value):
-        return value if value is not None else "the shipped corpus" if name == "corpus" else "none"
-    click.echo("changed: " + ", ".join(f"{flags[name]} {shown(name, old)} -> {shown(name, new)}"
-                                       for name, (old, new) in changed.items()), err=True)
-
-
-def given_options(ctx, options):
-    """The names of the options given on the command line, of those in `options`."""
-    return [name for name in options if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
-
-
-def option_flags(ctx):
-    """{option's name: its long flag}, corpus included (--corpus, as --resume takes it)."""
-    return {p.name: max(p.opts, key=len) for p in ctx.command.params} | {"corpus": "--corpus"}
-
-
-def fine_tuning_source(ctx, init_from, best, extend_vocab, options):
-    """The run --init-from names, refusing options that would change what the new run takes from it."""
-    fixed = [name for name in given_options(ctx, options) if name in ARCHITECTURE or name in TEXT or name == "one_hot"]
-    if fixed:
-        flags = option_flags(ctx)
-        raise click.UsageError(f"--init-from takes the architecture, tokenizer and vocabulary of {init_from}: "
-                               f"leave out {', '.join(flags[name] for name in fixed)}")
-    return Source.load(init_from, best, extend_vocab)
-
-
-def say_fine_tuning(source, trainer):
-    line = f"fine-tuning from {source.checkpoint}: "
-    if len(trainer.vocab) > len(source.vocab):
-        line += f"its vocabulary of {len(source.vocab):,} grows by {len(trainer.vocab) - len(source.vocab):,} tokens"
-    else:
-        line += f"{trainer.unknown_tokens:,} tokens of the corpus are not in its vocabulary and read as <unk>"
-    click.echo(line, err=True)
 
 
 def build_config(corpus, options):
