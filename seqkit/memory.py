@@ -2,6 +2,7 @@
 option too large for the machine is refused by name instead of ending in a MemoryError
 traceback or an out-of-memory kill."""
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -11,19 +12,28 @@ from seqkit.rundir import TrainingError
 
 
 def available_bytes():
-    """Memory the system can give without swapping (Linux's MemAvailable), else the physical
-    memory; None where neither can be read."""
+    """Memory the system can give without swapping (Linux's MemAvailable, within a container's
+    cgroup limit), else the physical memory; None where neither can be read."""
     try:
         with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+            system = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        try:
+            system = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, OSError, ValueError):
+            return None
+    return min(system, _cgroup_room())
+
+
+def _cgroup_room():
+    """What this process's cgroup (v2) may still take: memory.max - memory.current; unbounded
+    outside a limited cgroup."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, OSError, ValueError):
-        return None
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+        return int(limit) - used if limit != "max" else float("inf")
+    except (OSError, ValueError):
+        return float("inf")
 
 
 def training_bytes(config, vocab_size):

@@ -67,3 +67,10 @@ def test_a_vocabulary_too_big_names_max_vocab():
         check_training_fits(config, 50_000_000, available=8e9)
     check_training_fits(config, 10_000, available=8e9)
     assert np.isfinite(sum(training_bytes(config, 10_000).values()))
+
+
+def test_a_containers_limit_bounds_the_memory_available(monkeypatch):
+    from seqkit import memory
+    unbounded = memory.available_bytes()
+    monkeypatch.setattr(memory, "_cgroup_room", lambda: 10**9)
+    assert memory.available_bytes() == min(unbounded, 10**9)
