@@ -22,8 +22,8 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("plot")
     corpus = root / "corpus.txt"
     corpus.write_text(corpus_path().read_text()[:3000])
-    for name, cell in (("lstm", "lstm"), ("gru", "gru")):
-        result = seqkit("train", corpus, "-o", root / name, "--steps", 12, "--cell", cell, *SMALL)
+    for name, cell, level in (("lstm", "lstm", "char"), ("gru", "gru", "char"), ("words", "lstm", "word")):
+        result = seqkit("train", corpus, "-o", root / name, "--steps", 12, "--cell", cell, "--level", level, *SMALL)
         assert result.exit_code == 0, result.output
     return root
 
@@ -45,12 +45,13 @@ def test_the_curves_are_the_runs_records(runs):
 @pytest.mark.parametrize("suffix, magic", [("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF")])
 def test_an_image_of_several_runs(runs, tmp_path, suffix, magic):
     out = tmp_path / f"curves.{suffix}"
-    result = seqkit("plot", runs / "lstm", runs / "gru", "-o", out)
+    result = seqkit("plot", runs / "lstm", runs / "gru", runs / "words", "-o", out)
     assert result.exit_code == 0, result.output
     data = out.read_bytes()
     assert data.startswith(magic) and len(data) > 10_000
     if suffix == "svg":  # the legend names both runs with their options
         assert "lstm (lstm 1x8, char, lr 0.004)" in data.decode() and "gru (gru 1x8, char, lr 0.004)" in data.decode()
+        assert "words (lstm 1x8, word, lr 0.004)" in data.decode()
 
 
 def test_the_terminal_plot_draws_both_panels_and_names_the_runs(runs):
