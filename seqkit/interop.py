@@ -27,8 +27,6 @@ metadata entry it leaves (decoder.weight: encoder.weight, or the reverse).
 """
 import json
 import os
-import secrets
-import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,13 +36,12 @@ from safetensors.numpy import save
 
 import seqkit
 from seqkit import cells
-from seqkit.checkpoint import FORMAT_VERSION, CheckpointError, atomic_write, read_json, save_arrays, write_json
+from seqkit.checkpoint import CheckpointError, atomic_write, read_json
 from seqkit.config import TrainConfig
 from seqkit.lm import LanguageModel, load as load_language_model
 from seqkit.model import Model
-from seqkit.optim import make_optimizer
-from seqkit.rundir import (BEST, CONFIG, LATEST, VOCAB, file_digest, holds_run, model_arrays, version_tuple)
-from seqkit.schedule import Schedule
+from seqkit.rundir import CONFIG, file_digest, version_tuple
+from seqkit.saving import check_free, save_run
 from seqkit.vocab import LEVELS, TextOptions, Vocab
 
 SUFFIX = ".safetensors"
@@ -337,62 +334,9 @@ def import_run(path, run_dir, **options):
     writes them at step 0 (fresh optimizer state), so that the run samples, evaluates, is
     fine-tuned with --init-from, and resumes where its training corpus is known and at hand.
     The directory appears whole or not at all. Returns the Imported."""
-    _check_free(Path(run_dir))
+    check_free(Path(run_dir))
     imported = read(path, **options)
     save_run(run_dir, imported.model, imported.vocab, imported.config, imported.corpus_sha256,
              imported_from={"file": str(Path(path).resolve()), "sha256": file_digest(path),
                             "seqkit_metadata": imported.seqkit_metadata})
     return imported
-
-
-def save_run(run_dir, model, vocab, config, corpus_sha256=None, **record):
-    """Write a model as the run directory `run_dir` (new, or an empty directory): config.json
-    (with `record`'s keys), vocab.json, and latest.npz and best.npz at step 0 with fresh
-    optimizer state. The directory appears whole or not at all."""
-    run_dir = Path(run_dir)
-    _check_free(run_dir)
-    saved = {"seqkit_version": seqkit.__version__, "config": config.to_dict(), "vocab_size": len(vocab),
-             "corpus_sha256": corpus_sha256, **record}
-    target = run_dir.resolve()  # "." has no name to put a staging directory beside
-    staging = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging.mkdir()
-        write_json(staging / CONFIG, saved)
-        write_json(staging / VOCAB, vocab.to_dict())
-        arrays, meta = fresh_checkpoint(model, config)
-        save_arrays(staging / LATEST, arrays, meta)
-        save_arrays(staging / BEST, arrays, meta)
-        os.rename(staging, target)  # onto a missing or empty directory only
-    except OSError as error:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise CheckpointError(f"could not write {run_dir} ({error.strerror or error}); nothing was written there") \
-            from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-
-
-def _check_free(run_dir):
-    if holds_run(run_dir):
-        raise CheckpointError(f"{run_dir} already holds a run: import into a new directory")
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise CheckpointError(f"{run_dir} exists and is not an empty directory: import into a new directory")
-
-
-def fresh_checkpoint(model, config):
-    """(arrays, meta) of a checkpoint as seqkit.trainer.Trainer writes one at step 0: the model's
-    parameters, a fresh optimizer and schedule, the dropout generator seeded as the trainer
-    seeds it, and a zero state."""
-    optimizer = make_optimizer(config.optimizer, model.parameters, config.lr, config.weight_decay,
-                               momentum=config.momentum, alpha=config.alpha, beta1=config.beta1,
-                               beta2=config.beta2, eps=config.eps)
-    schedule = Schedule(config.lr_schedule, lr=config.lr, decay=config.lr_decay, every=config.lr_decay_every,
-                        patience=config.patience, warmup=config.warmup, floor=config.lr_floor,
-                        after=config.lr_decay_after)
-    optim_arrays, optim_scalars = optimizer.state_dict()
-    arrays = {**model_arrays(model), **{f"optim.{name}": array for name, array in optim_arrays.items()}}
-    meta = {"format": FORMAT_VERSION, "seqkit_version": seqkit.__version__, "step": 0, "epoch": 0, "position": 0,
-            "state_arrays": 0, "rng": np.random.default_rng([config.seed, 1]).bit_generator.state,
-            "optimizer": optim_scalars, "schedule": schedule.state_dict(), "best_val_loss": None}
-    return arrays, meta

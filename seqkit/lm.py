@@ -16,6 +16,7 @@ from seqkit.config import TrainConfig
 from seqkit.model import Model
 from seqkit.checkpoint import read_json
 from seqkit.rundir import CONFIG, load_model
+from seqkit.saving import save_run
 from seqkit.vocab import Vocab
 from seqkit.checkpoint import atomic_write
 from seqkit.checks import check_count
@@ -78,10 +79,9 @@ class LanguageModel:
         """Write this model as a new run directory (config.json, vocab.json, latest.npz and
         best.npz at step 0 with fresh optimizer state): it samples, evaluates and fine-tunes
         like any run, and resumes where its corpus is known (recorded by the run it came from)."""
-        from seqkit import interop  # it imports this module
         beside = self.checkpoint.parent / CONFIG
         digest = read_json(beside).get("corpus_sha256") if beside.is_file() else None
-        interop.save_run(run_dir, self.model, self.vocab, self.config, digest, saved_from=str(self.checkpoint))
+        save_run(run_dir, self.model, self.vocab, self.config, digest, saved_from=str(self.checkpoint))
 
     def evaluate(self, text: str) -> dict[str, Any]:
         """Loss in nats per predicted token, perplexity, bits per character (char level) and the

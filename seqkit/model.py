@@ -24,6 +24,7 @@ from seqkit.checks import check_count, check_dtype
 from seqkit.init import uniform
 from seqkit.layers import gather_rows, linear_backward, linear_forward, output_loss, scatter_add_rows
 from seqkit.recurrent import Recurrent
+from seqkit.gradients import aligned_zeros, gradient_buffer_size, gradient_views
 from seqkit.workspace import FRESH, Workspace
 
 TORCH_NAMES = {"embedding.weight": "encoder.weight", "output.weight": "decoder.weight",
@@ -40,38 +41,6 @@ class ForwardCache(NamedTuple):
     x: np.ndarray                  # the top layer's output as the output layer saw it (T, B, H)
     dlogits: np.ndarray            # the gradient of the logits (T, B, V)
     workspace: object
-
-
-GRADIENT_ALIGNMENT = 64  # bytes: each gradient in the flat buffer starts on a cache line
-
-
-def _aligned_size(array):
-    """Elements an array's gradient takes in the flat buffer: its own, rounded up to a cache line."""
-    return -(-array.nbytes // GRADIENT_ALIGNMENT) * GRADIENT_ALIGNMENT // array.itemsize
-
-
-def gradient_buffer_size(parameters):
-    """Elements of a flat buffer that holds a gradient for each parameter, each aligned."""
-    return sum(_aligned_size(array) for array in parameters.values())
-
-
-def aligned_zeros(size, dtype):
-    """A zeroed 1-d array of `size` whose first element starts on a cache line."""
-    itemsize = np.dtype(dtype).itemsize
-    raw = np.zeros(size + GRADIENT_ALIGNMENT // itemsize, dtype)
-    offset = (-raw.ctypes.data % GRADIENT_ALIGNMENT) // itemsize
-    return raw[offset:offset + size]
-
-
-def gradient_views(parameters, buffer):
-    """Zeroed views of buffer shaped like each parameter, in order, one after another: every
-    gradient lives in the one flat array, which processes sum in a single call."""
-    views, start = {}, 0
-    for name, array in parameters.items():
-        views[name] = buffer[start:start + array.size].reshape(array.shape)
-        views[name][...] = 0
-        start += _aligned_size(array)
-    return views
 
 
 class Model:

@@ -23,7 +23,8 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 import seqkit
-from seqkit.checkpoint import CheckpointError, copy_into, load_arrays, read_json, save_arrays, write_json, write_text
+from seqkit.checkpoint import (FORMAT_VERSION, CheckpointError, copy_into, load_arrays, read_json, save_arrays,
+                               write_json, write_text)
 from seqkit.config import TrainConfig
 from seqkit.model import Model
 from seqkit.vocab import Vocab
@@ -157,6 +158,23 @@ def latest_run(root="runs"):
 def model_arrays(model):
     """A model's parameters under their checkpoint names, model.<name>."""
     return {f"model.{name}": array for name, array in model.parameters.items()}
+
+
+def checkpoint_contents(model, optimizer, schedule, rng, step=0, epoch=0, position=0, best_val_loss=None,
+                        state_layers=()):
+    """(arrays, meta) of a checkpoint: the parameters, the optimizer's state, each layer's carried
+    state arrays (state_layers, a list per layer; none at an epoch's start), and what resuming
+    needs: the position, the dropout generator `rng`, the schedule, the best validation loss."""
+    arrays = model_arrays(model)
+    optim_arrays, optim_scalars = optimizer.state_dict()
+    arrays.update({f"optim.{name}": a for name, a in optim_arrays.items()})
+    for k, layer_arrays in enumerate(state_layers):
+        arrays.update({f"state.{k}.{i}": a for i, a in enumerate(layer_arrays)})
+    meta = {"format": FORMAT_VERSION, "seqkit_version": seqkit.__version__, "step": step, "epoch": epoch,
+            "position": position, "state_arrays": len(state_layers[0]) if len(state_layers) else 0,
+            "rng": rng.bit_generator.state, "optimizer": optim_scalars, "schedule": schedule.state_dict(),
+            "best_val_loss": best_val_loss}
+    return arrays, meta
 
 
 def restore_model(model, arrays, source):

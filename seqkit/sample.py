@@ -24,7 +24,8 @@ from numba import types
 
 from seqkit._jit import kernel, typed_kernel
 from seqkit.checks import check_count
-from seqkit.vocab import BOS_ID, EOS_ID, UNK, UNK_ID, Joiner
+from seqkit.vocab import BOS_ID, EOS_ID, UNK, UNK_ID
+from seqkit.words import Joiner
 
 BLOCK = 1024  # tokens drawn per compiled call: the memory of a sample, and how often its text is written
 

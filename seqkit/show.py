@@ -2,7 +2,8 @@
 activations of every hidden unit (and an LSTM's cell state) after reading it, the model's surprise
 at it (its loss in bits) with the top five predictions, and the units whose activations best
 track simple features of the text, ranked by correlation. page() writes it all as one
-self-contained HTML page (inline CSS, JS and data; nothing fetched).
+self-contained HTML page (inline CSS, JS and data; nothing fetched), from the template
+seqkit/show.html.
 
 Each shown token is one the model reads: its activation is the state after reading it, its
 surprise the loss of predicting it from the tokens before it (none for <s>, never predicted).
@@ -12,9 +13,12 @@ import base64
 import html
 import json
 import math
+from importlib import resources
+
 import numpy as np
 
-from seqkit.vocab import BOS_ID, EOS_ID, UNK_ID, Joiner
+from seqkit.vocab import BOS_ID, EOS_ID, UNK_ID
+from seqkit.words import Joiner
 
 MAX_TOKENS = 5000      # tokens shown at most; a longer text is cut (said on the page and by the CLI)
 TOP_PREDICTIONS = 5    # predictions listed on hover
@@ -22,6 +26,7 @@ TOP_UNITS = 8          # units listed per feature
 LINE_BREAK_SOON = 5    # "a line break coming": within this many tokens after the token
 LOGIT_ROWS = 1024      # rows of logits computed at a time
 STATE_NAMES = ("h", "c")  # a cell's state arrays: h, then an LSTM's cell state c
+TEMPLATE = "show.html"  # beside this module: the page, %TITLE%, %CUT%, %SPANS% and %DATA% filled in
 
 FEATURES = {
     "quote": "inside quotes",
@@ -248,172 +253,6 @@ def page(lm, text, title="seqkit show", max_tokens=MAX_TOKENS):
     blob = blob.replace("</", "<\\/").replace("<!--", "<\\!--")
     cut = (f"Cut to the first {result['shown']:,} of {result['cut']:,} tokens (at most {max_tokens:,} keep the "
            f"page fast)." if result["cut"] else f"{result['shown']:,} tokens.")
-    return (TEMPLATE.replace("%TITLE%", html.escape(title)).replace("%CUT%", html.escape(cut))
+    template = resources.files("seqkit").joinpath(TEMPLATE).read_text(encoding="utf-8")
+    return (template.replace("%TITLE%", html.escape(title)).replace("%CUT%", html.escape(cut))
             .replace("%SPANS%", spans).replace("%DATA%", blob)), result
-
-
-TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>%TITLE%</title>
-<script>window.pageErrors = [];  /* errors of the page's script, shown in #errors (the browser tests read it) */
-function pageError(message) { window.pageErrors.push(String(message));
-  var e = document.getElementById("errors"); if (e) { e.textContent = window.pageErrors.join("\\n"); } }
-window.onerror = function (message) { pageError(message); };
-(function (original) { console.error = function () { pageError(Array.prototype.join.call(arguments, " "));
-  return original.apply(console, arguments); }; })(console.error);</script>
-<style>
-body { font-family: system-ui, sans-serif; margin: 0; color: #222; background: #fff; }
-header { padding: 8px 14px; border-bottom: 1px solid #ddd; background: #f7f7f7; position: sticky; top: 0; z-index: 2; }
-header h1 { font-size: 16px; margin: 0 12px 0 0; display: inline; }
-nav { display: inline; } nav a { margin-right: 10px; text-decoration: none; color: #1558b0; padding: 2px 6px; border-radius: 4px; }
-nav a.active { background: #1558b0; color: #fff; }
-#controls { margin-top: 6px; font-size: 13px; } #controls label { margin-right: 10px; }
-#info { margin-top: 6px; font-size: 13px; min-height: 1.3em; font-family: ui-monospace, monospace; white-space: pre; overflow: hidden; }
-#note { font-size: 12px; color: #666; margin-left: 8px; }
-main { display: flex; }
-#text { flex: 1; padding: 12px 14px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 14px;
-        line-height: 1.55; white-space: pre-wrap; word-wrap: break-word; }
-#text span { border-radius: 2px; }
-#text span:hover, #text span.picked { outline: 1px solid #000; }
-#ranking { width: 330px; padding: 10px 14px; border-left: 1px solid #ddd; font-size: 13px; display: none; }
-#ranking h2 { font-size: 13px; margin: 10px 0 3px; } #ranking h2.current { color: #1558b0; }
-#ranking ol { margin: 0; padding-left: 22px; } #ranking li { cursor: pointer; } #ranking li:hover { text-decoration: underline; }
-#legend { display: inline-block; width: 160px; height: 10px; vertical-align: middle; margin: 0 6px; border: 1px solid #ccc; }
-#errors { color: #b00; white-space: pre; }
-</style></head>
-<body>
-<header><h1>%TITLE%</h1>
-<nav><a href="#unit" id="nav-unit">unit</a><a href="#surprise" id="nav-surprise">surprise</a><a href="#features" id="nav-features">features</a></nav>
-<span id="note">%CUT%</span>
-<div id="controls"></div>
-<div id="info"></div><div id="errors"></div></header>
-<main><div id="text">%SPANS%</div><div id="ranking"></div></main>
-<script type="application/json" id="data">%DATA%</script>
-<script>
-"use strict";
-(function () {
-  var data = JSON.parse(document.getElementById("data").textContent);
-  var spans = document.getElementById("text").children;
-  var T = spans.length, H = data.hidden;
-  var raw = atob(data.activations), bytes = new Int8Array(raw.length);
-  for (var i = 0; i < raw.length; i++) { var b = raw.charCodeAt(i); bytes[i] = b > 127 ? b - 256 : b; }
-  var controls = document.getElementById("controls"), info = document.getElementById("info");
-  var panel = document.getElementById("ranking");
-  var state = {view: "unit", layer: 0, kind: "h", unit: 0, feature: data.best_feature};
-  var maxBits = (function () {
-    var b = data.bits.filter(function (x) { return x !== null; }).sort(function (x, y) { return x - y; });
-    return b.length ? Math.max(1, b[Math.floor(0.95 * (b.length - 1))]) : 1; })();
-
-  function seriesIndex(layer, kind) {
-    for (var s = 0; s < data.series.length; s++) { if (data.series[s][0] === layer && data.series[s][1] === kind) { return s; } }
-    return -1; }
-  function activation(row, t) { return bytes[row * T + t] / 127 * data.scales[row]; }
-  function diverging(v) {  // -1 blue, 0 white, +1 red
-    v = Math.max(-1, Math.min(1, v)); var a = Math.abs(v);
-    return v >= 0 ? "rgb(255," + Math.round(255 - 190 * a) + "," + Math.round(255 - 210 * a) + ")"
-                  : "rgb(" + Math.round(255 - 210 * a) + "," + Math.round(255 - 150 * a) + ",255)"; }
-  function sequential(v, r, g, b) { v = Math.max(0, Math.min(1, v));
-    return "rgb(" + Math.round(255 - (255 - r) * v) + "," + Math.round(255 - (255 - g) * v) + "," + Math.round(255 - (255 - b) * v) + ")"; }
-  function percent(p) { p *= 100; return (p >= 0.1 || p === 0 ? p.toFixed(1) : p.toPrecision(2)) + "%"; }
-  function shown(t) { return JSON.stringify(spans[t].textContent); }
-
-  function select(options, value, change) {
-    var s = document.createElement("select");
-    options.forEach(function (o) { var e = document.createElement("option"); e.value = o[0]; e.textContent = o[1];
-      if (String(o[0]) === String(value)) { e.selected = true; e.setAttribute("selected", ""); } s.appendChild(e); });
-    s.addEventListener("change", function () { change(s.value); }); return s; }
-  function label(text, element) { var l = document.createElement("label"); l.textContent = text + " "; l.appendChild(element); return l; }
-  function legend(css, left, right) { var d = document.createElement("span"); d.textContent = left;
-    var bar = document.createElement("span"); bar.id = "legend"; bar.style.background = css; d.appendChild(bar);
-    d.appendChild(document.createTextNode(right)); return d; }
-
-  function drawUnit() {
-    var row = seriesIndex(state.layer, state.kind) * H + state.unit;
-    for (var t = 0; t < T; t++) { spans[t].style.backgroundColor = diverging(activation(row, t)); }
-    controls.textContent = "";
-    var layers = []; for (var k = 0; k < data.layers; k++) { layers.push([k, String(k)]); }
-    var units = []; for (var u = 0; u < H; u++) { units.push([u, String(u)]); }
-    controls.appendChild(label("layer", select(layers, state.layer, function (v) { go("unit=" + v + "," + state.kind + "," + state.unit); })));
-    controls.appendChild(label("state", select(data.states.map(function (s) { return [s, s === "c" ? "c (cell state)" : s + " (hidden)"]; }),
-      state.kind, function (v) { go("unit=" + state.layer + "," + v + "," + state.unit); })));
-    controls.appendChild(label("unit", select(units, state.unit, function (v) { go("unit=" + state.layer + "," + state.kind + "," + v); })));
-    controls.appendChild(legend("linear-gradient(to right," + diverging(-1) + "," + diverging(0) + "," + diverging(1) + ")", "-1", "+1"));
-  }
-  function drawSurprise() {
-    for (var t = 0; t < T; t++) { var b = data.bits[t];
-      spans[t].style.backgroundColor = b === null ? "rgb(238,238,238)" : sequential(b / maxBits, 230, 60, 40); }
-    controls.textContent = "";
-    controls.appendChild(legend("linear-gradient(to right,#fff,rgb(230,60,40))", "0 bits", maxBits.toFixed(1) + " bits or more"));
-    var hint = document.createElement("span"); hint.style.marginLeft = "14px";
-    hint.textContent = "hover a token for the model's top five predictions"; controls.appendChild(hint);
-  }
-  function drawFeatures() {
-    var f = data.features[state.feature], values = f.values, top = 0;
-    for (var t = 0; t < T; t++) { top = Math.max(top, values[t]); }
-    for (t = 0; t < T; t++) { spans[t].style.backgroundColor = sequential(top ? values[t] / top : 0, 60, 170, 90); }
-    controls.textContent = "";
-    controls.appendChild(document.createTextNode("the text coloured by the feature \\u201c" + f.label +
-      "\\u201d; click a unit to see it"));
-    panel.textContent = "";
-    Object.keys(data.ranked).forEach(function (name) {
-      if (!data.ranked[name].length) { var c = document.createElement("h2"); c.textContent = data.features[name].label + ": constant in this text";
-        c.style.color = "#888"; panel.appendChild(c); return; }
-      var h = document.createElement("h2"); h.textContent = data.features[name].label;
-      if (name === state.feature) { h.className = "current"; }
-      h.style.cursor = "pointer"; h.addEventListener("click", function () { go("features=" + name); });
-      panel.appendChild(h); var ol = document.createElement("ol");
-      data.ranked[name].forEach(function (e) { var li = document.createElement("li");
-        li.textContent = "layer " + e.layer + " " + e.state + " unit " + e.unit + "  r = " + (e.r >= 0 ? "+" : "") + e.r.toFixed(3);
-        li.dataset.unit = e.layer + "," + e.state + "," + e.unit;
-        li.addEventListener("click", function () { go("unit=" + li.dataset.unit); }); ol.appendChild(li); });
-      panel.appendChild(ol); });
-  }
-  function hover(t) {
-    if (state.view === "surprise") {
-      var b = data.bits[t], p = data.predictions[t];
-      info.textContent = shown(t) + (b === null ? "  (not predicted)" : "  " + b.toFixed(2) + " bits") +
-        (p ? "   top: " + p.map(function (x) { return x[0] + " " + percent(x[1]); }).join("  ") : "");
-    } else if (state.view === "unit") {
-      var row = seriesIndex(state.layer, state.kind) * H + state.unit;
-      info.textContent = shown(t) + "  layer " + state.layer + " " + state.kind + " unit " + state.unit + " = " + activation(row, t).toFixed(3);
-    } else { info.textContent = shown(t) + "  " + data.features[state.feature].label + " = " + data.features[state.feature].values[t]; }
-  }
-  document.getElementById("text").addEventListener("mouseover", function (event) {
-    var target = event.target; if (target.parentNode !== this) { return; }
-    var t = Array.prototype.indexOf.call(spans, target); hover(t);
-    if (state.view === "surprise") { var p = data.predictions[t];
-      target.title = p ? p.map(function (x) { return x[0] + "  " + percent(x[1]); }).join("\\n") : ""; }
-    else { target.title = ""; } });
-
-  function go(hash) { location.hash = hash; }
-  function parse() {
-    var hash = decodeURIComponent(location.hash.replace(/^#/, "")), parts = hash.split("=");
-    var view = parts[0] || "unit";
-    if (view === "unit" && parts[1]) { var a = parts[1].split(",");
-      var layer = parseInt(a[0], 10), kind = a[1], unit = parseInt(a[2], 10);
-      if (layer >= 0 && layer < data.layers && seriesIndex(layer, kind) >= 0 && unit >= 0 && unit < H) {
-        state.layer = layer; state.kind = kind; state.unit = unit; } }
-    else if (view === "unit" && !parts[1] && !parse.chosen) { var best = data.ranked[data.best_feature][0];
-      if (best) { state.layer = best.layer; state.kind = best.state; state.unit = best.unit; } }
-    if (view === "features" && parts[1] && data.features[parts[1]]) { state.feature = parts[1]; }
-    parse.chosen = true;
-    state.view = ["unit", "surprise", "features"].indexOf(view) >= 0 ? view : "unit";
-    ["unit", "surprise", "features"].forEach(function (v) {
-      document.getElementById("nav-" + v).className = v === state.view ? "active" : ""; });
-    panel.style.display = state.view === "features" ? "block" : "none";
-    info.textContent = "\u00a0";
-    if (state.view === "unit") { drawUnit(); } else if (state.view === "surprise") { drawSurprise(); } else { drawFeatures(); }
-    var picked = document.querySelector("#text .picked"); if (picked) { picked.className = ""; }
-    var at = parseInt(parts[1], 10);  // #surprise=N: the N-th token's predictions, as on hover
-    if (state.view === "surprise" && at >= 0 && at < T) { spans[at].className = "picked"; hover(at); }
-    document.body.dataset.view = state.view;
-  }
-  window.addEventListener("hashchange", parse);
-  parse();
-  if (window.pageErrors.length) { document.getElementById("errors").textContent = window.pageErrors.join("\\n"); }
-  document.body.dataset.ready = "true";
-})();
-</script>
-</body></html>
-"""

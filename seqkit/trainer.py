@@ -18,7 +18,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-import seqkit
 from seqkit.checkpoint import load_arrays
 from seqkit.config import TrainConfig
 from seqkit.data import batchify, chunks, read_text, split_ids
@@ -28,7 +27,7 @@ from seqkit.model import Model
 from seqkit.optim import clip_global_norm, clip_value, global_norm, make_optimizer
 from seqkit.parallel import ALONE, StopEverywhere, block, check_split
 from seqkit.rundir import (BEST, LATEST, TrainingError, append_metrics, check_corpus_unchanged, corpus_path,
-                           holds_run, load_run_files, lock_run_dir, model_arrays, restore_model,
+                           checkpoint_contents, holds_run, load_run_files, lock_run_dir, restore_model,
                            save_checkpoint, trim_metrics, write_run_files)
 from seqkit.resuming import changed_config, record_changes
 from seqkit.sample import generate
@@ -72,12 +71,7 @@ class Trainer:
         self.level = config.text.level
         self.bos = vocab.id_of(BOS)
         self.model = Model(**config.model_options(len(vocab)), seed=config.seed)
-        self.optimizer = make_optimizer(config.optimizer, self.model.parameters, config.lr,
-                                        config.weight_decay, momentum=config.momentum, alpha=config.alpha,
-                                        beta1=config.beta1, beta2=config.beta2, eps=config.eps)
-        self.schedule = Schedule(config.lr_schedule, lr=config.lr, decay=config.lr_decay,
-                                 every=config.lr_decay_every, patience=config.patience, warmup=config.warmup,
-                                 floor=config.lr_floor, after=config.lr_decay_after)
+        self.optimizer, self.schedule = new_optimizer(config, self.model.parameters), new_schedule(config)
         self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
         self.workspace = Workspace()  # activations and gradients, reused from step to step
         self.summed = self.model.gradients_with_room(SUMMED_EXTRAS) if group.size > 1 else None
@@ -345,18 +339,10 @@ class Trainer:
     def _checkpoint(self):
         """(arrays, meta) to save; the carried state of every process's streams is gathered to
         rank 0, so that any number of processes can resume from it."""
-        arrays = model_arrays(self.model)
-        optim_arrays, optim_scalars = self.optimizer.state_dict()
-        arrays.update({f"optim.{name}": a for name, a in optim_arrays.items()})
-        state_arrays = 0
-        if self.state is not None:
-            for k, layer_arrays in enumerate(self.model.state_arrays(self.state)):
-                state_arrays = len(layer_arrays)
-                arrays.update({f"state.{k}.{i}": self.group.gather_streams(a) for i, a in enumerate(layer_arrays)})
-        meta = {"format": 1, "seqkit_version": seqkit.__version__, "step": self.step,
-                "epoch": self.epoch, "position": self.position, "state_arrays": state_arrays,
-                "rng": self.rng.bit_generator.state, "optimizer": optim_scalars,
-                "schedule": self.schedule.state_dict(), "best_val_loss": self.best_val_loss}
+        layers = [] if self.state is None else [[self.group.gather_streams(a) for a in layer_arrays]
+                                                for layer_arrays in self.model.state_arrays(self.state)]
+        arrays, meta = checkpoint_contents(self.model, self.optimizer, self.schedule, self.rng, self.step, self.epoch,
+                                           self.position, self.best_val_loss, layers)
         if self.group.size > 1:
             meta["processes"] = self.group.size
         return arrays, meta
@@ -377,6 +363,18 @@ class Trainer:
     def _trim_metrics(self):
         if self.writes:
             self._seconds_before = trim_metrics(self.run_dir, self.step)
+
+
+def new_optimizer(config, parameters):
+    """The optimizer a run of `config` starts with, over `parameters`."""
+    return make_optimizer(config.optimizer, parameters, config.lr, config.weight_decay, momentum=config.momentum,
+                          alpha=config.alpha, beta1=config.beta1, beta2=config.beta2, eps=config.eps)
+
+
+def new_schedule(config):
+    """The learning-rate schedule a run of `config` starts with."""
+    return Schedule(config.lr_schedule, lr=config.lr, decay=config.lr_decay, every=config.lr_decay_every,
+                    patience=config.patience, warmup=config.warmup, floor=config.lr_floor, after=config.lr_decay_after)
 
 
 def check_vocab_size(vocab, source):

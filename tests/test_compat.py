@@ -20,7 +20,7 @@ import seqkit
 from seqkit.config import TrainConfig
 from seqkit.rundir import LATEST
 from seqkit.trainer import Trainer
-from seqkit.vocab import detokenize
+from seqkit.words import detokenize
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v0_1_0"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())

@@ -340,7 +340,7 @@ def test_an_import_that_fails_leaves_no_directory(runs, tmp_path, monkeypatch):
         if path.name == "best.npz":
             raise OSError(28, "No space left on device")
         real(path, arrays, meta)
-    monkeypatch.setattr(interop, "save_arrays", full_disk)
+    monkeypatch.setattr("seqkit.saving.save_arrays", full_disk)  # where import writes its run
     result = run_cli(import_, file, "-o", tmp_path / "run")
     assert (result.exit_code, result.output) == (
         1, f"Error: could not write {tmp_path / 'run'} (No space left on device); nothing was written there\n")

@@ -14,7 +14,8 @@ from seqkit import LanguageModel, Model, TextOptions, TrainConfig
 from seqkit.corpora import path as corpus_path
 from seqkit.sample import (BLOCK, Sampler, TextDecoder, check_sampling_options, distribution, draw,
                            draw_ids, generate, generate_ids, stream)
-from seqkit.vocab import BOS_ID, EOS_ID, UNK_ID, Joiner, build_vocab, detokenize
+from seqkit.vocab import BOS_ID, EOS_ID, UNK_ID, build_vocab
+from seqkit.words import Joiner, detokenize
 
 LOGITS = np.array([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
 DRAWS = 40_000
