@@ -219,6 +219,12 @@ def make_optimizer(name: str, params: Mapping[str, np.ndarray], lr: float, weigh
     return _CLASSES[name](params, lr, weight_decay, **hyper)
 
 
+def optimizer_for(config, parameters: Mapping[str, np.ndarray]) -> Optimizer:
+    """The optimizer a run of TrainConfig `config` starts with, over `parameters`."""
+    return make_optimizer(config.optimizer, parameters, config.lr, config.weight_decay, momentum=config.momentum,
+                          alpha=config.alpha, beta1=config.beta1, beta2=config.beta2, eps=config.eps)
+
+
 def state_slots(name):
     """How many arrays the size of the parameters optimizer `name` keeps (Adam: 2)."""
     return len(_CLASSES[name].slots)

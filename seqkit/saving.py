@@ -11,7 +11,8 @@ import numpy as np
 import seqkit
 from seqkit.checkpoint import CheckpointError, save_arrays, write_json
 from seqkit.rundir import BEST, CONFIG, LATEST, VOCAB, checkpoint_contents, holds_run
-from seqkit.trainer import new_optimizer, new_schedule
+from seqkit.optim import optimizer_for
+from seqkit.schedule import schedule_for
 
 
 def save_run(run_dir, model, vocab, config, corpus_sha256=None, **record):
@@ -52,5 +53,5 @@ def check_free(run_dir):
 def fresh_checkpoint(model, config):
     """(arrays, meta) of a checkpoint as the Trainer writes one at step 0: the model's parameters,
     a fresh optimizer and schedule, the dropout generator seeded as the trainer seeds it."""
-    return checkpoint_contents(model, new_optimizer(config, model.parameters), new_schedule(config),
+    return checkpoint_contents(model, optimizer_for(config, model.parameters), schedule_for(config),
                                np.random.default_rng([config.seed, 1]))

@@ -106,6 +106,13 @@ class Schedule:
         self.best = None if d["best"] is None else float(d["best"])
 
 
+
+def schedule_for(config):
+    """The learning-rate schedule a run of TrainConfig `config` starts with."""
+    return Schedule(config.lr_schedule, lr=config.lr, decay=config.lr_decay, every=config.lr_decay_every,
+                    patience=config.patience, warmup=config.warmup, floor=config.lr_floor, after=config.lr_decay_after)
+
+
 def _options(d):
     """The options in a state_dict, newer ones at their defaults where left out."""
     return (d.get("kind"), d.get("initial_lr"), d.get("decay"), d.get("every"), d.get("patience"),

@@ -20,23 +20,23 @@ import numpy as np
 
 from seqkit.checkpoint import load_arrays
 from seqkit.config import TrainConfig
-from seqkit.data import batchify, chunks, read_text, split_ids
+from seqkit.data import chunks, read_text
 from seqkit.evaluation import evaluate_streams, summarize
 from seqkit.memory import check_training_fits
 from seqkit.model import Model
-from seqkit.optim import clip_global_norm, clip_value, global_norm, make_optimizer
+from seqkit.optim import clip_global_norm, clip_value, global_norm, optimizer_for
 from seqkit.parallel import ALONE, StopEverywhere, block, check_split
 from seqkit.rundir import (BEST, LATEST, TrainingError, append_metrics, check_corpus_unchanged, corpus_path,
                            checkpoint_contents, holds_run, load_run_files, lock_run_dir, restore_model,
                            save_checkpoint, trim_metrics, write_run_files)
 from seqkit.resuming import changed_config, record_changes
 from seqkit.sample import generate
-from seqkit.schedule import Schedule
-from seqkit.vocab import BOS, SPECIALS, UNK_ID, build_vocab
+from seqkit.schedule import schedule_for
+from seqkit.streams import check_vocab_size, run_streams
+from seqkit.vocab import BOS, UNK_ID, build_vocab
 from seqkit.workspace import Workspace
 
 MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
-MAX_CHAR_VOCAB = 10_000  # distinct characters beyond which a char-level corpus needs --max-vocab
 SUMMED_EXTRAS = 3  # after the gradients in the buffer processes sum: the loss, rank 0's clock, stop votes
 
 
@@ -49,29 +49,15 @@ class Trainer:
         the processes that train together (seqkit.parallel), this one alone by default."""
         self.config, self.run_dir, self.vocab, self.group = config, Path(run_dir), vocab, group
         check_split(config.batch_size, group.size)
-        if config.val_file:
-            train_ids, val_ids = ids, vocab.encode(read_text(config.val_file, config.encoding, config.encoding_errors))
-        else:
-            train_ids, val_ids = split_ids(ids, config.val_fraction, config.val_blocks)
-        needed = config.batch_size * (config.seq_len + 1)
-        if len(train_ids) < needed:
-            raise TrainingError(f"the training text has {len(train_ids)} tokens, but --batch-size "
-                                f"{config.batch_size} streams of --seq-len {config.seq_len} need at least "
-                                f"{needed}: use a longer corpus or lower those options")
-        if len(val_ids) < 2:
-            raise TrainingError(f"the validation text has {len(val_ids)} tokens, too few to evaluate: "
-                                f"raise --val-fraction or give a --val-file")
+        self.train_streams, self.val_streams = run_streams(config, vocab, ids)
         check_training_fits(config, len(vocab))
-        self.train_streams = batchify(train_ids, config.batch_size)
-        # As many validation streams as fit, so that evaluation runs batched like training.
-        self.val_streams = batchify(val_ids, max(1, min(config.batch_size, len(val_ids) // (config.seq_len + 1))))
         self.streams = block(config.batch_size, group)  # this process's training streams
         if group.size > 1:
             self.val_streams = np.ascontiguousarray(self.val_streams[:, block(self.val_streams.shape[1], group)])
         self.level = config.text.level
         self.bos = vocab.id_of(BOS)
         self.model = Model(**config.model_options(len(vocab)), seed=config.seed)
-        self.optimizer, self.schedule = new_optimizer(config, self.model.parameters), new_schedule(config)
+        self.optimizer, self.schedule = optimizer_for(config, self.model.parameters), schedule_for(config)
         self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
         self.workspace = Workspace()  # activations and gradients, reused from step to step
         self.summed = self.model.gradients_with_room(SUMMED_EXTRAS) if group.size > 1 else None
@@ -363,27 +349,3 @@ class Trainer:
     def _trim_metrics(self):
         if self.writes:
             self._seconds_before = trim_metrics(self.run_dir, self.step)
-
-
-def new_optimizer(config, parameters):
-    """The optimizer a run of `config` starts with, over `parameters`."""
-    return make_optimizer(config.optimizer, parameters, config.lr, config.weight_decay, momentum=config.momentum,
-                          alpha=config.alpha, beta1=config.beta1, beta2=config.beta2, eps=config.eps)
-
-
-def new_schedule(config):
-    """The learning-rate schedule a run of `config` starts with."""
-    return Schedule(config.lr_schedule, lr=config.lr, decay=config.lr_decay, every=config.lr_decay_every,
-                    patience=config.patience, warmup=config.warmup, floor=config.lr_floor, after=config.lr_decay_after)
-
-
-def check_vocab_size(vocab, source):
-    """Refuse a char-level vocabulary of over MAX_CHAR_VOCAB characters, unless max_vocab asked
-    for it: text in a wrong encoding or not text at all, or a script with more characters than a
-    char-level softmax should carry."""
-    characters = len(vocab) - len(SPECIALS)
-    options = vocab.options
-    if options.level == "char" and options.max_vocab is None and characters > MAX_CHAR_VOCAB:
-        raise TrainingError(f"{source} has {characters:,} distinct characters, more than the {MAX_CHAR_VOCAB:,} "
-                            f"a char-level model is meant for (is --encoding right?): keep the most frequent "
-                            f"with --max-vocab or --min-count, or use --level word")
