@@ -4,7 +4,7 @@ one at a time, batch 1, from an untrained char-level LSTM (vocabulary 65, embedd
     python bench/sample_speed.py          # in an environment with torch==2.13.0 and seqkit
 
 PyTorch steps nn.LSTM one token at a time in a Python loop, as its users do; seqkit runs its
-own sampler (seqkit.sample.generate). Both draw from softmax(logits / 0.8). Runs alternate,
+own sampler (seqkit.generation.sampler.generate). Both draw from softmax(logits / 0.8). Runs alternate,
 and the table gives medians.
 """
 import os
@@ -17,8 +17,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from seqkit import Model, TextOptions, Vocab  # noqa: E402
-from seqkit.vocab import SPECIALS  # noqa: E402
-from seqkit.sample import generate  # noqa: E402
+from seqkit.generation.sampler import generate  # noqa: E402
+from seqkit.text.options import SPECIALS  # noqa: E402
 
 LENGTH, ROUNDS = 2000, 5
 VOCAB = Vocab(list(SPECIALS) + [chr(c) for c in range(33, 33 + 62)], TextOptions())

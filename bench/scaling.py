@@ -1,5 +1,5 @@
 """Data-parallel scaling on one machine: seqkit's training step in one process with 1 and with 2
-BLAS threads, against two processes (`mpiexec -n 2`, seqkit.parallel) with one thread each, at
+BLAS threads, against two processes (`mpiexec -n 2`, seqkit.training.group) with one thread each, at
 the same global batch; with the bytes the processes sum per step and the share of a step spent
 in that Allreduce.
 
@@ -8,7 +8,7 @@ in that Allreduce.
     python bench/scaling.py --quick      # 2x256 and 2x512 at batch 32 and 64, about 3 minutes
 
 Each figure is a fresh job; the three setups take turns, medians of --rounds. A step is the
-Trainer's own (seqkit.trainer.Trainer._train_step: embedding, layers, softmax cross-entropy,
+Trainer's own (seqkit.training.trainer.Trainer._train_step: embedding, layers, softmax cross-entropy,
 backward, the Allreduce, clipping to norm 5, Adam), vocabulary 65, embedding = hidden, T 100.
 
 Then a model on paper for many machines, each a machine like this one (one process with 2
@@ -39,7 +39,7 @@ def ring_allreduce_s(nbytes, machines, gbits):
 
 
 class TimedGroup:
-    """A seqkit.parallel group whose sum() calls are timed."""
+    """A seqkit.training.group group whose sum() calls are timed."""
 
     def __init__(self, group):
         self.group, self.rank, self.size = group, group.rank, group.size
@@ -59,12 +59,13 @@ class TimedGroup:
 def worker(cell, layers, hidden, batch, seconds):
     """Time the Trainer's step; rank 0 prints tokens/s and the Allreduce's share as JSON."""
     import numpy as np
+
     from seqkit import TrainConfig
-    from seqkit.data import read_text
-    from seqkit.parallel import current_group
-    from seqkit.rundir import shipped_corpus
-    from seqkit.trainer import Trainer
-    from seqkit.vocab import build_vocab
+    from seqkit.runs.directory import shipped_corpus
+    from seqkit.text.corpus import read_text
+    from seqkit.text.vocab import build_vocab
+    from seqkit.training.group import current_group
+    from seqkit.training.trainer import Trainer
 
     group = TimedGroup(current_group())
     config = TrainConfig(cell=cell, layers=layers, hidden=hidden, embed=hidden, batch_size=batch,

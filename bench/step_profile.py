@@ -27,8 +27,8 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
 import seqkit  # noqa: E402
-from seqkit.layers import linear_backward, output_loss  # noqa: E402
-from seqkit.optim import clip_global_norm, make_optimizer  # noqa: E402
+from seqkit.nn.kernels import linear_backward, output_loss  # noqa: E402
+from seqkit.optim.optimizers import clip_global_norm, make_optimizer  # noqa: E402
 
 V, T = 65, 100
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}

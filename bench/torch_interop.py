@@ -37,11 +37,11 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_model
 
 import seqkit
-from seqkit import interop
 from seqkit.config import TrainConfig
 from seqkit.corpora import path as corpus_path
-from seqkit.trainer import Trainer
-from seqkit.vocab import BOS, TextOptions
+from seqkit.runs import interop
+from seqkit.text.options import BOS, TextOptions
+from seqkit.training.trainer import Trainer
 
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-12}
 HELD_OUT = 5_000  # characters at the corpus's end that no run trains on
@@ -134,7 +134,7 @@ def round_trip(label, run, held_out, train_text, work):
     lm = seqkit.load(run)
     dtype = {"float32": torch.float32, "float64": torch.float64}[lm.config.dtype]
     exported = work / f"{label.replace(' ', '_')}.safetensors"
-    interop.export(run, exported, overwrite=True)
+    seqkit.load(run).export(exported, overwrite=True)
     tensors = load_file(str(exported))
     module = WordLanguageModel(tensors, lm.config.nonlinearity)
     module.load_state_dict(tensors, strict=True)

@@ -66,8 +66,9 @@ def rss_kib(field):
 
 def seqkit_step(cell, layers, hidden, batch, seq_len, vocab=V):
     import numpy as np
+
     import seqkit
-    from seqkit.optim import clip_global_norm, make_optimizer
+    from seqkit.optim.optimizers import clip_global_norm, make_optimizer
     model = seqkit.Model(vocab, hidden, layers, cell, embed_size=hidden, seed=0)
     optimizer = make_optimizer("adam", model.parameters, 2e-3)
     tokens = np.random.default_rng(0).integers(0, vocab, (seq_len + 1, batch))
@@ -109,6 +110,7 @@ def worker(framework, config, seconds):
     cell, layers, hidden, batch, seq_len, threads, *vocab = config
     if framework.startswith("torch"):
         import warnings
+
         import torch
         torch.set_num_threads(threads)
         # Setting mkldnn.enabled prints a warning about TF32 on Intel GPUs, which do not concern us.
@@ -260,6 +262,7 @@ def main():
 
     import numpy
     import torch
+
     import seqkit
     peaks, answer = {}, None
     for threads in (1, 2):

@@ -1,12 +1,13 @@
-"""What the seqkit commands share: the errors they turn into one line, option types, and
-finding the run a command reads."""
+"""What the seqkit commands share: the errors they turn into one line (with the library's field
+names spelled as options, here and nowhere else), option types, and finding the run a command
+reads."""
 import math
 from pathlib import Path
 
 import click
 
-from seqkit.checkpoint import CheckpointError
-from seqkit.rundir import TrainingError, latest_run
+from seqkit.errors import CheckpointError, OptionError, SeqkitError, TrainingError
+from seqkit.runs.directory import latest_run
 
 RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
 POSITIVE = click.IntRange(min=1)
@@ -32,9 +33,33 @@ def _finite(param_type, number, value, param, ctx):
     return number
 
 
+# The options whose flag is not the field's name with dashes (the library names fields).
+FLAGS = {"minutes": "--time", "resume": "--resume", "init_from": "--init-from", "embed": "--embed"}
+
+
+def flag(field):
+    """The command-line option of a library field: batch_size -> --batch-size, minutes -> --time."""
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+def flag_setting(field, value):
+    """A field set to a value, as the command line writes it: --steps 500."""
+    if isinstance(value, float):
+        value = f"{value:g}"
+    return flag(field) if value is None else f"{flag(field)} {value}"
+
+
+def message(error):
+    """An error's message, with the fields a seqkit error names written as options."""
+    return error.spelled(flag_setting) if isinstance(error, SeqkitError) else str(error)
+
+
 def fail(error):
-    """Turn a library error into click's one-line 'Error: ...' and exit status 1."""
-    raise click.ClickException(str(error)) from None
+    """Turn a library error into click's one-line 'Error: ...': exit status 2 for a bad option
+    value (seqkit.errors.OptionError), 1 for the rest."""
+    if isinstance(error, OptionError):
+        raise click.UsageError(message(error)) from None
+    raise click.ClickException(message(error)) from None
 
 
 def resolve_run(run_dir, best=False):

@@ -5,11 +5,11 @@ import os
 import click
 import numpy as np
 
-from seqkit.config import ENCODING_ERRORS
-from seqkit.data import read_text
-from seqkit.lm import load
-from seqkit.vocab import UNK_ID
 from seqkit.cli.common import RUNTIME_ERRORS, fail, resolve_run
+from seqkit.config import ENCODING_ERRORS
+from seqkit.lm import load
+from seqkit.text.corpus import read_text
+from seqkit.text.options import UNK_ID
 
 SHOWN_UNKNOWN = 20  # unknown characters listed in the warning
 

@@ -1,12 +1,13 @@
 """`seqkit export` and `seqkit import`: a model as one .safetensors file, for PyTorch and Hugging
-Face (seqkit.interop)."""
+Face (seqkit.runs.interop)."""
 import os
 
 import click
 
 from seqkit import cells
-from seqkit.vocab import LEVELS
 from seqkit.cli.common import RUNTIME_ERRORS, fail, resolve_run
+from seqkit.lm import load
+from seqkit.text.options import LEVELS
 
 SUFFIX = ".safetensors"
 
@@ -20,7 +21,6 @@ def export(paths, best, force):
     run under ./runs) to OUT, a .safetensors file: the weights under PyTorch's word_language_model
     names (encoder.weight, rnn.weight_ih_l0 ..., decoder.weight, decoder.bias), the configuration
     and vocabulary in its metadata."""
-    from seqkit import interop  # the safetensors package loads only for these commands
 
     if len(paths) not in (1, 2):
         raise click.UsageError(f"expected [RUN] OUT, got {len(paths)} arguments")
@@ -34,7 +34,7 @@ def export(paths, best, force):
     if os.path.lexists(out) and not force:
         fail(f"{out} exists: give another name, or --force to replace it")
     try:
-        interop.export(resolve_run(run[0] if run else None), out, best=best, overwrite=True)
+        load(resolve_run(run[0] if run else None), best=best).export(out, overwrite=True)
     except RUNTIME_ERRORS as error:
         fail(error)
     click.echo(f"wrote {out}", err=True)
@@ -57,7 +57,7 @@ def import_(file, out, vocab, level, cell, nonlinearity):
     """Build the run directory OUT from FILE, a .safetensors file that seqkit export wrote or a
     PyTorch word_language_model's state dict (encoder, rnn, decoder) saved with safetensors, so
     that seqkit sample, eval and train --init-from take it."""
-    from seqkit import interop
+    from seqkit.runs import interop
 
     try:
         imported = interop.import_run(file, out, vocab=vocab, level=level, cell=cell, nonlinearity=nonlinearity)

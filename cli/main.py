@@ -12,32 +12,30 @@ from pathlib import Path
 import click
 import cloup
 
-import seqkit
-from seqkit import cells
-from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, EPOCHS, MAX_EVAL_SAMPLE, TrainConfig
-from seqkit.curves import read_curves
-from seqkit.init import SCHEMES
-from seqkit.optim import OPTIMIZERS
-from seqkit.joining import join
-from seqkit.parallel import MPIMissing, current_group, launched_size
-from seqkit.rundir import LATEST, corpus_path, holds_run, new_run_dir
-from seqkit.schedule import SCHEDULES
-from seqkit.trainer import Trainer
-from seqkit.vocab import LEVELS, TOKENIZERS, UNITS, TextOptions
-from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, FiniteFloat, fail
+from seqkit import _version, cells
+from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, FiniteFloat, fail, flag, flag_setting
 from seqkit.cli.evaluating import evaluate
 from seqkit.cli.interop import export, import_
-from seqkit.cli.progress import run_with_progress
-from seqkit.cli.starting import fine_tuning_source, resume, say_changes, say_fine_tuning
 from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
+from seqkit.cli.progress import run_with_progress
 from seqkit.cli.sampling import sample
 from seqkit.cli.showing import show
+from seqkit.cli.starting import fine_tuning_source, resume, say_changes, say_fine_tuning
 from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, fail_in_group, launch_workers
-
+from seqkit.config import AUTO, DTYPES, ENCODING_ERRORS, EPOCHS, MAX_EVAL_SAMPLE, TrainConfig
+from seqkit.nn.init import SCHEMES
+from seqkit.optim.optimizers import OPTIMIZERS
+from seqkit.optim.schedules import SCHEDULES
+from seqkit.runs.curves import read_curves
+from seqkit.runs.directory import LATEST, corpus_path, holds_run, new_run_dir
+from seqkit.text.options import LEVELS, TOKENIZERS, UNITS, TextOptions
+from seqkit.training.group import MPIMissing, current_group, launched_size
+from seqkit.training.joining import join
+from seqkit.training.trainer import Trainer
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(seqkit.__version__, "-V", "--version", prog_name="seqkit")
+@click.version_option(_version.__version__, "-V", "--version", prog_name="seqkit")
 def main():
     """Recurrent language models (RNN, LSTM, GRU) compiled with Numba: train, sample, evaluate."""
 
@@ -223,11 +221,13 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
         if began or group.rank > 0:
             fail_in_group(group, error)
         fail(error)
-    if resume_dir and trainer.reached():
+    rule = trainer.reached() if resume_dir else None
+    if rule:
         trainer.release()
         if trainer.writes:
-            click.echo(f"nothing to do: the run reached {trainer.reached()} at step {trainer.step:,}; to train "
-                       f"on, resume with a larger {trainer.reached().split()[0]} (or another stopping rule)", err=True)
+            click.echo(f"nothing to do: the run reached {flag_setting(rule, getattr(trainer.config, rule))} at step "
+                       f"{trainer.step:,}; to train on, resume with a larger {flag(rule)} (or another stopping rule)",
+                       err=True)
         sys.exit(0)
     if trainer.changed and trainer.writes:
         say_changes(ctx, trainer.changed)
@@ -292,7 +292,8 @@ def run_training(trainer, plot=False):
                    f"seqkit train --resume {where}", err=True)
         sys.exit(130)
     rule = trainer.reached()
-    click.echo(f"stopped: {rule + ' reached' if rule else 'done'} at step {trainer.step:,}; sample from it with: "
+    reached = f"{flag_setting(rule, getattr(trainer.config, rule))} reached" if rule else "done"
+    click.echo(f"stopped: {reached} at step {trainer.step:,}; sample from it with: "
                f"seqkit sample {where}", err=True)
 
 

@@ -5,8 +5,8 @@ import sys
 
 import click
 
-from seqkit.curves import FORMATS, CurvesError, read_curves, save_figure, terminal_plot
 from seqkit.cli.common import RUNTIME_ERRORS, fail
+from seqkit.runs.curves import FORMATS, CurvesError, read_curves, save_figure, terminal_plot
 
 CURVES = "curves.png"  # what train --plot writes into the run directory
 MATPLOTLIB_MISSING = 'drawing an image needs matplotlib: pip install "seqkit[plot]" (without -o, the plot is drawn here)'

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from seqkit.checkpoint import atomic_write
+from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, fail, message, resolve_run
+from seqkit.generation.sampler import check_sampling_options, new_seed
 from seqkit.lm import LanguageModel, load
-from seqkit.memory import available_bytes
-from seqkit.rundir import BEST, CONFIG, LATEST, METRICS, VOCAB
-from seqkit.sample import check_sampling_options, new_seed
-from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, fail, resolve_run
+from seqkit.runs.checkpoint import atomic_write
+from seqkit.runs.directory import BEST, CONFIG, LATEST, METRICS, VOCAB
+from seqkit.training.memory import available_bytes
 
 SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample).parameters.items()}
 SEPARATOR = "\n\n"  # a blank line between samples, as before --separator; --jsonl where samples hold blank lines
@@ -61,7 +61,7 @@ def sample(run, temperature, top_k, top_p, length, stop_at_end, prime, prime_fil
     try:
         check_sampling_options(temperature, top_k, top_p)
     except ValueError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.UsageError(message(error)) from None
     if prime is not None and prime_file is not None:
         raise click.UsageError("--prime and --prime-file both give a prime: use one of them")
     if jsonl and separator is not None:

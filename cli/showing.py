@@ -3,12 +3,12 @@ import os
 
 import click
 
-from seqkit.checkpoint import atomic_write
-from seqkit.config import ENCODING_ERRORS
-from seqkit.data import read_text
-from seqkit.lm import load
-from seqkit.show import MAX_TOKENS, page
 from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, fail
+from seqkit.config import ENCODING_ERRORS
+from seqkit.generation.show import MAX_TOKENS, page
+from seqkit.lm import load
+from seqkit.runs.checkpoint import atomic_write
+from seqkit.text.corpus import read_text
 
 DEFAULT_OUTPUT = "show.html"
 

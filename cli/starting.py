@@ -5,10 +5,10 @@ import dataclasses
 import click
 from click.core import ParameterSource
 
-from seqkit.finetune import ARCHITECTURE, Source
-from seqkit.resuming import CHANGEABLE
-from seqkit.trainer import Trainer
-from seqkit.vocab import TextOptions
+from seqkit.text.options import TextOptions
+from seqkit.training.finetune import ARCHITECTURE, Source
+from seqkit.training.resuming import CHANGEABLE
+from seqkit.training.trainer import Trainer
 
 TEXT = {f.name for f in dataclasses.fields(TextOptions)}
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from seqkit.parallel import EXTRA, StopEverywhere
+from seqkit.cli.common import fail, message
+from seqkit.training.group import EXTRA, StopEverywhere
 
 REPORT_PID = "SEQKIT_REPORT_PID"  # set by --workers: each process says its rank and pid on stdout
 PID_LINE, RUN_LINE = "seqkit-process", "seqkit-run"
@@ -70,11 +71,11 @@ def fail_in_group(group, error):
     this one forever. StopEverywhere, which every process raises alike, is said by one only."""
     if isinstance(error, StopEverywhere):
         if group.rank == error.said_by:
-            raise click.ClickException(str(error)) from None
+            raise click.ClickException(message(error)) from None
         sys.exit(1)
     if group.size == 1:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"Error: rank {group.rank} of {group.size}: {error}", err=True)
+        fail(error)
+    click.echo(f"Error: rank {group.rank} of {group.size}: {message(error)}", err=True)
     sys.stderr.flush()
     group.abort()
     os._exit(1)  # MPI_Abort ends the job, but may return before it has ended this process

@@ -2,6 +2,8 @@
 message that names the argument, what came and what to do."""
 import numpy as np
 
+from seqkit.errors import CheckpointError, OptionError, option
+
 DTYPES = (np.float32, np.float64)
 
 
@@ -14,7 +16,7 @@ def check_count(name, value, minimum=1):
     """int(value), after checking it is an integer of at least `minimum` (ValueError otherwise)."""
     if not is_count(value, minimum):
         kind = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
+        raise OptionError(f"{option(name)} must be {kind}, got {value!r}", field=name, value=value)
     return int(value)
 
 
@@ -38,3 +40,17 @@ def check_array(name, array, shape, dtype):
         raise TypeError(f"{name} has dtype {array.dtype} but the parameters are {dtype}: "
                         f"pass {name}.astype(np.{dtype}) or build the model with dtype=np.{array.dtype}")
     return np.ascontiguousarray(array)
+
+
+def copy_into(targets, arrays, what):
+    """Copy arrays[name] into each targets[name] in place, after checking that the names, shapes
+    and dtypes all match exactly; CheckpointError names `what` and the first mismatch."""
+    if set(arrays) != set(targets):
+        raise CheckpointError(f"{what} does not match: missing {sorted(set(targets) - set(arrays))[:3]}, "
+                              f"unexpected {sorted(set(arrays) - set(targets))[:3]}")
+    for name, target in targets.items():
+        if arrays[name].shape != target.shape or arrays[name].dtype != target.dtype:
+            raise CheckpointError(f"{what}: {name} is {arrays[name].dtype} {arrays[name].shape}, "
+                                  f"expected {target.dtype} {target.shape}")
+    for name, target in targets.items():
+        target[...] = arrays[name]

@@ -6,7 +6,7 @@ IEEE (the gradient checks depend on it). Division follows NumPy's error model (x
 nan, as in NumPy and PyTorch) rather than raising ZeroDivisionError: the check for a zero
 divisor is a branch that stops LLVM from vectorizing a loop, which left the gate math scalar.
 `typed_kernel(signature)` is the same, compiled for one explicit signature: a kernel that takes
-a function as an argument needs one to be cached (see seqkit.sample).
+a function as an argument needs one to be cached (see seqkit.generation.sampler).
 """
 from typing import Any
 

@@ -14,11 +14,11 @@ import time
 from typing import Any
 
 from seqkit.config import AUTO, TrainConfig
-from seqkit.finetune import ARCHITECTURE, Source
 from seqkit.lm import LanguageModel, load
-from seqkit.rundir import new_run_dir
-from seqkit.trainer import Trainer
-from seqkit.vocab import TextOptions
+from seqkit.runs.directory import new_run_dir
+from seqkit.text.options import TextOptions
+from seqkit.training.finetune import ARCHITECTURE, Source
+from seqkit.training.trainer import Trainer
 
 TEXT_FIELDS = {f.name for f in dataclasses.fields(TextOptions)}
 RENAMED = {"time": "minutes"}  # the command's option -> TrainConfig's field

@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from seqkit import cells
-from seqkit.checks import is_count
-from seqkit.init import SCHEMES
-from seqkit.optim import OPTIMIZERS
-from seqkit.schedule import SCHEDULES
-from seqkit.vocab import TextOptions
+from seqkit._checks import is_count
+from seqkit.errors import OptionError, option
+from seqkit.nn.init import SCHEMES
+from seqkit.optim.optimizers import OPTIMIZERS
+from seqkit.optim.schedules import SCHEDULES
+from seqkit.text.options import TextOptions
 
 ENCODING_ERRORS = ("strict", "replace", "ignore")
 DTYPES = ("float32", "float64")
@@ -109,21 +110,23 @@ class TrainConfig:
         for name in positive + ["embed", "epochs", "steps"]:
             value = getattr(self, name)
             if (value is not None or name in positive) and not is_count(value):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise OptionError(f"{option(name)} must be a positive integer, got {value!r}", field=name, value=value)
         if not is_count(self.seed, 0):
-            raise ValueError(f"seed must be a non-negative integer or None, got {self.seed!r}")
+            raise OptionError(f"{option('seed')} must be a non-negative integer or None, got {self.seed!r}",
+                              field="seed", value=self.seed)
         choices = {"cell": cells.names(), "nonlinearity": cells.option_choices("nonlinearity"),
                    "init": SCHEMES, "dtype": DTYPES, "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES,
                    "encoding_errors": ENCODING_ERRORS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+                raise OptionError(f"{option(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}",
+                                  field=name, value=getattr(self, name))
         checks = [
             ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
             ("input_dropout", 0 <= self.input_dropout < 1, "in [0, 1)"),
             ("input_dropout", self.input_dropout == 0 or self.embed is not None, "0 with one-hot input"),
             ("tie_weights", not self.tie_weights or self.embed == self.hidden,
-             "off unless the embedding size equals --hidden"),
+             f"off unless the embedding size equals {option('hidden')}"),
             ("init_scale", self.init_scale is None or self.init_scale > 0, "positive"),
             ("val_fraction", 0 < self.val_fraction < 1 or self.val_file is not None, "in (0, 1)"),
             ("lr", self.lr > 0, "positive"),
@@ -142,7 +145,8 @@ class TrainConfig:
         ]
         for name, ok, expected in checks:
             if not ok:
-                raise ValueError(f"{name} must be {expected}, got {getattr(self, name)!r}")
+                raise OptionError(f"{option(name)} must be {expected}, got {getattr(self, name)!r}", field=name,
+                                  value=getattr(self, name))
 
     def _resolve_policy(self):
         """Fill in the fields left to policy (see the module docstring), in place, once."""
@@ -185,7 +189,7 @@ class TrainConfig:
         d = {**BEFORE, **d}
         unknown = set(d) - {f.name for f in dataclasses.fields(cls) if f.init}
         if unknown:
-            raise ValueError(f"unknown configuration fields: {', '.join(sorted(unknown))}")
+            raise OptionError(f"unknown configuration fields: {', '.join(sorted(unknown))}", field=min(unknown))
         return cls(**d)
 
     def replace(self, **changes):

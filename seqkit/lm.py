@@ -12,17 +12,16 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from seqkit._checks import check_count
 from seqkit.config import TrainConfig
-from seqkit.model import Model
-from seqkit.checkpoint import read_json
-from seqkit.rundir import CONFIG, load_model
-from seqkit.saving import save_run
-from seqkit.vocab import Vocab
-from seqkit.checkpoint import atomic_write
-from seqkit.checks import check_count
-from seqkit.sample import new_seed, stream
-from seqkit.evaluation import evaluate_streams, summarize
-from seqkit.vocab import BOS
+from seqkit.generation.sampler import new_seed, stream
+from seqkit.nn.model import Model
+from seqkit.runs.checkpoint import atomic_write, read_json
+from seqkit.runs.directory import CONFIG, load_model
+from seqkit.runs.saving import save_run
+from seqkit.text.options import BOS
+from seqkit.text.vocab import Vocab
+from seqkit.training.evaluation import evaluate_streams, summarize
 
 EVAL_CHUNK = 256  # tokens per forward pass when evaluating a text; the state is carried across
 
@@ -83,6 +82,14 @@ class LanguageModel:
         digest = read_json(beside).get("corpus_sha256") if beside.is_file() else None
         save_run(run_dir, self.model, self.vocab, self.config, digest, saved_from=str(self.checkpoint))
 
+    def export(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Write this model to the .safetensors file `path`, under PyTorch's names, with its
+        configuration, vocabulary and its training corpus's digest in the metadata
+        (seqkit.runs.interop.save_model). An existing file is replaced only with overwrite=True."""
+        from seqkit.runs import interop  # here, so that only this loads the safetensors package
+        interop.save_model(path, self.model, self.vocab, self.config, interop.corpus_digest(self.checkpoint),
+                           overwrite)
+
     def evaluate(self, text: str) -> dict[str, Any]:
         """Loss in nats per predicted token, perplexity, bits per character (char level) and the
         token count over `text`, as one stream with the state carried throughout. Every token
@@ -103,8 +110,9 @@ def load(run, best=False, **options):
         if best:
             raise ValueError(f"best=True picks a run directory's best checkpoint, but {run} is a .safetensors "
                              f"file: drop best")
-        from seqkit import interop  # here, so that only a .safetensors file loads the safetensors package
-        return interop.load(run, **options)
+        from seqkit.runs import interop  # here, so that only a .safetensors file loads the safetensors package
+        imported = interop.read(run, **options)
+        return LanguageModel(imported.model, imported.vocab, imported.config, imported.path)
     if options:
         raise TypeError(f"{', '.join(options)}: options for a .safetensors file, but {run} is not one")
     return LanguageModel(*load_model(run, best))

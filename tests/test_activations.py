@@ -4,8 +4,16 @@ import numba
 import numpy as np
 import pytest
 
-from seqkit.cells.activations import (TURNED_GRADIENT_BATCHES, TURNED_GRADIENT_SIZE, exp_nonpositive,
-                                     gradient_product, hidden_product, sigmoid, tanh, weight_for_gradient)
+from seqkit.cells.activations import (
+    TURNED_GRADIENT_BATCHES,
+    TURNED_GRADIENT_SIZE,
+    exp_nonpositive,
+    gradient_product,
+    hidden_product,
+    sigmoid,
+    tanh,
+    weight_for_gradient,
+)
 
 ULP = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import seqkit
-from seqkit.checkpoint import load_arrays
 from seqkit.corpora import path as corpus_path
+from seqkit.runs.checkpoint import load_arrays
 
 SMALL = dict(hidden=8, layers=1, batch_size=4, seq_len=8, seed=0, sample_length=0)
 
@@ -31,6 +31,7 @@ def test_train_takes_the_commands_options_and_returns_the_model(corpus, tmp_path
 def test_train_gives_what_the_command_gives(corpus, tmp_path):
     """The same options through the function and the command: the same checkpoint bytes."""
     from click.testing import CliRunner
+
     from seqkit.cli.main import main
     seqkit.train(corpus, out=tmp_path / "function", steps=3, level="word", one_hot=True, progress=False, **SMALL)
     result = CliRunner().invoke(main, ["train", str(corpus), "-o", str(tmp_path / "command"), "--steps", "3",

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from seqkit.checkpoint import load_arrays, save_arrays
 from seqkit.cli.main import main
 from seqkit.corpora import path as corpus_path
+from seqkit.runs.checkpoint import load_arrays, save_arrays
 
 TINY = ["--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-len", "8", "--steps", "2",
         "--eval-every", "2", "--sample-length", "0", "--seed", "0"]

@@ -5,10 +5,10 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import make_cell
+
 from seqkit import GRU, LSTM, RNN
-from seqkit.init import init_cell_params
+from seqkit.nn.init import init_cell_params
 
 SHAPES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
 

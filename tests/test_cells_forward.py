@@ -1,7 +1,6 @@
 """The compiled forward passes against the slow numpy references, in float64 and float32."""
 import numpy as np
 import pytest
-
 from conftest import make_cell, random_state, state_arrays
 from numpy_reference import gru_reference, lstm_reference, rnn_reference
 

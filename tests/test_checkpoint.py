@@ -7,7 +7,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from seqkit.checkpoint import CheckpointError, copy_into, load_arrays, read_json, save_arrays, write_json
+from seqkit._checks import copy_into
+from seqkit.errors import CheckpointError
+from seqkit.runs.checkpoint import load_arrays, read_json, save_arrays, write_json
 
 META = {"format": 1, "step": 7, "rng": {"state": 2 ** 100 + 3}}
 

@@ -6,8 +6,8 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from seqkit.corpora import path as corpus_path
 from seqkit.cli.main import main
+from seqkit.corpora import path as corpus_path
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch-size", "2", "--seq-len", "8", "--seed", "0",
         "--sample-length", "20"]
@@ -154,7 +154,7 @@ def test_a_corpus_too_short_for_its_chunks_says_how_long_it_must_be(tmp_path):
 def test_train_refuses_a_run_directory_another_process_is_writing(trained):
     """--resume on a run whose lock is held (as by a training process) exits with 1 and one
     line naming the directory, and touches none of its files."""
-    from seqkit.rundir import lock_run_dir
+    from seqkit.runs.directory import lock_run_dir
     run, _, _ = trained
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     lock = lock_run_dir(run)

@@ -18,9 +18,9 @@ import pytest
 
 import seqkit
 from seqkit.config import TrainConfig
-from seqkit.rundir import LATEST
-from seqkit.trainer import Trainer
-from seqkit.words import detokenize
+from seqkit.runs.directory import LATEST
+from seqkit.text.words import detokenize
+from seqkit.training.trainer import Trainer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v0_1_0"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())

@@ -4,10 +4,11 @@ import json
 import numpy as np
 import pytest
 
-import seqkit.vocab
+import seqkit.text.vocab
 from seqkit.corpora import path as corpus_path
-from seqkit.data import batchify, chunks, count_chunks, read_text, split_ids
-from seqkit.vocab import BOS, EOS, UNK, TextOptions, Vocab, build_vocab
+from seqkit.text.corpus import batchify, chunks, count_chunks, read_text, split_ids
+from seqkit.text.options import BOS, EOS, UNK, TextOptions
+from seqkit.text.vocab import Vocab, build_vocab
 
 CHAR, WORD = TextOptions(), TextOptions(level="word")
 FAMILY = "\U0001F469\u200D\U0001F469\u200D\U0001F467"  # woman ZWJ woman ZWJ girl: one grapheme
@@ -139,7 +140,7 @@ def test_results_do_not_depend_on_the_block_size(monkeypatch):
     options = [TextOptions(unit=u, graphemes=g) for u in units for g in (False, True)]
     options += [TextOptions(level="word", unit=u) for u in units]
     expected = [(v.tokens, v.encode(text)) for v in (build_vocab(text, o) for o in options)]
-    monkeypatch.setattr(seqkit.vocab, "BLOCK", 5)  # characters at a time: many blocks
+    monkeypatch.setattr(seqkit.text.vocab, "BLOCK", 5)  # characters at a time: many blocks
     for o, (tokens, ids) in zip(options, expected):
         vocab = build_vocab(text, o)
         assert vocab.tokens == tokens

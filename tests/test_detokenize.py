@@ -2,10 +2,12 @@
 the text the tokenizer produced tokenizes back to the same tokens (hypothesis)."""
 import pytest
 import regex
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from seqkit.vocab import UNK, TextOptions, Vocab, build_vocab
-from seqkit.words import WORD, detokenize
+from seqkit.text.options import UNK, TextOptions
+from seqkit.text.vocab import Vocab, build_vocab
+from seqkit.text.words import WORD, detokenize
 
 LETTERS = "abzAZ\u00e9\u00df\u00f1\u03b1\u03a9\u0436\u05e9\u0645\u4e2d"  # é ß ñ α Ω ж ש م 中
 MARKS = "\u0301\u0308\u0327"  # combining acute, diaeresis, cedilla

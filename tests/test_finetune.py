@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from seqkit.cli.main import main
 from seqkit.corpora import path as corpus_path
-from seqkit.finetune import Source
-from seqkit.rundir import load_run_files
-from seqkit.trainer import Trainer
+from seqkit.runs.directory import load_run_files
+from seqkit.training.finetune import Source
+from seqkit.training.trainer import Trainer
 
 SMALL = ["--layers", "1", "--batch-size", "4", "--seq-len", "8", "--seed", "0", "--sample-length", "0"]
 

@@ -2,9 +2,9 @@
 every parameter, on the input and on the initial state."""
 import numpy as np
 import pytest
-
 from conftest import make_cell, random_state, state_arrays
 from gradcheck import max_relative_error, numerical_gradient
+
 from seqkit import Model
 
 TOLERANCE = 1e-6

@@ -12,13 +12,13 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 import seqkit
-from seqkit import checkpoint, interop
 from seqkit.cli.interop import export, import_
 from seqkit.cli.main import main
 from seqkit.config import TrainConfig
 from seqkit.corpora import path as corpus_path
-from seqkit.trainer import Trainer
-from seqkit.vocab import TextOptions
+from seqkit.runs import checkpoint, interop
+from seqkit.text.options import TextOptions
+from seqkit.training.trainer import Trainer
 
 SMALL = dict(batch_size=2, seq_len=8, steps=2, eval_every=2, seed=0, sample_length=0)
 VARIANTS = {
@@ -84,7 +84,7 @@ def test_export_then_import_gives_the_same_bits_and_samples(runs, tmp_path, vari
 
 def test_the_file_holds_pytorch_names_and_seqkit_metadata(runs, tmp_path):
     file = tmp_path / "m.safetensors"
-    interop.export(runs["lstm32"], file)
+    seqkit.load(runs["lstm32"]).export(file)
     with safe_open(str(file), framework="np") as opened:
         names, metadata = set(opened.keys()), opened.metadata()
         shapes = {name: opened.get_tensor(name).shape for name in names}
@@ -101,7 +101,7 @@ def test_the_file_holds_pytorch_names_and_seqkit_metadata(runs, tmp_path):
 
 def test_one_hot_input_has_no_encoder_and_a_vocabulary_wide_first_weight(runs, tmp_path):
     file = tmp_path / "m.safetensors"
-    interop.export(runs["gru_one_hot"], file)
+    seqkit.load(runs["gru_one_hot"]).export(file)
     with safe_open(str(file), framework="np") as opened:
         assert "encoder.weight" not in opened.keys()
         V = len(seqkit.load(runs["gru_one_hot"]).vocab)
@@ -110,7 +110,7 @@ def test_one_hot_input_has_no_encoder_and_a_vocabulary_wide_first_weight(runs, t
 
 def test_tied_weights_are_written_twice_and_checked_equal(runs, tmp_path):
     file = tmp_path / "m.safetensors"
-    interop.export(runs["word_tied"], file)
+    seqkit.load(runs["word_tied"]).export(file)
     with safe_open(str(file), framework="np") as opened:
         assert np.array_equal(opened.get_tensor("encoder.weight"), opened.get_tensor("decoder.weight"))
         tensors, metadata = {name: opened.get_tensor(name) for name in opened.keys()}, opened.metadata()
@@ -150,7 +150,7 @@ def test_a_token_list_vocabulary_with_its_level(runs, tmp_path):
     tokens = tmp_path / "tokens.txt"
     tokens.write_text("".join(("\\n" if t == "\n" else t) + "\n" for t in original.vocab.tokens), encoding="utf-8")
     assert "\n" in original.vocab.tokens  # the escape is exercised
-    lm = interop.load(tmp_path / "torch.safetensors", vocab=tokens, level="char")
+    lm = seqkit.load(tmp_path / "torch.safetensors", vocab=tokens, level="char")
     assert lm.vocab.tokens == original.vocab.tokens
     assert lm.sample(length=50, seed=1) == original.sample(length=50, seed=1)
     (tmp_path / "tokens.json").write_text(json.dumps(original.vocab.tokens))
@@ -168,7 +168,7 @@ def test_a_tied_model_saved_by_safetensors_torch_save_model_imports_tied(runs, t
     tensors = {name: array.copy() for name, array in original.model.state_dict().items()}
     del tensors["encoder.weight"]
     save_file(tensors, str(tmp_path / "torch.safetensors"), metadata={"encoder.weight": "decoder.weight"})
-    lm = interop.load(tmp_path / "torch.safetensors", vocab=runs["word_tied"] / "vocab.json")
+    lm = seqkit.load(tmp_path / "torch.safetensors", vocab=runs["word_tied"] / "vocab.json")
     assert lm.config.tie_weights and lm.model.tied
     assert lm.sample(length=30, seed=1) == original.sample(length=30, seed=1)
 
@@ -241,7 +241,7 @@ def test_dtypes_other_than_float32_and_float64_and_mixed_ones_are_refused(runs, 
 
 def test_options_and_files_the_command_refuses(runs, tmp_path):
     file = tmp_path / "m.safetensors"
-    interop.export(runs["lstm32"], file)
+    seqkit.load(runs["lstm32"]).export(file)
     result = run_cli(import_, file, "-o", tmp_path / "run", "--level", "char")
     assert result.exit_code == 2 and result.output.endswith(
         f"Error: {file} carries its own configuration and vocabulary (seqkit metadata): drop --level\n")
@@ -283,7 +283,7 @@ def test_export_refuses_to_overwrite_unless_forced_and_writes_atomically(runs, t
         1, f"Error: {out} exists: give another name, or --force to replace it\n")
     assert out.read_bytes() == b"precious"
     with pytest.raises(FileExistsError, match="pass overwrite=True"):
-        interop.export(runs["lstm32"], out)
+        seqkit.load(runs["lstm32"]).export(out)
     result = run_cli(export, runs["lstm32"], tmp_path / "m.npz")
     assert result.exit_code == 2 and result.output.endswith(
         f"Error: Invalid value for OUT: '{tmp_path / 'm.npz'}' does not end in .safetensors\n")
@@ -304,7 +304,7 @@ def test_export_refuses_to_overwrite_unless_forced_and_writes_atomically(runs, t
 # --- an imported run trains on -----------------------------------------------------------------------
 def test_an_imported_run_resumes_from_fresh_optimizer_state_where_its_corpus_is_known(runs, tmp_path):
     file = tmp_path / "m.safetensors"
-    interop.export(runs["lstm32"], file)
+    seqkit.load(runs["lstm32"]).export(file)
     interop.import_run(file, tmp_path / "run")
     result = run_cli(main, "train", "--resume", tmp_path / "run", "--steps", "2")
     assert result.exit_code == 0, result.output
@@ -312,7 +312,7 @@ def test_an_imported_run_resumes_from_fresh_optimizer_state_where_its_corpus_is_
     hand_written(seqkit.load(runs["lstm32"]), tmp_path / "torch.safetensors")
     interop.import_run(tmp_path / "torch.safetensors", tmp_path / "foreign", vocab=runs["lstm32"] / "vocab.json")
     result = run_cli(main, "train", "--resume", tmp_path / "foreign", "--steps", "2")
-    assert result.exit_code == 1 and "without its training corpus, so it cannot resume: fine-tune it with seqkit train CORPUS --init-from" in result.output and result.output.count("\n") == 1
+    assert result.exit_code == 1 and "without its training corpus, so it cannot resume: fine-tune it on a corpus with --init-from" in result.output and result.output.count("\n") == 1
     corpus = seqkit.load(runs["lstm32"]).config.corpus
     result = run_cli(main, "train", corpus, "--init-from", tmp_path / "foreign", "-o", tmp_path / "tuned",
                      "--steps", "2", "--batch-size", "2", "--seq-len", "8", "--sample-length", "0")
@@ -321,7 +321,7 @@ def test_an_imported_run_resumes_from_fresh_optimizer_state_where_its_corpus_is_
 
 def test_a_dtype_other_than_the_configuration_s_is_refused(runs, tmp_path):
     file = tmp_path / "m.safetensors"
-    interop.export(runs["lstm32"], file)
+    seqkit.load(runs["lstm32"]).export(file)
     with safe_open(str(file), framework="np") as opened:
         tensors = {name: opened.get_tensor(name).astype(np.float64) for name in opened.keys()}
         metadata = opened.metadata()
@@ -333,14 +333,14 @@ def test_a_dtype_other_than_the_configuration_s_is_refused(runs, tmp_path):
 
 def test_an_import_that_fails_leaves_no_directory(runs, tmp_path, monkeypatch):
     file = tmp_path / "m.safetensors"
-    interop.export(runs["lstm32"], file)
+    seqkit.load(runs["lstm32"]).export(file)
     real = checkpoint.save_arrays
 
     def full_disk(path, arrays, meta):
         if path.name == "best.npz":
             raise OSError(28, "No space left on device")
         real(path, arrays, meta)
-    monkeypatch.setattr("seqkit.saving.save_arrays", full_disk)  # where import writes its run
+    monkeypatch.setattr("seqkit.runs.saving.save_arrays", full_disk)  # where import writes its run
     result = run_cli(import_, file, "-o", tmp_path / "run")
     assert (result.exit_code, result.output) == (
         1, f"Error: could not write {tmp_path / 'run'} (No space left on device); nothing was written there\n")

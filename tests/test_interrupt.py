@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from seqkit.checkpoint import load_arrays
 from seqkit.corpora import path as corpus_path
-from seqkit.trainer import Trainer
+from seqkit.runs.checkpoint import load_arrays
+from seqkit.training.trainer import Trainer
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 import seqkit
-from seqkit.checkpoint import load_arrays
 from seqkit.corpora import path as corpus_path
-from seqkit.trainer import Trainer
+from seqkit.runs.checkpoint import load_arrays
+from seqkit.training.trainer import Trainer
 
 SEQKIT = str(Path(sys.executable).parent / "seqkit")
 KILLS = 20
@@ -32,7 +32,9 @@ def test_sigkill_twenty_times_never_loses_the_run(tmp_path):
     for kill in range(KILLS):
         process = subprocess.Popen(start if kill == 0 else resume, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.8, 2.0))  # startup takes about 0.6 s: most kills hit training
+        said = process.stderr.readline().decode()  # "training on ..." or "resuming ...": startup is over
+        assert said.startswith(("training on", "resuming")), said + process.communicate()[1].decode()
+        time.sleep(rng.uniform(0.0, 1.5))  # the first step takes about a second more: kills hit it and later ones
         assert process.poll() is None, process.communicate()[1].decode()
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from seqkit.checkpoint import load_arrays
 from seqkit.corpora import path as corpus_path
+from seqkit.runs.checkpoint import load_arrays
 
 CORPUS_BYTES = 200_000_000
 MAX_PEAK_PER_CORPUS_BYTE = 3

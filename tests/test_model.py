@@ -4,8 +4,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
-
 from conftest import state_arrays
+
 from seqkit import Model
 from seqkit.corpora import path as corpus_path
 
@@ -198,14 +198,14 @@ def test_a_workspace_hands_out_one_array_per_name():
 def test_the_output_layer_in_blocks_gives_the_loss_and_gradients_of_one_block(monkeypatch):
     """forward computes logits a few rows at a time; the block size changes nothing beyond
     rounding, and evaluation (gradients=False) never holds a (T * B, V) array."""
-    import seqkit.model
+    import seqkit.nn.model
     from seqkit import Workspace
     rng = np.random.default_rng(3)
     inputs, targets = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
     model = Model(V, H, 2, "lstm", embed_size=4, dtype=np.float64, seed=0)
     loss, state, cache = model.forward(inputs, targets)  # T * B = 15 rows fit in one block
     grads = {name: g.copy() for name, g in model.backward(cache)[0].items()}
-    monkeypatch.setattr(seqkit.model, "OUTPUT_BLOCK_BYTES", 4 * V * 8)  # 4 rows a block
+    monkeypatch.setattr(seqkit.nn.model, "OUTPUT_BLOCK_BYTES", 4 * V * 8)  # 4 rows a block
     blocked_loss, blocked_state, blocked_cache = model.forward(inputs, targets)
     assert blocked_loss == pytest.approx(loss, rel=1e-13)
     for name, g in model.backward(blocked_cache)[0].items():

@@ -3,11 +3,11 @@ differences in float64 (max relative error <= 1e-6), their checks, and the block
 the language model Model is, which must give Model's loss and gradients."""
 import numpy as np
 import pytest
-
 from gradcheck import max_relative_error, numerical_gradient
+
 from seqkit import GRU, LSTM, Model
-from seqkit.nn import Dropout, Embedding, Linear, named, softmax_cross_entropy
-from seqkit.optim import OPTIMIZERS, clip_global_norm, make_optimizer
+from seqkit.nn.layers import Dropout, Embedding, Linear, named, softmax_cross_entropy
+from seqkit.optim.optimizers import OPTIMIZERS, clip_global_norm, make_optimizer
 
 TOLERANCE = 1e-6
 

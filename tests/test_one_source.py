@@ -7,8 +7,8 @@ import pytest
 from seqkit import cells
 from seqkit.cli.main import build_config, train
 from seqkit.config import CHAR_DROPOUT, CHAR_EMBED, WORD_DROPOUT, TrainConfig
-from seqkit.init import SCHEMES
-from seqkit.vocab import TextOptions
+from seqkit.nn.init import SCHEMES
+from seqkit.text.options import TextOptions
 
 
 def cli_config(*args):
@@ -56,6 +56,7 @@ def test_replace_derives_the_policy_s_fields_again():
 
 def test_numpy_numbers_become_python_numbers():
     import json
+
     import numpy as np
     config = TrainConfig(hidden=np.int64(16), lr=np.float64(0.01), seed=np.int32(4))
     assert json.loads(json.dumps(config.to_dict()))["hidden"] == 16 and type(config.seed) is int
@@ -91,6 +92,7 @@ def test_the_cli_offers_the_library_s_choices_and_defaults():
 
 def test_sample_s_defaults_are_the_library_s():
     import inspect
+
     from seqkit.cli.main import sample
     from seqkit.lm import LanguageModel
     library = inspect.signature(LanguageModel.sample).parameters

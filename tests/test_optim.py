@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from seqkit.optim import OPTIMIZERS, clip_global_norm, clip_value, global_norm, make_optimizer
+from seqkit.optim.optimizers import OPTIMIZERS, clip_global_norm, clip_value, global_norm, make_optimizer
 
 HYPER = dict(momentum=0.8, alpha=0.9, beta1=0.85, beta2=0.99, eps=1e-6)
 

@@ -1,4 +1,4 @@
-"""Data-parallel training (seqkit.parallel): the arithmetic of splitting a batch in one process,
+"""Data-parallel training (seqkit.training.group): the arithmetic of splitting a batch in one process,
 then real MPI jobs of two processes (`mpiexec -n 2`, from the seqkit[mpi] extra): the same
 model as one process, exact resumption, a killed process, --workers.
 
@@ -18,11 +18,11 @@ import pytest
 import seqkit
 from seqkit import Model
 from seqkit._cores import share_cores
-from seqkit.checkpoint import load_arrays
 from seqkit.corpora import path as corpus_path
-from seqkit.parallel import ALONE, block
-from seqkit.parallel import check_split
-from seqkit.trainer import TrainingError
+from seqkit.cli.common import message
+from seqkit.errors import TrainingError
+from seqkit.runs.checkpoint import load_arrays
+from seqkit.training.group import ALONE, block, check_split
 
 try:
     import mpi4py  # noqa: F401
@@ -86,12 +86,16 @@ def test_blocks_cover_the_streams_in_rank_order():
 
 def test_a_batch_that_does_not_split_says_what_works():
     check_split(16, 4)
-    with pytest.raises(TrainingError, match=r"--batch-size 10 does not split evenly between 4 processes: "
-                                            r"use --batch-size 8 or 12, or 2 processes"):
+    with pytest.raises(TrainingError) as uneven:
         check_split(10, 4)
-    with pytest.raises(TrainingError, match="3 processes need at least as many streams, but --batch-size is 2"):
+    assert str(uneven.value) == "batch_size=10 does not split evenly between 4 processes: use batch_size=8 or 12, or 2 processes"
+    assert message(uneven.value) == "--batch-size 10 does not split evenly between 4 processes: use --batch-size 8 or 12, " \
+                                    "or 2 processes"
+    with pytest.raises(TrainingError) as few:
         check_split(2, 3)
-    with pytest.raises(TrainingError, match=r"the run in runs/x has --batch-size 10, which does not split evenly "
+    assert message(few.value) == "3 processes need at least as many streams, but --batch-size 2 has fewer: raise " \
+                                 "--batch-size to 3 or more, or start fewer processes"
+    with pytest.raises(TrainingError, match=r"the run in runs/x has batch_size=10, which does not split evenly "
                                             r"between 4 processes: resume it with 1, 2, 5 or 10 processes"):
         check_split(10, 4, resuming="runs/x")
 
@@ -230,7 +234,7 @@ def test_a_killed_process_ends_the_job_and_the_run_resumes(tmp_path, corpus):
     assert process.returncode != 0
     assert "Traceback" not in stderr
     assert f"Error: rank 1 of 2 (pid {victim}) ended: Killed (signal 9); the others were stopped" in stderr
-    assert f"seqkit train --resume {run}" in stderr.splitlines()[-1]
+    assert f"seqkit train --resume {run}" in stderr.splitlines()[-1], stderr
     step = parameters(run)[2]["step"]
     assert step >= 3
     result = run_seqkit(["train", "--resume", str(run), "--steps", str(step + 2)])
@@ -238,7 +242,7 @@ def test_a_killed_process_ends_the_job_and_the_run_resumes(tmp_path, corpus):
 
 
 class SecondRank:
-    """What seqkit.joining.follower needs of a group: which process this is."""
+    """What seqkit.training.joining.follower needs of a group: which process this is."""
     rank, size = 1, 2
 
 
@@ -246,9 +250,9 @@ def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(tmp_path, corp
     """What rank 0 sends the others, from a real run; a process whose seqkit version or corpus
     differs stops before training with a line naming its rank and the fix."""
     from seqkit import TrainConfig
-    from seqkit.joining import follower
-    from seqkit.rundir import file_digest
-    from seqkit.trainer import Trainer
+    from seqkit.runs.directory import file_digest
+    from seqkit.training.joining import follower
+    from seqkit.training.trainer import Trainer
     config = TrainConfig(corpus=str(corpus), hidden=8, layers=1, batch_size=4, seq_len=8, steps=1, seed=0)
     leader = Trainer.start(config, tmp_path / "run")
     leader.release()
@@ -270,7 +274,7 @@ def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(tmp_path, corp
 def test_an_error_in_one_process_ends_them_all_with_one_line(tmp_path, corpus):
     """Rank 1 runs another seqkit version (patched in, through MPMD's second command): it stops
     before training with one line naming its rank, and rank 0, waiting for it, ends too."""
-    patched = ("import sys, seqkit; seqkit.__version__ = '0.0.9'; from seqkit.cli.main import main; "
+    patched = ("import sys, seqkit._version; seqkit._version.__version__ = '0.0.9'; from seqkit.cli.main import main; "
                "main(prog_name='seqkit')")
     arguments = small_run(corpus, tmp_path / "run", "--steps", "5")
     command = [MPIEXEC, "-n", "1"] + SEQKIT + arguments + [":", "-n", "1", sys.executable, "-c", patched] + arguments
@@ -285,6 +289,7 @@ def test_an_error_in_one_process_ends_them_all_with_one_line(tmp_path, corpus):
 
 def test_workers_without_the_extra_say_how_to_install_it(monkeypatch):
     from click.testing import CliRunner
+
     from seqkit.cli import workers
     from seqkit.cli.main import main
     monkeypatch.setattr(workers.importlib.util, "find_spec", lambda name: None)

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from seqkit.cli.main import main
 from seqkit.corpora import path as corpus_path
-from seqkit.curves import SMOOTHING, read_curves
+from seqkit.runs.curves import SMOOTHING, read_curves
 
 SMALL = ["--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "8", "--seed", "0",
          "--sample-length", "0", "--eval-every", "4"]

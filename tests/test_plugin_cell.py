@@ -93,7 +93,7 @@ def registered():
     --cell choices, which seqkit.cli fixed when it was imported. There is no public unregister."""
     seqkit.cells.register(CELL)
     yield
-    seqkit.cells._CELLS.pop(NAME)
+    seqkit.cells.registry._CELLS.pop(NAME)
 
 
 def reference_forward(params, x, h):
@@ -163,10 +163,11 @@ def write_corpus(directory):
 def test_trains_samples_and_generates_as_stepping_the_model(tmp_path):
     """Trainer from Python learns; the compiled sampler, calling the plug-in's step through a
     function pointer, draws what stepping the model from Python draws."""
-    from seqkit.lm import load
-    from seqkit.sample import generate_ids
-    from seqkit.trainer import Trainer
     from test_sample import reference_generate
+
+    from seqkit.generation.sampler import generate_ids
+    from seqkit.lm import load
+    from seqkit.training.trainer import Trainer
     trainer = Trainer.start(small_config(write_corpus(tmp_path), steps=20, eval_every=10, dropout=0.0,
                                          lr=1e-2, lr_schedule="constant"), tmp_path / "run")
     first = trainer.evaluate()["loss"]
@@ -186,7 +187,8 @@ def test_trains_samples_and_generates_as_stepping_the_model(tmp_path):
 def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path):
     """7 steps, then resumed to 15: the same checkpoint as one 15-step run (dropout on, state carried)."""
     from test_train import model_arrays
-    from seqkit.trainer import Trainer
+
+    from seqkit.training.trainer import Trainer
     corpus = write_corpus(tmp_path)
     Trainer.start(small_config(corpus, steps=15), tmp_path / "whole").run()
     Trainer.start(small_config(corpus, steps=7), tmp_path / "part").run()

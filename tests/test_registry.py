@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import CELL_VARIANTS, make_cell
+
 from seqkit import Model, cells
 from seqkit.cells import Cell
 

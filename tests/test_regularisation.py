@@ -57,9 +57,10 @@ def words(tmp_path_factory):
 def test_a_regularised_word_model_trains_and_resumes_bit_for_bit(words, tmp_path):
     """All four options at once, interrupted at step 7 and resumed: the same checkpoint as one run."""
     from test_train import model_arrays
+
     from seqkit.config import TrainConfig
-    from seqkit.trainer import Trainer
-    from seqkit.vocab import TextOptions
+    from seqkit.text.options import TextOptions
+    from seqkit.training.trainer import Trainer
     config = TrainConfig(corpus=words, text=TextOptions(level="word", max_vocab=300), hidden=16, layers=2,
                          batch_size=4, seq_len=10, steps=15, eval_every=5, sample_length=5, seed=2, lr=0.01,
                          dropout=0.3, input_dropout=0.2, variational=True, tie_weights=True, init_scale=0.1)

@@ -7,15 +7,27 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import chisquare
 
 from seqkit import LanguageModel, Model, TextOptions, TrainConfig
 from seqkit.corpora import path as corpus_path
-from seqkit.sample import (BLOCK, Sampler, TextDecoder, check_sampling_options, distribution, draw,
-                           draw_ids, generate, generate_ids, stream)
-from seqkit.vocab import BOS_ID, EOS_ID, UNK_ID, build_vocab
-from seqkit.words import Joiner, detokenize
+from seqkit.generation.sampler import (
+    BLOCK,
+    Sampler,
+    check_sampling_options,
+    distribution,
+    draw,
+    draw_ids,
+    generate,
+    generate_ids,
+    stream,
+)
+from seqkit.text.decoding import Decoder
+from seqkit.text.options import BOS_ID, EOS_ID, UNK_ID
+from seqkit.text.vocab import build_vocab
+from seqkit.text.words import Joiner, detokenize
 
 LOGITS = np.array([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
 DRAWS = 40_000
@@ -83,7 +95,7 @@ def test_meaningless_options_are_refused(options, message):
 
 
 def reference_generate(model, feed, banned, eos, uniforms, temperature, top_k, top_p):
-    """seqkit.sample.generate_ids written plainly: Model.step from Python, then distribution and the
+    """seqkit.generation.sampler.generate_ids written plainly: Model.step from Python, then distribution and the
     inverse-CDF draw, with the same uniforms."""
     length, count = uniforms.shape
     state, logits = None, None
@@ -214,7 +226,7 @@ def test_top_k_at_or_above_the_vocabulary_keeps_every_token():
 
 
 def test_the_trainers_call_draws_what_it_drew_before_the_blocks():
-    """generate(model, vocab, length, rng, temperature=0.8)[0], as seqkit.trainer calls it: the
+    """generate(model, vocab, length, rng, temperature=0.8)[0], as seqkit.training.trainer calls it: the
     uniforms are rng.random(n) block after block, the stream rng.random((length, 1)) gave."""
     lm = language_model(TextOptions(), eos_bias=-30.0)  # no </s>: the sample 0.1.0 drew too
     text = generate(lm.model, lm.vocab, 200, np.random.default_rng(5), temperature=0.8)[0]
@@ -256,6 +268,6 @@ def test_decoding_a_piece_at_a_time_is_decoding_at_once(text, size):
     for options in UNITS:
         vocab = build_vocab(SHAKESPEARE + "\"'()3\u00bf", options)
         ids = vocab.encode(text)
-        decoder = TextDecoder(vocab)
-        pieces = [decoder.decode(ids[i:i + size]) for i in range(0, len(ids), size)] + [decoder.finish()]
+        decoder = Decoder(vocab)
+        pieces = [decoder.decode(ids[i:i + size], final=False) for i in range(0, len(ids), size)] + [decoder.decode([])]
         assert "".join(pieces) == vocab.decode(ids)

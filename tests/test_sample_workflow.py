@@ -15,7 +15,7 @@ from click.testing import CliRunner
 import seqkit
 from seqkit.cli.main import main
 from seqkit.corpora import path as corpus_path
-from seqkit.vocab import BOS_ID, EOS_ID
+from seqkit.text.options import BOS_ID, EOS_ID
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch-size", "4", "--seq-len", "16", "--sample-length", "0",
         "--seed", "0", "--lr", "0.02"]

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from seqkit.schedule import Schedule
+from seqkit.optim.schedules import Schedule
 
 
 def test_constant_and_step_schedules():
@@ -107,8 +107,9 @@ def corpus(tmp_path_factory):
 def test_a_cosine_run_spans_its_steps_after_warming_up(corpus, tmp_path):
     """The rate each step used (metrics.jsonl) is the formula at progress step / steps."""
     from test_train import small_config
-    from seqkit.rundir import METRICS
-    from seqkit.trainer import Trainer
+
+    from seqkit.runs.directory import METRICS
+    from seqkit.training.trainer import Trainer
     config = small_config(corpus, steps=20, eval_every=10, lr=0.01, lr_schedule="cosine", lr_floor=0.2, warmup=3)
     Trainer.start(config, tmp_path / "run").run()
     logged = [json.loads(line) for line in (tmp_path / "run" / METRICS).read_text().splitlines()]
@@ -121,8 +122,10 @@ def test_a_cosine_run_spans_its_steps_after_warming_up(corpus, tmp_path):
 def test_progress_is_the_stopping_rule_nearest_to_its_end(corpus, tmp_path):
     """With --time the cosine follows the wall clock; with several rules, the nearest counts."""
     import time
+
     from test_train import small_config
-    from seqkit.trainer import Trainer
+
+    from seqkit.training.trainer import Trainer
     trainer = Trainer.start(small_config(corpus, steps=100, minutes=2.0, lr_schedule="cosine"), tmp_path / "a")
     trainer.step, trainer._began = 10, time.monotonic() - 30
     assert trainer.progress() == pytest.approx(0.25, abs=0.01)  # 30 s of 2 min, ahead of 10 of 100 steps
@@ -145,7 +148,8 @@ def test_resume_is_bit_exact_with_the_newer_schedules(corpus, tmp_path, options)
     """Interrupted at step 7 and resumed (across an epoch boundary): the same checkpoint as one
     17-step run. (A cosine spans the run's stopping rule, so the part runs with steps=17 too.)"""
     from test_train import model_arrays, small_config
-    from seqkit.trainer import Trainer
+
+    from seqkit.training.trainer import Trainer
     config = small_config(corpus, batch_size=16, seq_len=16, **options)
     Trainer.start(config.replace(steps=17), tmp_path / "whole").run()
     part = Trainer.start(config.replace(steps=17), tmp_path / "part")

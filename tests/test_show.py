@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from seqkit.cli.main import main
 from seqkit.cli.showing import show
 from seqkit.corpora import path as corpus_path
+from seqkit.generation.show import FEATURES, activations, compute, features, page, token_pieces
 from seqkit.lm import load
-from seqkit.show import FEATURES, activations, compute, features, page, token_pieces
-from seqkit.vocab import BOS_ID
+from seqkit.text.options import BOS_ID
 
 TINY = ["--hidden", "8", "--layers", "1", "--steps", "5", "--sample-length", "0", "--batch-size", "4",
         "--seq-len", "8", "--seed", "0", "--eval-every", "1000"]

@@ -3,7 +3,7 @@ eight-way reductions, with logits large enough to overflow a plain exp."""
 import numpy as np
 import pytest
 
-from seqkit.layers import softmax_cross_entropy
+from seqkit.nn.kernels import softmax_cross_entropy
 
 
 def numpy_loss_and_gradient(logits, targets, grad_scale):

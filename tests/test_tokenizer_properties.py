@@ -1,8 +1,10 @@
 """Property-based round trips of the tokenizers (hypothesis): arbitrary Unicode text without
 surrogates, with combining marks, emoji and right-to-left scripts mixed in."""
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from seqkit.vocab import TextOptions, build_vocab
+from seqkit.text.options import TextOptions
+from seqkit.text.vocab import build_vocab
 
 MIXED = st.sampled_from(["\u0301", "\u0308", "\u200d", "\U0001F469", "\U0001F3FD", "\U0001F44D", "\u05e9",
                          "\u05dc", "\u0645", "\u0631", "\u200f", " ", "\n", "\r", "\t", "a", "Z", "1"])

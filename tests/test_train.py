@@ -5,14 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from seqkit.checkpoint import load_arrays
 from seqkit.config import TrainConfig
 from seqkit.corpora import path as corpus_path
-from seqkit.vocab import BOS, EOS, TextOptions
 from seqkit.lm import load
-from seqkit.optim import OPTIMIZERS
-from seqkit.rundir import LATEST, METRICS
-from seqkit.trainer import Trainer
+from seqkit.optim.optimizers import OPTIMIZERS
+from seqkit.runs.checkpoint import load_arrays
+from seqkit.runs.directory import LATEST, METRICS
+from seqkit.text.options import BOS, EOS, TextOptions
+from seqkit.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,8 @@ def test_word_level_frames_lines_and_samples_stop_at_the_end_token(tmp_path):
 def test_a_second_trainer_on_a_locked_run_directory_is_refused(corpus, tmp_path):
     """While a trainer holds a run directory (from start or resume until run returns), another
     cannot start or resume there; the lock goes when run returns."""
-    from seqkit.rundir import TrainingError, lock_run_dir
+    from seqkit.errors import TrainingError
+    from seqkit.runs.directory import lock_run_dir
     first = Trainer.start(small_config(corpus, steps=2), tmp_path / "run")
     with pytest.raises(TrainingError, match="in use by another seqkit train"):
         Trainer.resume(tmp_path / "run")

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 from seqkit.cli.main import main
 from seqkit.config import TrainConfig
 from seqkit.corpora import path as corpus_path
-from seqkit.vocab import TextOptions
-from seqkit.model import Model
-from seqkit.rundir import TrainingError
-from seqkit.trainer import MAX_BAD_STEPS, Trainer
+from seqkit.errors import TrainingError
+from seqkit.nn.model import Model
+from seqkit.text.options import TextOptions
+from seqkit.training.trainer import MAX_BAD_STEPS, Trainer
 
 
 def disk_full(*args, **kwargs):
@@ -44,7 +44,7 @@ def test_a_loss_that_stays_nan_stops_training_and_keeps_the_checkpoint(trainer, 
 
     monkeypatch.setattr(trainer.model, "forward", diverged)
     with pytest.raises(TrainingError, match=f"not finite {MAX_BAD_STEPS} steps in a row at step 6: lower the "
-                                            r"learning rate \(--lr\) or clip harder \(--clip\)"):
+                                            r"learning rate \(lr\) or clip harder \(clip\)"):
         trainer.run()
     assert (trainer.run_dir / "latest.npz").read_bytes() == before
     for name, p in trainer.model.parameters.items():  # no update from a non-finite step
@@ -58,7 +58,7 @@ def test_a_full_disk_stops_training_and_keeps_the_checkpoint(trainer, monkeypatc
     before = (trainer.run_dir / "latest.npz").read_bytes()
     monkeypatch.setattr(np.lib.format, "write_array", disk_full)
     with pytest.raises(TrainingError, match="could not write .*latest.npz .No space left on device.; the "
-                                            "previous checkpoint is intact: make room, then seqkit train --resume"):
+                                            "previous checkpoint is intact: make room, then go on with resume="):
         trainer.run()
     assert (trainer.run_dir / "latest.npz").read_bytes() == before
     assert not list(trainer.run_dir.glob(".*.tmp"))

@@ -12,10 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import seqkit as seqkit_package
-
-from seqkit.checkpoint import load_arrays
 from seqkit.cli.main import main
 from seqkit.corpora import path as corpus_path
+from seqkit.runs.checkpoint import load_arrays
 
 SMALL = ["--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "8", "--seed", "0",
          "--sample-length", "0", "--eval-every", "1000"]
@@ -96,7 +95,7 @@ def test_resume_follows_a_moved_corpus_only_to_the_same_text(corpus, tmp_path):
     lost = seqkit("train", "--resume", run, "--steps", 4)
     assert lost.exit_code == 1 and "Traceback" not in lost.output
     assert lost.stderr == (f"Error: the corpus of the run in {run}, {corpus}, is not there: if it moved, say "
-                           f"where with --corpus PATH\n")
+                           f"where with --corpus\n")
     other = tmp_path / "other.txt"
     other.write_text(moved.read_text().upper())
     refused = seqkit("train", "--resume", run, "--steps", 4, "--corpus", other)

@@ -14,8 +14,15 @@ that of xproj in the n block. The signatures are those of seqkit.cells.
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells import Cell, Kernels
-from seqkit.cells.activations import column_sums, gradient_product, hidden_product, sigmoid_of_sum, tanh, weight_for_gradient
+from seqkit.cells.activations import (
+    column_sums,
+    gradient_product,
+    hidden_product,
+    sigmoid_of_sum,
+    tanh,
+    weight_for_gradient,
+)
+from seqkit.cells.registry import Cell, Kernels
 
 
 @kernel

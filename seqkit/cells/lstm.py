@@ -13,9 +13,16 @@ seqkit.cells; the input arrives projected, xproj = x @ weight_ih.T + bias_ih.
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells import Cell, Kernels
-from seqkit.cells.activations import (column_sums, gradient_product, hidden_product, sigmoid_of_sum, tanh,
-                                     tanh_of_sum, weight_for_gradient)
+from seqkit.cells.activations import (
+    column_sums,
+    gradient_product,
+    hidden_product,
+    sigmoid_of_sum,
+    tanh,
+    tanh_of_sum,
+    weight_for_gradient,
+)
+from seqkit.cells.registry import Cell, Kernels
 
 
 @kernel

@@ -1,5 +1,5 @@
 """The cell registry: every recurrent cell seqkit knows, by name, and the one contract its
-kernels keep. The model, the compiled sampler, checkpoints and the CLI's --cell choices all
+kernels keep (seqkit.cells registers the built-in ones). The model, the compiled sampler, checkpoints and the CLI's --cell choices all
 read it; none of them names a cell.
 
 Letters: T time steps, B batch, H hidden size, G gate blocks, S state arrays (h first; an
@@ -125,9 +125,3 @@ def option_choices(name):
     """The allowed values of a cell option (such as "nonlinearity"), over every cell that has it."""
     _load_plugins()
     return tuple(dict.fromkeys(v for cell in _CELLS.values() for v in cell.choices.get(name, ())))
-
-
-from seqkit.cells import gru, lstm, rnn  # noqa: E402  (the built-in cells register below)
-
-for _module in (rnn, lstm, gru):
-    register(_module.CELL)

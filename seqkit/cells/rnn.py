@@ -10,9 +10,15 @@ seqkit.cells and the sampler can call it through a function pointer.
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells import Cell, Kernels
-from seqkit.cells.activations import (column_sums, gradient_product, hidden_product, relu_of_sum, tanh_of_sum,
-                                     weight_for_gradient)
+from seqkit.cells.activations import (
+    column_sums,
+    gradient_product,
+    hidden_product,
+    relu_of_sum,
+    tanh_of_sum,
+    weight_for_gradient,
+)
+from seqkit.cells.registry import Cell, Kernels
 
 NONLINEARITIES = ("tanh", "relu")
 

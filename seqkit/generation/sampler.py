@@ -8,7 +8,7 @@ tokens, each </s> among them: after a </s> the model reads </s> and <s> and goes
 next unit, as units follow each other in training; with stop_at_end it ends at its first </s>.
 
 Tokens are drawn a block at a time (BLOCK of them), the state carried from block to block, and
-each block is decoded as it comes (TextDecoder), so a sample of any length streams in the
+each block is decoded as it comes (seqkit.text.decoding), so a sample of any length streams in the
 memory of one block, and the text is the same for any block size. Within a block the whole loop
 (every layer's step, the output layer, softmax, truncation and the draw) runs as one compiled
 call. The uniform numbers behind the draws come from the caller's np.random.Generator,
@@ -22,10 +22,10 @@ import numba
 import numpy as np
 from numba import types
 
+from seqkit._checks import check_count
 from seqkit._jit import kernel, typed_kernel
-from seqkit.checks import check_count
-from seqkit.vocab import BOS_ID, EOS_ID, UNK, UNK_ID
-from seqkit.words import Joiner
+from seqkit.text.decoding import Decoder
+from seqkit.text.options import BOS_ID, EOS_ID, UNK_ID
 
 BLOCK = 1024  # tokens drawn per compiled call: the memory of a sample, and how often its text is written
 
@@ -220,40 +220,6 @@ def draw_ids(sampler, feed, length, rng, stop_at_end=False, block=BLOCK):
         feed = [eos, bos] if ids[-1] == eos else ids[-1:]
 
 
-class TextDecoder:
-    """The text of a stream of ids that comes a piece at a time: the texts of the pieces joined
-    are vocab.decode of all the ids at once, in the memory of one piece however long the stream
-    (word level: a line is never held whole, its tokens are joined as they come)."""
-
-    def __init__(self, vocab):
-        options = vocab.options
-        self.vocab, self.words, self.held = vocab, options.level == "word", np.zeros(0, np.int64)
-        self.end = "\n\n" if options.resolved_unit == "paragraph" else "\n"
-        self.spaces_only = options.tokenize == "whitespace"
-        self.joiner = Joiner(self.spaces_only)
-
-    def decode(self, ids):
-        ids = np.asarray(ids, np.int64)
-        if not self.words:  # a </s> that ends a piece waits for the next: </s> <s> may read as "\n"
-            ids = np.concatenate([self.held, ids])
-            cut = len(ids) - (len(ids) > 0 and ids[-1] == EOS_ID)
-            ids, self.held = ids[:cut], ids[cut:]
-            return self.vocab.decode(ids)
-        pieces, tokens = [], self.vocab.tokens
-        for i in ids.tolist():
-            if i == EOS_ID:
-                pieces.append(self.end)
-                self.joiner = Joiner(self.spaces_only)
-            elif i != BOS_ID:
-                pieces.append(self.joiner.add(UNK if i == UNK_ID else tokens[i]))
-        return "".join(pieces)
-
-    def finish(self):
-        """The text of what is held back, at the end of the stream."""
-        held, self.held = self.held, self.held[:0]
-        return self.vocab.decode(held) if len(held) else ""
-
-
 def new_seed():
     """A random seed for a caller that gave none, small enough to read and type again."""
     return secrets.randbelow(2 ** 32)
@@ -271,14 +237,14 @@ def stream(model, vocab, length, rng, temperature=1.0, top_k=None, top_p=None, p
     banned = [BOS_ID] + ([] if allow_unk else [UNK_ID])
     sampler = Sampler(model, banned, temperature, top_k, top_p)
     feed = np.concatenate([[BOS_ID], prime_ids]).astype(np.int64)
-    return _texts(TextDecoder(vocab), prime_ids, draw_ids(sampler, feed, length, rng, stop_at_end, block))
+    return _texts(Decoder(vocab), prime_ids, draw_ids(sampler, feed, length, rng, stop_at_end, block))
 
 
 def _texts(decoder, prime_ids, blocks):
-    yield decoder.decode(prime_ids)
+    yield decoder.decode(prime_ids, final=False)
     for ids in blocks:
-        yield decoder.decode(np.insert(ids, np.flatnonzero(ids == EOS_ID) + 1, BOS_ID))  # </s> is read with <s>
-    yield decoder.finish()
+        yield decoder.decode(np.insert(ids, np.flatnonzero(ids == EOS_ID) + 1, BOS_ID), final=False)  # </s> read with <s>
+    yield decoder.decode([])
 
 
 def generate(model, vocab, length, rng, temperature=1.0, top_k=None, top_p=None, prime="",

@@ -17,8 +17,8 @@ from importlib import resources
 
 import numpy as np
 
-from seqkit.vocab import BOS_ID, EOS_ID, UNK_ID
-from seqkit.words import Joiner
+from seqkit.text.decoding import Decoder
+from seqkit.text.options import BOS_ID, EOS_ID, UNK, UNK_ID
 
 MAX_TOKENS = 5000      # tokens shown at most; a longer text is cut (said on the page and by the CLI)
 TOP_PREDICTIONS = 5    # predictions listed on hover
@@ -42,32 +42,9 @@ def state_name(s):
 
 
 def token_pieces(vocab, ids):
-    """The text each token adds when the ids are read as text: char level the character
-    (</s> <s> at a line boundary a line break), word level the token with the spacing that
-    detokenize gives, each </s> ending a line (two at paragraph level); <s> adds nothing."""
-    ids = [int(i) for i in ids]
-    options, pieces = vocab.options, []
-    if options.level == "char":
-        line = options.resolved_unit == "line"
-        for n, i in enumerate(ids):
-            if i == EOS_ID:
-                pieces.append("\n" if line and n + 1 < len(ids) and ids[n + 1] == BOS_ID else "")
-            elif i == BOS_ID:
-                pieces.append("")
-            else:
-                pieces.append("\ufffd" if i == UNK_ID else vocab.tokens[i])
-        return pieces
-    end = "\n\n" if options.resolved_unit == "paragraph" else "\n"
-    joiner = Joiner(options.tokenize == "whitespace")
-    for i in ids:
-        if i == BOS_ID:
-            joiner = Joiner(options.tokenize == "whitespace")
-            pieces.append("")
-        elif i == EOS_ID:
-            pieces.append(end)
-        else:
-            pieces.append(joiner.add(vocab.tokens[i]))
-    return pieces
+    """The text each token adds when the ids are read as text (seqkit.text.decoding); at char
+    level <unk> shows as U+FFFD, so that each shown token is one character."""
+    return Decoder(vocab, unknown="\ufffd" if vocab.options.level == "char" else UNK).pieces(ids)
 
 
 def activations(model, ids):
@@ -253,6 +230,6 @@ def page(lm, text, title="seqkit show", max_tokens=MAX_TOKENS):
     blob = blob.replace("</", "<\\/").replace("<!--", "<\\!--")
     cut = (f"Cut to the first {result['shown']:,} of {result['cut']:,} tokens (at most {max_tokens:,} keep the "
            f"page fast)." if result["cut"] else f"{result['shown']:,} tokens.")
-    template = resources.files("seqkit").joinpath(TEMPLATE).read_text(encoding="utf-8")
+    template = resources.files("seqkit.generation").joinpath(TEMPLATE).read_text(encoding="utf-8")
     return (template.replace("%TITLE%", html.escape(title)).replace("%CUT%", html.escape(cut))
             .replace("%SPANS%", spans).replace("%DATA%", blob)), result

@@ -1,5 +1,5 @@
 """The flat gradient buffer: every parameter's gradient as an aligned view of one array, so that
-processes (seqkit.parallel) sum them all in a single call and each starts on a cache line."""
+processes (seqkit.training.group) sum them all in a single call and each starts on a cache line."""
 import numpy as np
 
 GRADIENT_ALIGNMENT = 64  # bytes: each gradient in the flat buffer starts on a cache line

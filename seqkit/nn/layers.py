@@ -2,7 +2,7 @@
 `.params` (a dict name -> array, PyTorch's names and shapes), `forward(...) -> (output, cache)`
 and `backward(grad, cache) -> (grads, grad_input)`, grads a dict parallel to `.params`.
 
-They call the kernels the language model runs (seqkit.layers). The dtype is float32 by default
+They call the kernels the language model runs (seqkit.nn.kernels). The dtype is float32 by default
 or float64 when asked, and inputs must match it: nothing is cast behind the caller's back. To
 train several blocks with one optimizer, `named` gives their parameters (and then their
 gradients) as one dict:
@@ -16,10 +16,10 @@ from typing import Any, Mapping
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from seqkit.checks import check_array, check_count, check_dtype
-from seqkit.init import uniform
-from seqkit.layers import gather_rows, linear_backward, linear_forward, scatter_add_rows
-from seqkit.layers import softmax_cross_entropy as _softmax_cross_entropy
+from seqkit._checks import check_array, check_count, check_dtype
+from seqkit.nn.init import uniform
+from seqkit.nn.kernels import gather_rows, linear_backward, linear_forward, scatter_add_rows
+from seqkit.nn.kernels import softmax_cross_entropy as _softmax_cross_entropy
 
 __all__ = ["Linear", "Embedding", "Dropout", "softmax_cross_entropy", "named"]
 

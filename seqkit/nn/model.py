@@ -19,13 +19,13 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from seqkit import cells
+from seqkit._checks import check_count, check_dtype
 from seqkit.cells.activations import column_sums
-from seqkit.checks import check_count, check_dtype
-from seqkit.init import uniform
-from seqkit.layers import gather_rows, linear_backward, linear_forward, output_loss, scatter_add_rows
-from seqkit.recurrent import Recurrent
-from seqkit.gradients import aligned_zeros, gradient_buffer_size, gradient_views
-from seqkit.workspace import FRESH, Workspace
+from seqkit.nn.gradients import aligned_zeros, gradient_buffer_size, gradient_views
+from seqkit.nn.init import uniform
+from seqkit.nn.kernels import gather_rows, linear_backward, linear_forward, output_loss, scatter_add_rows
+from seqkit.nn.recurrent import Recurrent
+from seqkit.nn.workspace import FRESH, Workspace
 
 TORCH_NAMES = {"embedding.weight": "encoder.weight", "output.weight": "decoder.weight",
                "output.bias": "decoder.bias"}  # ours -> pytorch/examples' word_language_model's
@@ -121,7 +121,7 @@ class Model:
         return self.parameters["embedding.weight" if self.tied else "output.weight"]
 
     def initial_state(self, batch_size):
-        """All-zeros state: a list with one state per layer, as the cell packs it (seqkit.recurrent)."""
+        """All-zeros state: a list with one state per layer, as the cell packs it (seqkit.nn.recurrent)."""
         return [layer.zero_state(batch_size) for layer in self.layers]
 
     def forward(self, tokens: np.ndarray, targets: np.ndarray, state: list | None = None,
@@ -137,7 +137,7 @@ class Model:
         seqkit.Workspace whose arrays this call reuses (the next forward with it invalidates
         this one's cache), or None for fresh arrays. gradients: False when only the loss and
         state are wanted (evaluation): the output gradient (T, B, V) is not kept.
-        When processes split a batch (seqkit.parallel), each passes its share: mean_over, the
+        When processes split a batch (seqkit.training.group), each passes its share: mean_over, the
         count of predicted tokens in the whole batch, so that the losses and gradients of the
         shares add up to the batch's; streams = (first, stop, total), which of the batch's
         `total` streams these B are, so that dropout masks are the ones a single process draws.

@@ -14,10 +14,10 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from seqkit import cells
-from seqkit.checks import check_array, check_count, check_dtype
-from seqkit.init import init_cell_params
-from seqkit.layers import linear_backward, linear_forward
-from seqkit.workspace import FRESH, Workspace
+from seqkit._checks import check_array, check_count, check_dtype
+from seqkit.nn.init import init_cell_params
+from seqkit.nn.kernels import linear_backward, linear_forward
+from seqkit.nn.workspace import FRESH, Workspace
 
 PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 State = Union[np.ndarray, tuple[np.ndarray, ...]]  # an LSTM's (h, c); a GRU's or an RNN's h
@@ -32,7 +32,7 @@ class Recurrent:
                  init_scale: float | None = None, **options: Any) -> None:
         """input_size I and hidden_size H: positive ints. cell: a name in seqkit.cells.names().
         dtype: float32 or float64. seed: int, None or a np.random.Generator, for the initial
-        weights. init: "uniform" (PyTorch's default) or "xavier" (see seqkit.init); init_scale:
+        weights. init: "uniform" (PyTorch's default) or "xavier" (see seqkit.nn.init); init_scale:
         with "uniform", U(-init_scale, init_scale) rather than U(+-1/sqrt(H)). options: the
         cell's own (an LSTM's forget_bias, an RNN's nonlinearity), defaults from its registry entry."""
         self.cell = cells.get(cell)

@@ -12,8 +12,8 @@ from typing import Mapping
 
 import numpy as np
 
+from seqkit._checks import copy_into
 from seqkit._jit import kernel
-from seqkit.checkpoint import copy_into
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 

@@ -13,13 +13,11 @@ import zipfile
 
 import numpy as np
 
+from seqkit.errors import CheckpointError
+
 META = "__meta__"
 FORMAT_VERSION = 1
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
-
-
-class CheckpointError(ValueError):
-    """A checkpoint or run file that cannot be read as seqkit wrote it."""
 
 
 def _umask():
@@ -77,20 +75,6 @@ def load_arrays(path):
         raise CheckpointError(f"{path} has checkpoint format {found!r}, this seqkit reads format "
                               f"{FORMAT_VERSION}")
     return arrays, meta
-
-
-def copy_into(targets, arrays, what):
-    """Copy arrays[name] into each targets[name] in place, after checking that the names, shapes
-    and dtypes all match exactly; CheckpointError names `what` and the first mismatch."""
-    if set(arrays) != set(targets):
-        raise CheckpointError(f"{what} does not match: missing {sorted(set(targets) - set(arrays))[:3]}, "
-                              f"unexpected {sorted(set(arrays) - set(targets))[:3]}")
-    for name, target in targets.items():
-        if arrays[name].shape != target.shape or arrays[name].dtype != target.dtype:
-            raise CheckpointError(f"{what}: {name} is {arrays[name].dtype} {arrays[name].shape}, "
-                                  f"expected {target.dtype} {target.shape}")
-    for name, target in targets.items():
-        target[...] = arrays[name]
 
 
 def write_text(path, text):

@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqkit.checkpoint import atomic_write
-from seqkit.rundir import METRICS, load_run_files
+from seqkit.runs.checkpoint import atomic_write
+from seqkit.runs.directory import METRICS, load_run_files
 
 FORMATS = ("png", "svg", "pdf")
 SMOOTHING = 0.9  # the training loss is drawn as an exponential moving average with this factor

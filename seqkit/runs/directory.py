@@ -4,7 +4,7 @@ seqkit.load read.
     config.json    {"seqkit_version", "config": TrainConfig.to_dict(), "vocab_size", "corpus_sha256",
                     "init_from" (a fine-tuned run's source), "history" (what each --resume changed)}
     vocab.json     Vocab.to_dict()
-    latest.npz     the latest checkpoint (seqkit.checkpoint): model.<parameter>, optim.<slot>.<parameter>,
+    latest.npz     the latest checkpoint (seqkit.runs.checkpoint): model.<parameter>, optim.<slot>.<parameter>,
                    state.<layer>.<array>, and the meta the trainer needs to resume
     best.npz       the checkpoint with the lowest validation loss so far
     metrics.jsonl  one JSON object per step and per evaluation, with "seconds" of training so far
@@ -22,19 +22,17 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
-import seqkit
-from seqkit.checkpoint import (FORMAT_VERSION, CheckpointError, copy_into, load_arrays, read_json, save_arrays,
+from seqkit import _version
+from seqkit._checks import copy_into
+from seqkit.errors import CheckpointError, TrainingError, option, setting
+from seqkit.runs.checkpoint import (FORMAT_VERSION, load_arrays, read_json, save_arrays,
                                write_json, write_text)
 from seqkit.config import TrainConfig
-from seqkit.model import Model
-from seqkit.vocab import Vocab
+from seqkit.nn.model import Model
+from seqkit.text.vocab import Vocab
 
 CONFIG, VOCAB, LATEST, BEST, METRICS = "config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"
 LOCK = ".lock"
-
-
-class TrainingError(RuntimeError):
-    """Training cannot go on; the message says why and what to do."""
 
 
 def shipped_corpus():
@@ -93,7 +91,7 @@ def write_run_files(run_dir, config, vocab, init_from=None):
     """config.json and vocab.json of a new run, the corpus's digest recorded for --resume, and
     init_from (seqkit.finetune.Source.record) for a run that started from another."""
     run_dir = Path(run_dir)
-    saved = {"seqkit_version": seqkit.__version__, "config": config.to_dict(), "vocab_size": len(vocab),
+    saved = {"seqkit_version": _version.__version__, "config": config.to_dict(), "vocab_size": len(vocab),
              "corpus_sha256": file_digest(corpus_path(config))}
     if init_from:
         saved["init_from"] = init_from
@@ -108,9 +106,9 @@ def load_run_files(run_dir):
         raise CheckpointError(f"{run_dir} is not a seqkit run directory (it has no {CONFIG})")
     saved = read_json(run_dir / CONFIG)
     written_by = str(saved.get("seqkit_version", "0")) if isinstance(saved, dict) else "0"
-    if version_tuple(written_by) > version_tuple(seqkit.__version__):
+    if version_tuple(written_by) > version_tuple(_version.__version__):
         raise CheckpointError(f"{run_dir} was written by seqkit {written_by}, newer than this seqkit "
-                              f"{seqkit.__version__}: upgrade seqkit to read it")
+                              f"{_version.__version__}: upgrade seqkit to read it")
     try:
         config = TrainConfig.from_dict(saved["config"])
         vocab = Vocab.from_dict(read_json(run_dir / VOCAB))
@@ -126,12 +124,12 @@ def check_corpus_unchanged(run_dir, config):
     """Refuse to resume a run whose corpus is gone or no longer the text it started on."""
     if not corpus_path(config).is_file():
         raise TrainingError(f"the corpus of the run in {run_dir}, {corpus_path(config)}, is not there: "
-                            f"if it moved, say where with --corpus PATH")
+                            f"if it moved, say where with {option('corpus')}")
     saved = read_json(Path(run_dir) / CONFIG)
     if saved.get("corpus_sha256") is None and "imported_from" in saved:
         raise TrainingError(f"the run in {run_dir} was imported from {saved['imported_from']['file']} without its "
-                            f"training corpus, so it cannot resume: fine-tune it with seqkit train CORPUS "
-                            f"--init-from {run_dir}")
+                            f"training corpus, so it cannot resume: fine-tune it on a corpus with "
+                            f"{setting('init_from', run_dir)}")
     if saved.get("corpus_sha256") != file_digest(corpus_path(config)):
         raise TrainingError(f"{corpus_path(config)} is not the text the run in {run_dir} started on (it "
                             f"changed, or is another file), so the run cannot continue on it; start a new run instead")
@@ -170,7 +168,7 @@ def checkpoint_contents(model, optimizer, schedule, rng, step=0, epoch=0, positi
     arrays.update({f"optim.{name}": a for name, a in optim_arrays.items()})
     for k, layer_arrays in enumerate(state_layers):
         arrays.update({f"state.{k}.{i}": a for i, a in enumerate(layer_arrays)})
-    meta = {"format": FORMAT_VERSION, "seqkit_version": seqkit.__version__, "step": step, "epoch": epoch,
+    meta = {"format": FORMAT_VERSION, "seqkit_version": _version.__version__, "step": step, "epoch": epoch,
             "position": position, "state_arrays": len(state_layers[0]) if len(state_layers) else 0,
             "rng": rng.bit_generator.state, "optimizer": optim_scalars, "schedule": schedule.state_dict(),
             "best_val_loss": best_val_loss}
@@ -190,7 +188,7 @@ def save_checkpoint(run_dir, name, arrays, meta):
         save_arrays(path, arrays, meta)
     except OSError as error:
         raise TrainingError(f"could not write {path} ({error.strerror or error}); the previous checkpoint "
-                            f"is intact: make room, then seqkit train --resume {run_dir}") from None
+                            f"is intact: make room, then go on with {setting('resume', run_dir)}") from None
 
 
 def load_model(run, best=False):

@@ -34,15 +34,16 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 
-import seqkit
+from seqkit import _version
 from seqkit import cells
-from seqkit.checkpoint import CheckpointError, atomic_write, read_json
+from seqkit.errors import CheckpointError
+from seqkit.runs.checkpoint import atomic_write, read_json
 from seqkit.config import TrainConfig
-from seqkit.lm import LanguageModel, load as load_language_model
-from seqkit.model import Model
-from seqkit.rundir import CONFIG, file_digest, version_tuple
-from seqkit.saving import check_free, save_run
-from seqkit.vocab import LEVELS, TextOptions, Vocab
+from seqkit.nn.model import Model
+from seqkit.runs.directory import CONFIG, file_digest, version_tuple
+from seqkit.runs.saving import check_free, save_run
+from seqkit.text.options import LEVELS, TextOptions
+from seqkit.text.vocab import Vocab
 
 SUFFIX = ".safetensors"
 SEQKIT_FORMAT = "1"
@@ -82,7 +83,7 @@ def save_model(path, model, vocab, config, corpus_sha256=None, overwrite=False):
         raise FileExistsError(f"{path} exists: pass overwrite=True to replace it")
     # Tied weights are one array under two names; safetensors stores each name's bytes, so copies.
     tensors = {name: np.array(array, order="C", copy=True) for name, array in model.state_dict().items()}
-    metadata = {"format": "pt", "seqkit_format": SEQKIT_FORMAT, "seqkit_version": seqkit.__version__,
+    metadata = {"format": "pt", "seqkit_format": SEQKIT_FORMAT, "seqkit_version": _version.__version__,
                 "seqkit_config": json.dumps(config.to_dict(), sort_keys=True),
                 "seqkit_vocab": json.dumps(vocab.to_dict(), ensure_ascii=False)}
     if corpus_sha256:
@@ -96,14 +97,7 @@ def save_model(path, model, vocab, config, corpus_sha256=None, overwrite=False):
             from None
 
 
-def export(run, path, best=False, overwrite=False):
-    """Write the model of `run` (a run directory, a checkpoint file in one, or a .safetensors
-    file; seqkit.load's `best`) to the .safetensors `path` (save_model)."""
-    lm = load_language_model(run, best)
-    save_model(path, lm.model, lm.vocab, lm.config, _corpus_digest(lm.checkpoint), overwrite)
-
-
-def _corpus_digest(checkpoint):
+def corpus_digest(checkpoint):
     """The training corpus's digest that a run directory (or a seqkit .safetensors file) records."""
     if checkpoint.suffix == SUFFIX:
         return _open(checkpoint)[1].get("seqkit_corpus_sha256")
@@ -160,13 +154,6 @@ def read(path, vocab=None, level=None, cell=None, nonlinearity=None):
                               f"(tie_weights): save the one weight under both names")
     model.load_state_dict(tensors)
     return Imported(model, vocab, config, path, metadata.get("seqkit_corpus_sha256"), from_seqkit)
-
-
-def load(path, **options):
-    """The LanguageModel in a .safetensors file (read's options). seqkit.load(path) calls this
-    for a file seqkit wrote."""
-    imported = read(path, **options)
-    return LanguageModel(imported.model, imported.vocab, imported.config, imported.path)
 
 
 def read_vocab(path, level=None):
@@ -253,9 +240,9 @@ def _common_dtype(path, specs):
 def _seqkit_metadata(path, metadata):
     """(TrainConfig, Vocab) from seqkit's metadata, refusing a newer format or version."""
     written_by = metadata.get("seqkit_version", "0")
-    if metadata["seqkit_format"] != SEQKIT_FORMAT or version_tuple(written_by) > version_tuple(seqkit.__version__):
+    if metadata["seqkit_format"] != SEQKIT_FORMAT or version_tuple(written_by) > version_tuple(_version.__version__):
         raise CheckpointError(f"{path} was written by seqkit {written_by} (format {metadata['seqkit_format']}), "
-                              f"newer than this seqkit {seqkit.__version__}: upgrade seqkit to read it")
+                              f"newer than this seqkit {_version.__version__}: upgrade seqkit to read it")
     try:
         return (TrainConfig.from_dict(json.loads(metadata["seqkit_config"])),
                 Vocab.from_dict(json.loads(metadata["seqkit_vocab"])))

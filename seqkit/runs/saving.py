@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-import seqkit
-from seqkit.checkpoint import CheckpointError, save_arrays, write_json
-from seqkit.rundir import BEST, CONFIG, LATEST, VOCAB, checkpoint_contents, holds_run
-from seqkit.optim import optimizer_for
-from seqkit.schedule import schedule_for
+from seqkit import _version
+from seqkit.errors import CheckpointError
+from seqkit.runs.checkpoint import save_arrays, write_json
+from seqkit.runs.directory import BEST, CONFIG, LATEST, VOCAB, checkpoint_contents, holds_run
+from seqkit.optim.optimizers import optimizer_for
+from seqkit.optim.schedules import schedule_for
 
 
 def save_run(run_dir, model, vocab, config, corpus_sha256=None, **record):
@@ -21,7 +22,7 @@ def save_run(run_dir, model, vocab, config, corpus_sha256=None, **record):
     optimizer state. The directory appears whole or not at all."""
     run_dir = Path(run_dir)
     check_free(run_dir)
-    saved = {"seqkit_version": seqkit.__version__, "config": config.to_dict(), "vocab_size": len(vocab),
+    saved = {"seqkit_version": _version.__version__, "config": config.to_dict(), "vocab_size": len(vocab),
              "corpus_sha256": corpus_sha256, **record}
     target = run_dir.resolve()  # "." has no name to put a staging directory beside
     staging = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"

@@ -3,7 +3,8 @@ text, splitting off validation, and cutting ids into parallel streams and chunks
 import numpy as np
 import regex
 
-from seqkit.checks import check_count
+from seqkit._checks import check_count
+from seqkit.errors import InputError, OptionError, option, setting
 
 
 def read_text(path, encoding="utf-8", errors="strict"):
@@ -18,8 +19,9 @@ def read_text(path, encoding="utf-8", errors="strict"):
         text = data.decode(encoding, errors)
         del data  # freed before the copies below, so a big corpus is never held three times
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not {encoding} text ({error.reason} at byte {error.start}): give its "
-                         f"encoding with --encoding, or replace such bytes with --encoding-errors replace") from None
+        raise InputError(f"{path} is not {encoding} text ({error.reason} at byte {error.start}): give its "
+                         f"encoding with {option('encoding')}, or replace such bytes with "
+                         f"{setting('encoding_errors', 'replace')}", file=path) from None
     except LookupError:
         raise ValueError(f"unknown text encoding {encoding!r} for {path}: give one Python knows, "
                          f"such as utf-8 or latin-1") from None
@@ -63,7 +65,8 @@ def split_ids(ids, val_fraction, blocks=1):
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     check_count("blocks", blocks)
     if blocks > len(ids):
-        raise ValueError(f"--val-blocks {blocks} is more than the corpus's {len(ids):,} tokens: lower it")
+        raise OptionError(f"{setting('val_blocks', blocks)} is more than the corpus's {len(ids):,} tokens: lower it",
+                          field="val_blocks", value=blocks)
     bounds = [len(ids) * k // blocks for k in range(blocks + 1)]
     held = [int(round(end * val_fraction)) for end in bounds]  # held out before each bound, in all
     cuts = [end - (after - before) for end, before, after in zip(bounds[1:], held, held[1:])]

@@ -1,4 +1,4 @@
-"""Text to token ids and back: TextOptions, the tokenizers, Vocab.
+"""Text to token ids and back: the tokenizers that TextOptions choose, and Vocab.
 
 Char level: a token is a Unicode code point or, with graphemes, an extended grapheme cluster
 (regex's \\X: an emoji, a letter with its combining marks). Word level: a Unicode-aware regex
@@ -17,67 +17,22 @@ Ids live in numpy arrays of Vocab.id_dtype. Big texts go a block at a time: code
 numpy lookups, never a Python object per character; the regex tokenizers a block of lines at a
 time into a compact array.array.
 """
-import dataclasses
 from array import array
 from collections import Counter
-from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike
 import regex
+from numpy.typing import ArrayLike
 
-from seqkit.checks import check_count, is_count
-from seqkit.words import WORD, detokenize
-
-UNK, BOS, EOS = "<unk>", "<s>", "</s>"
-SPECIALS = (UNK, BOS, EOS)  # ids 0, 1, 2 in every vocabulary
-UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
-LEVELS, TOKENIZERS, UNITS = ("char", "word"), ("regex", "whitespace"), ("line", "paragraph", "document")
+from seqkit.text.decoding import Decoder
+from seqkit.text.options import BOS_ID, EOS_ID, SPECIALS, UNK_ID, TextOptions
+from seqkit.text.words import WORD
 
 GRAPHEME = regex.compile(r"\X")
 PARAGRAPH_BREAK = regex.compile(r"\n\s*\n")
 BLOCK = 1 << 20  # characters handled at once: bounds the temporaries of a big text
 CODE_POINTS = 0x110000  # entries of a table indexed by code point
 NEWLINE = ord("\n")
-
-
-@dataclass(frozen=True)
-class TextOptions:
-    level: str = "char"            # char | word
-    graphemes: bool = False        # char level: grapheme clusters rather than code points
-    tokenize: str = "regex"        # word level: regex | whitespace (a literal <unk> is UNK)
-    lowercase: bool = False        # word level: lowercase before tokenizing
-    unit: str | None = None        # line | paragraph | document; None: line for words, document for chars
-    max_vocab: int | None = None   # keep only this many most frequent tokens (specials apart)
-    min_count: int = 1             # drop tokens seen fewer times; they read as <unk>
-
-    def __post_init__(self):
-        for name, allowed in (("level", LEVELS), ("tokenize", TOKENIZERS), ("unit", UNITS)):
-            value = getattr(self, name)
-            if value not in allowed and not (name == "unit" and value is None):
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-        if self.graphemes and self.level != "char":
-            raise ValueError("graphemes applies to the char level only: drop it or use level 'char'")
-        if self.level != "word" and (self.tokenize != "regex" or self.lowercase):
-            raise ValueError("tokenize and lowercase apply to the word level only: drop them or use level 'word'")
-        check_count("min_count", self.min_count)
-        if self.max_vocab is not None and not is_count(self.max_vocab):
-            raise ValueError(f"max_vocab must be a positive integer or None, got {self.max_vocab!r}")
-
-    @property
-    def resolved_unit(self):
-        """The unit in force: unit, or the level's default."""
-        return self.unit or ("line" if self.level == "word" else "document")
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d):
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown text options {', '.join(sorted(unknown))}: remove them")
-        return cls(**d)
 
 
 def _lines(text, stop):
@@ -145,8 +100,6 @@ class Vocab:
         self.code_points = options.level == "char" and not options.graphemes
         if self.code_points and any(len(t) != 1 for t in self.tokens[3:]):
             raise ValueError("a char-level vocabulary without graphemes holds single code points only")
-        self._strings = np.array(["", "", ""] + self.tokens[3:], object)  # id -> text, for decode
-        self._strings[UNK_ID] = UNK
         if self.code_points:  # code point -> id, UNK_ID for the code points not listed
             self._table = np.zeros(CODE_POINTS, self.id_dtype)
             self._table[[ord(t) for t in self.tokens[3:]]] = np.arange(3, len(self.tokens))
@@ -206,31 +159,13 @@ class Vocab:
         return out
 
     def decode(self, ids: ArrayLike) -> str:
-        """Text of ids. Char level: the tokens concatenated, </s> <s> at a line boundary read as
-        "\\n", other <s> and </s> dropped, so decode(encode(text)) == text. Word level: a line per
-        unit (each </s> ends one), <s> dropped, the tokens joined by detokenize, or by single
-        spaces when tokenize is "whitespace": its tokens are any strings, and glued ones could
-        split differently when encoded again."""
+        """Text of ids, as seqkit.text.decoding reads them: decode(encode(text)) == text at char
+        level; at word level a line per unit, its tokens joined as text reads."""
         ids = np.asarray(ids, np.int64).reshape(-1)
         if len(ids) and (ids.min() < 0 or ids.max() >= len(self)):
             raise ValueError(f"ids must lie in [0, {len(self)}) for this vocabulary, got {ids.min()} .. "
                              f"{ids.max()}: decode with the vocabulary that encoded them")
-        strings = self._strings[ids]
-        if self.options.level == "char":
-            if self.options.resolved_unit == "line":
-                strings[np.flatnonzero((ids[:-1] == EOS_ID) & (ids[1:] == BOS_ID))] = "\n"
-            return "".join(strings.tolist())
-        join = " ".join if self.options.tokenize == "whitespace" else detokenize
-        lines: list[str] = []
-        line: list[str] = []
-        for i, token in zip(ids.tolist(), strings.tolist()):
-            if i == EOS_ID:
-                lines.append(join(line))
-                line = []
-            elif i != BOS_ID:
-                line.append(token)
-        end = "\n\n" if self.options.resolved_unit == "paragraph" else "\n"
-        return "".join(text + end for text in lines) + join(line)
+        return Decoder(self).decode(ids)
 
     def unknown(self, text):
         """The distinct tokens of text the vocabulary lacks, in order of appearance."""

@@ -1,5 +1,5 @@
 """Word tokens: the regex that finds them, and detokenize, which joins them back into text that
-reads as text (seqkit.vocab decodes word-level ids with it; seqkit.sample streams with Joiner)."""
+reads as text (seqkit.text.vocab decodes word-level ids with it; seqkit.generation.sampler streams with Joiner)."""
 from typing import Iterable
 
 import regex

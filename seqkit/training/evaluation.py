@@ -3,8 +3,8 @@ import math
 
 import numpy as np
 
-from seqkit.data import chunks
-from seqkit.workspace import Workspace
+from seqkit.nn.workspace import Workspace
+from seqkit.text.corpus import chunks
 
 
 def evaluate_streams(model, streams, seq_len, ignore_id):

@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqkit.config import TrainConfig
-from seqkit.model import Model
-from seqkit.rundir import load_model
-from seqkit.vocab import SPECIALS, Vocab, build_vocab
+from seqkit.nn.model import Model
+from seqkit.runs.directory import load_model
+from seqkit.text.options import SPECIALS
 
 # What a fine-tuned run keeps of its source, besides the tokenizer (TrainConfig.text).
+from seqkit.text.vocab import Vocab, build_vocab
+
 ARCHITECTURE = ("cell", "nonlinearity", "layers", "hidden", "embed", "tie_weights", "dtype", "init", "init_scale",
                 "forget_bias")
 

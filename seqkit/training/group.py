@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from seqkit._cores import launcher_count
-from seqkit.rundir import TrainingError
+from seqkit.errors import TrainingError, option, setting
 
 # The size of the job, as MPICH's (Hydra) and Open MPI's launchers tell each process.
 JOB_SIZE = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
@@ -138,15 +138,15 @@ def check_split(batch_size, processes, resuming=None):
     directory of a run being resumed, whose batch size cannot change."""
     if resuming and batch_size % processes:
         counts = [str(n) for n in range(1, batch_size + 1) if batch_size % n == 0]
-        raise TrainingError(f"the run in {resuming} has --batch-size {batch_size}, which does not split evenly "
+        raise TrainingError(f"the run in {resuming} has {setting('batch_size', batch_size)}, which does not split evenly "
                             f"between {processes} processes: resume it with {', '.join(counts[:-1])} or "
                             f"{counts[-1]} processes")
     if processes > batch_size:
-        raise TrainingError(f"{processes} processes need at least as many streams, but --batch-size is "
-                            f"{batch_size}: raise --batch-size to {processes} or more, or start fewer processes")
+        raise TrainingError(f"{processes} processes need at least as many streams, but {setting('batch_size', batch_size)} "
+                            f"has fewer: raise {option('batch_size')} to {processes} or more, or start fewer processes")
     if batch_size % processes:
         lower = batch_size // processes * processes
         counts = [n for n in range(2, processes) if batch_size % n == 0]
-        raise TrainingError(f"--batch-size {batch_size} does not split evenly between {processes} processes: "
-                            f"use --batch-size {lower} or {lower + processes}"
+        raise TrainingError(f"{setting('batch_size', batch_size)} does not split evenly between {processes} processes: "
+                            f"use {setting('batch_size', lower)} or {lower + processes}"
                             + (f", or {' or '.join(map(str, counts))} processes" if counts else ""))

@@ -1,4 +1,4 @@
-"""How the processes of a group (seqkit.parallel) start or resume one training run together.
+"""How the processes of a group (seqkit.training.group) start or resume one training run together.
 Rank 0 starts or resumes the run as one process would; the others build their trainers from
 what it sends, after checking that they run the same seqkit on the same files, and all take
 its latest checkpoint."""
@@ -6,14 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-import seqkit
-from seqkit.checkpoint import load_arrays
+from seqkit import _version
 from seqkit.config import TrainConfig
-from seqkit.data import read_text
-from seqkit.parallel import StopEverywhere, share_json
-from seqkit.rundir import LATEST, TrainingError, corpus_path, file_digest
-from seqkit.trainer import Trainer
-from seqkit.vocab import Vocab
+from seqkit.errors import TrainingError
+from seqkit.runs.checkpoint import load_arrays
+from seqkit.runs.directory import LATEST, corpus_path, file_digest
+from seqkit.text.corpus import read_text
+from seqkit.text.vocab import Vocab
+from seqkit.training.group import StopEverywhere, share_json
+from seqkit.training.trainer import Trainer
 
 
 def join(group, begin):
@@ -34,7 +35,7 @@ def join(group, begin):
             share_json(group, None)
             raise
         share_json(group, {"run_dir": str(trainer.run_dir), "config": trainer.config.to_dict(),
-                           "vocab": trainer.vocab.to_dict(), "seqkit_version": seqkit.__version__,
+                           "vocab": trainer.vocab.to_dict(), "seqkit_version": _version.__version__,
                            "digests": corpus_digests(trainer.config)})
     else:
         run = share_json(group, None)
@@ -61,8 +62,8 @@ def join(group, begin):
 
 def follower(run, group):
     """A process other than rank 0: its trainer from rank 0's description of the run."""
-    if run["seqkit_version"] != seqkit.__version__:
-        raise TrainingError(f"rank {group.rank} runs seqkit {seqkit.__version__} but rank 0 runs "
+    if run["seqkit_version"] != _version.__version__:
+        raise TrainingError(f"rank {group.rank} runs seqkit {_version.__version__} but rank 0 runs "
                             f"{run['seqkit_version']}: install the same seqkit for every process")
     config, vocab = TrainConfig.from_dict(run["config"]), Vocab.from_dict(run["vocab"])
     for path, digest in zip(corpus_files(config), run["digests"]):

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from seqkit import cells
-from seqkit.optim import state_slots
-from seqkit.rundir import TrainingError
+from seqkit.errors import TrainingError, option
+from seqkit.optim.optimizers import state_slots
 
 
 def available_bytes():
@@ -54,8 +54,9 @@ def training_bytes(config, vocab_size):
             "activations": per_step * np.dtype(config.dtype).itemsize}
 
 
-LOWER = {"weights": "--hidden or --layers", "activations": "--batch-size or --seq-len (or --hidden, --layers)",
-         "vocabulary": "--max-vocab (or --hidden, --embed)"}
+LOWER = {"weights": f"{option('hidden')} or {option('layers')}",
+         "activations": f"{option('batch_size')} or {option('seq_len')} (or {option('hidden')}, {option('layers')})",
+         "vocabulary": f"{option('max_vocab')} (or {option('hidden')}, {option('embed')})"}
 
 
 def check_training_fits(config, vocab_size, available=None):

@@ -1,8 +1,8 @@
 """The text a run trains and validates on: a char-level vocabulary's size checked, and the
 corpus split (or a --val-file read) and cut into parallel streams, their sizes checked first."""
-from seqkit.data import batchify, read_text, split_ids
-from seqkit.rundir import TrainingError
-from seqkit.vocab import SPECIALS
+from seqkit.errors import TrainingError, option, setting
+from seqkit.text.corpus import batchify, read_text, split_ids
+from seqkit.text.options import SPECIALS
 
 MAX_CHAR_VOCAB = 10_000  # distinct characters beyond which a char-level corpus needs --max-vocab
 
@@ -16,12 +16,12 @@ def run_streams(config, vocab, ids):
         train_ids, val_ids = split_ids(ids, config.val_fraction, config.val_blocks)
     needed = config.batch_size * (config.seq_len + 1)
     if len(train_ids) < needed:
-        raise TrainingError(f"the training text has {len(train_ids)} tokens, but --batch-size "
-                            f"{config.batch_size} streams of --seq-len {config.seq_len} need at least "
-                            f"{needed}: use a longer corpus or lower those options")
+        raise TrainingError(f"the training text has {len(train_ids)} tokens, but {setting('batch_size', config.batch_size)} "
+                            f"streams of {setting('seq_len', config.seq_len)} need at least {needed}: use a longer "
+                            f"corpus or lower those options")
     if len(val_ids) < 2:
         raise TrainingError(f"the validation text has {len(val_ids)} tokens, too few to evaluate: "
-                            f"raise --val-fraction or give a --val-file")
+                            f"raise {option('val_fraction')} or give a {option('val_file')}")
     val_batch = max(1, min(config.batch_size, len(val_ids) // (config.seq_len + 1)))
     return batchify(train_ids, config.batch_size), batchify(val_ids, val_batch)
 
@@ -34,5 +34,5 @@ def check_vocab_size(vocab, source):
     options = vocab.options
     if options.level == "char" and options.max_vocab is None and characters > MAX_CHAR_VOCAB:
         raise TrainingError(f"{source} has {characters:,} distinct characters, more than the {MAX_CHAR_VOCAB:,} "
-                            f"a char-level model is meant for (is --encoding right?): keep the most frequent "
-                            f"with --max-vocab or --min-count, or use --level word")
+                            f"a char-level model is meant for (is {option('encoding')} right?): keep the most frequent "
+                            f"with {option('max_vocab')} or {option('min_count')}, or use {setting('level', 'word')}")

@@ -7,7 +7,7 @@ and gradients stop at chunk borders, as char-rnn and Zaremba et al. train. Every
 resumed run needs to continue bit for bit (weights, optimizer moments, schedule, the dropout
 generator, the hidden state and the position in the epoch) is saved in each checkpoint.
 
-Several processes (seqkit.parallel) train one model as one process would: each takes a block
+Several processes (seqkit.training.group) train one model as one process would: each takes a block
 of the streams and all sum their gradients every step; only rank 0 writes the run directory.
 """
 import math
@@ -18,23 +18,37 @@ from typing import Any, Callable
 
 import numpy as np
 
-from seqkit.checkpoint import load_arrays
 from seqkit.config import TrainConfig
-from seqkit.data import chunks, read_text
-from seqkit.evaluation import evaluate_streams, summarize
-from seqkit.memory import check_training_fits
-from seqkit.model import Model
-from seqkit.optim import clip_global_norm, clip_value, global_norm, optimizer_for
-from seqkit.parallel import ALONE, StopEverywhere, block, check_split
-from seqkit.rundir import (BEST, LATEST, TrainingError, append_metrics, check_corpus_unchanged, corpus_path,
-                           checkpoint_contents, holds_run, load_run_files, lock_run_dir, restore_model,
-                           save_checkpoint, trim_metrics, write_run_files)
-from seqkit.resuming import changed_config, record_changes
-from seqkit.sample import generate
-from seqkit.schedule import schedule_for
-from seqkit.streams import check_vocab_size, run_streams
-from seqkit.vocab import BOS, UNK_ID, build_vocab
-from seqkit.workspace import Workspace
+from seqkit.errors import TrainingError, option, setting
+from seqkit.generation.sampler import generate
+from seqkit.nn.model import Model
+from seqkit.nn.workspace import Workspace
+from seqkit.optim.optimizers import clip_global_norm, clip_value, global_norm, optimizer_for
+from seqkit.optim.schedules import schedule_for
+from seqkit.runs.checkpoint import load_arrays
+from seqkit.runs.directory import (
+    BEST,
+    LATEST,
+    append_metrics,
+    check_corpus_unchanged,
+    checkpoint_contents,
+    corpus_path,
+    holds_run,
+    load_run_files,
+    lock_run_dir,
+    restore_model,
+    save_checkpoint,
+    trim_metrics,
+    write_run_files,
+)
+from seqkit.text.corpus import chunks, read_text
+from seqkit.text.options import BOS, UNK_ID
+from seqkit.text.vocab import build_vocab
+from seqkit.training.evaluation import evaluate_streams, summarize
+from seqkit.training.group import ALONE, StopEverywhere, block, check_split
+from seqkit.training.memory import check_training_fits
+from seqkit.training.resuming import changed_config, record_changes
+from seqkit.training.streams import check_vocab_size, run_streams
 
 MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
 SUMMED_EXTRAS = 3  # after the gradients in the buffer processes sum: the loss, rank 0's clock, stop votes
@@ -46,7 +60,7 @@ class Trainer:
 
     def __init__(self, config, run_dir, vocab, ids, group=ALONE):
         """Prefer start, resume and seqkit.joining.join; `ids` is the training corpus, encoded by vocab; group:
-        the processes that train together (seqkit.parallel), this one alone by default."""
+        the processes that train together (seqkit.training.group), this one alone by default."""
         self.config, self.run_dir, self.vocab, self.group = config, Path(run_dir), vocab, group
         check_split(config.batch_size, group.size)
         self.train_streams, self.val_streams = run_streams(config, vocab, ids)
@@ -97,7 +111,7 @@ class Trainer:
         trainer._lock = lock_run_dir(run_dir)
         if holds_run(run_dir):  # another process started a run here first
             trainer.release()
-            raise TrainingError(f"{run_dir} already holds a run: continue it with --resume {run_dir}")
+            raise TrainingError(f"{run_dir} already holds a run: continue it with {setting('resume', run_dir)}")
         write_run_files(run_dir, config, vocab, init_from and init_from.record())
         trainer._save_latest()  # from here on the run directory always loads and resumes
         return trainer
@@ -105,7 +119,7 @@ class Trainer:
     @classmethod
     def resume(cls, run_dir: str | os.PathLike, group: Any = ALONE, **changes: Any) -> "Trainer":
         """Continue the run in run_dir from its latest checkpoint, exactly where it stopped.
-        `changes`: config fields seqkit.resuming allows to change (the learning rate, the
+        `changes`: config fields seqkit.training.resuming allows to change (the learning rate, the
         stopping rules, ...), each recorded in the run. With a group of processes, rank 0 calls
         it inside seqkit.joining.join."""
         run_dir = Path(run_dir)
@@ -214,17 +228,17 @@ class Trainer:
         return max(self._stopping_shares(began).values())
 
     def reached(self, began=None):
-        """The stopping rule that holds, as its option ("--steps 500"), or None."""
+        """The stopping rule that holds, as the field that sets it ("steps"), or None."""
         return next((rule for rule, share in self._stopping_shares(began).items() if share >= 1), None)
 
     def _stopping_shares(self, began=None):
         c, shares = self.config, {}
         if c.epochs is not None:
-            shares[f"--epochs {c.epochs}"] = (self.epoch + self.position / (len(self.train_streams) - 1)) / c.epochs
+            shares["epochs"] = (self.epoch + self.position / (len(self.train_streams) - 1)) / c.epochs
         if c.steps is not None:
-            shares[f"--steps {c.steps}"] = self.step / c.steps
+            shares["steps"] = self.step / c.steps
         if c.minutes is not None:
-            shares[f"--time {c.minutes:g}"] = self._agreed_clock if self.group.size > 1 else self._clock(began)
+            shares["minutes"] = self._agreed_clock if self.group.size > 1 else self._clock(began)
         return shares
 
     def _clock(self, began=None):
@@ -261,8 +275,8 @@ class Trainer:
             self._log({"kind": "skipped", "step": self.step, "loss": repr(loss), "grad_norm": repr(norm)})
             if self.bad_steps >= MAX_BAD_STEPS:
                 raise StopEverywhere(f"the loss or gradient was not finite {self.bad_steps} steps in a row "
-                                     f"at step {self.step}: lower the learning rate (--lr) or clip harder "
-                                     f"(--clip); the last good checkpoint is in {self.run_dir}")
+                                     f"at step {self.step}: lower the learning rate ({option('lr')}) or clip harder "
+                                     f"({option('clip')}); the last good checkpoint is in {self.run_dir}")
         self.step += 1
         self.position += len(targets)
         if self.position >= len(rows) - 1:
