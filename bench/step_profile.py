@@ -117,7 +117,8 @@ def main():
     configs = [(args[0], *map(int, args[1:]))] if args else CONFIGS
     peak = gemm_peak_gflops()
     print(f"seqkit {seqkit.__version__}, numpy {np.__version__}, numba {numba.__version__}; "
-          f"float32 GEMM peak {peak:.0f} GFLOP/s (OpenBLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS', 'one a CPU')}, {os.cpu_count()} CPUs)")
+          f"float32 GEMM peak {peak:.0f} GFLOP/s (OpenBLAS threads: "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'one a CPU')}, {os.cpu_count()} CPUs)")
     for config in configs:
         profile(peak, *config)
 

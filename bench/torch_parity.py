@@ -82,7 +82,8 @@ def compare_models(cell, V=13, layers=2):
         torch_loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), torch.tensor(tokens[1:]).reshape(-1))
     loss = model.forward(tokens[:-1], tokens[1:])[0]
     difference = abs(loss - torch_loss.item())
-    print(f"model {cell:4s} {layers} layers: loss seqkit {loss:.15f} torch {torch_loss.item():.15f}  |difference| {difference:.1e}")
+    print(f"model {cell:4s} {layers} layers: loss seqkit {loss:.15f} torch {torch_loss.item():.15f}  "
+          f"|difference| {difference:.1e}")
     return difference
 
 

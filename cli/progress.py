@@ -5,7 +5,7 @@ import time
 
 import click
 
-from seqkit.text.corpus import count_chunks
+from seqkit.text.batching import count_chunks
 
 LINE_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 

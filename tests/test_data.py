@@ -6,7 +6,8 @@ import pytest
 
 import seqkit.text.vocab
 from seqkit.corpora import path as corpus_path
-from seqkit.text.corpus import batchify, chunks, count_chunks, read_text, split_ids
+from seqkit.text.batching import batchify, chunks, count_chunks, split_ids
+from seqkit.text.corpus import read_text
 from seqkit.text.options import BOS, EOS, UNK, TextOptions
 from seqkit.text.vocab import Vocab, build_vocab
 

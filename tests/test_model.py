@@ -138,7 +138,7 @@ def test_overfits_a_one_kilobyte_corpus():
     model = Model(len(alphabet), 64, num_layers=1, cell="lstm", embed_size=16, seed=0)
     moments = {name: (np.zeros_like(p), np.zeros_like(p)) for name, p in model.parameters.items()}
     step, losses = 0, []
-    for epoch in range(40):
+    for _ in range(40):
         state, epoch_losses = None, []
         for start in range(0, width, seq_len):
             loss, state, cache = model.forward(inputs[start:start + seq_len], targets[start:start + seq_len], state)

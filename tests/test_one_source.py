@@ -15,7 +15,8 @@ def cli_config(*args):
     """The TrainConfig `seqkit train ARGS` would train, built as the command builds it."""
     params = dict(train.make_context("train", list(args)).params)
     corpus = params.pop("corpus")
-    for name in ("out", "resume_dir", "moved_corpus", "init_from", "best", "extend_vocab", "plot", "workers"):  # where and how, not what, it trains
+    # Where and how it trains, not what:
+    for name in ("out", "resume_dir", "moved_corpus", "init_from", "best", "extend_vocab", "plot", "workers"):
         params.pop(name)
     return build_config(corpus, params)
 

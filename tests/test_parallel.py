@@ -18,8 +18,8 @@ import pytest
 import seqkit
 from seqkit import Model
 from seqkit._cores import share_cores
-from seqkit.corpora import path as corpus_path
 from seqkit.cli.common import message
+from seqkit.corpora import path as corpus_path
 from seqkit.errors import TrainingError
 from seqkit.runs.checkpoint import load_arrays
 from seqkit.training.group import ALONE, block, check_split
@@ -263,7 +263,8 @@ def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(tmp_path, corp
     with pytest.raises(TrainingError, match=r"rank 1 runs seqkit .* but rank 0 runs 0\.0\.9: install the same"):
         follower({**run, "seqkit_version": "0.0.9"}, SecondRank())
     corpus.write_text(corpus.read_text() + "more")
-    with pytest.raises(TrainingError, match=f"rank 1 has another file at {corpus}, which rank 0 reads: give every machine the same"):
+    with pytest.raises(TrainingError, match=f"rank 1 has another file at {corpus}, which rank 0 reads: give every "
+                                            f"machine the same"):
         follower(run, SecondRank())
     corpus.unlink()
     with pytest.raises(TrainingError, match=f"rank 1 cannot find {corpus}, which rank 0 reads"):

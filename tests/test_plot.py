@@ -67,7 +67,8 @@ def test_the_terminal_plot_draws_both_panels_and_names_the_runs(runs):
 def test_bad_plots_are_one_line_errors(runs, tmp_path, monkeypatch):
     result = seqkit("plot", runs / "lstm", "-o", tmp_path / "curves.jpg")
     assert result.exit_code == 1
-    assert result.stderr == f"Error: {tmp_path / 'curves.jpg'}: the image format comes from its extension, one of .png, .svg, .pdf\n"
+    assert result.stderr == (f"Error: {tmp_path / 'curves.jpg'}: the image format comes from its extension, one of "
+                             f".png, .svg, .pdf\n")
     empty = tmp_path / "empty"
     empty.mkdir()
     assert seqkit("plot", empty).stderr == f"Error: {empty} has no metrics.jsonl: name a run directory that seqkit train wrote\n"

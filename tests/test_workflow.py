@@ -164,7 +164,8 @@ def test_eval_json_and_the_latest_run_by_default(char_run, tmp_path, monkeypatch
 
 def test_eval_names_the_argument_that_is_missing(char_run, tmp_path):
     result = seqkit("eval", char_run, tmp_path / "none.txt")
-    assert result.exit_code == 2 and f"Error: Invalid value for TEXT_FILE: '{tmp_path / 'none.txt'}' does not exist" in result.stderr
+    assert result.exit_code == 2
+    assert f"Error: Invalid value for TEXT_FILE: '{tmp_path / 'none.txt'}' does not exist" in result.stderr
     assert "Error: expected [RUN] TEXT_FILE, got 3 arguments" in seqkit("eval", "a", "b", "c").stderr
 
 

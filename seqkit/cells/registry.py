@@ -1,6 +1,6 @@
 """The cell registry: every recurrent cell seqkit knows, by name, and the one contract its
-kernels keep (seqkit.cells registers the built-in ones). The model, the compiled sampler, checkpoints and the CLI's --cell choices all
-read it; none of them names a cell.
+kernels keep (seqkit.cells registers the built-in ones). The model, the compiled sampler,
+checkpoints and the CLI's --cell choices all read it; none of them names a cell.
 
 Letters: T time steps, B batch, H hidden size, G gate blocks, S state arrays (h first; an
 LSTM's state is (h, c), S = 2), N positions in a states array, C and K the widths of the

@@ -5,13 +5,13 @@ Two panels: the training and validation loss against steps (the learning rate on
 its own) and against seconds of training; each run in its own colour, named in the legend
 with its key options, its best validation loss marked.
 """
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqkit.runs.checkpoint import atomic_write
 from seqkit.runs.directory import METRICS, load_run_files
+from seqkit.runs.metrics import read_metrics
 
 FORMATS = ("png", "svg", "pdf")
 SMOOTHING = 0.9  # the training loss is drawn as an exponential moving average with this factor
@@ -51,8 +51,7 @@ def read_curves(run_dir):
     curves = Curves(f"{run_dir.name} ({config.cell} {config.layers}x{config.hidden}, {config.text.level}, "
                     f"lr {config.lr:g})")
     average = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line) if line.strip() else {}
+    for record in read_metrics(run_dir):
         if record.get("kind") == "train" and isinstance(record.get("loss"), float):
             average = record["loss"] if average is None else SMOOTHING * average + (1 - SMOOTHING) * record["loss"]
             curves.steps.append(record["step"])

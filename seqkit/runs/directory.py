@@ -7,7 +7,7 @@ seqkit.load read.
     latest.npz     the latest checkpoint (seqkit.runs.checkpoint): model.<parameter>, optim.<slot>.<parameter>,
                    state.<layer>.<array>, and the meta the trainer needs to resume
     best.npz       the checkpoint with the lowest validation loss so far
-    metrics.jsonl  one JSON object per step and per evaluation, with "seconds" of training so far
+    metrics.jsonl  one JSON object per step and per evaluation (seqkit.runs.metrics)
     .lock          locked while a trainer writes here
 
 Every file but metrics.jsonl is replaced atomically. Errors name the file and what to do.
@@ -215,23 +215,3 @@ def load_model(run, best=False):
     model = Model(**config.model_options(len(vocab)), seed=0)
     restore_model(model, arrays, path)
     return model, vocab, config, path
-
-
-# --- the metrics log --------------------------------------------------------------------------------
-def append_metrics(run_dir, record):
-    """Add one JSON line to metrics.jsonl."""
-    with open(Path(run_dir) / METRICS, "a", encoding="utf-8") as file:
-        file.write(json.dumps(record) + "\n")
-
-
-def trim_metrics(run_dir, step):
-    """Drop metric lines written after `step` (by a run killed after its last checkpoint), so
-    that a resumed run's log stays one curve. Returns the training seconds the kept lines
-    reach (0 for runs that recorded none), from which a resumed run's clock goes on."""
-    path = Path(run_dir) / METRICS
-    if not path.exists():
-        return 0.0
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True) if line.strip()]
-    kept = [(line, record) for line, record in zip(lines, map(json.loads, lines)) if record.get("step", 0) <= step]
-    write_text(path, "".join(line for line, _ in kept))
-    return max((record["seconds"] for _, record in kept if "seconds" in record), default=0.0)

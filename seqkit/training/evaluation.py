@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from seqkit.nn.workspace import Workspace
-from seqkit.text.corpus import chunks
+from seqkit.text.batching import chunks
 
 
 def evaluate_streams(model, streams, seq_len, ignore_id):

@@ -9,7 +9,8 @@ metrics.jsonl and in config.json's "history", and config.json then holds the new
 from pathlib import Path
 
 from seqkit.runs.checkpoint import read_json, write_json
-from seqkit.runs.directory import CONFIG, append_metrics
+from seqkit.runs.directory import CONFIG
+from seqkit.runs.metrics import append_metrics
 
 STOPPING = ("epochs", "steps", "minutes")
 CHANGEABLE = STOPPING + ("lr", "lr_schedule", "lr_decay", "lr_decay_every", "patience", "lr_decay_after",

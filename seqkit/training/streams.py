@@ -1,7 +1,8 @@
 """The text a run trains and validates on: a char-level vocabulary's size checked, and the
 corpus split (or a --val-file read) and cut into parallel streams, their sizes checked first."""
 from seqkit.errors import TrainingError, option, setting
-from seqkit.text.corpus import batchify, read_text, split_ids
+from seqkit.text.batching import batchify, split_ids
+from seqkit.text.corpus import read_text
 from seqkit.text.options import SPECIALS
 
 MAX_CHAR_VOCAB = 10_000  # distinct characters beyond which a char-level corpus needs --max-vocab

@@ -29,7 +29,6 @@ from seqkit.runs.checkpoint import load_arrays
 from seqkit.runs.directory import (
     BEST,
     LATEST,
-    append_metrics,
     check_corpus_unchanged,
     checkpoint_contents,
     corpus_path,
@@ -38,10 +37,11 @@ from seqkit.runs.directory import (
     lock_run_dir,
     restore_model,
     save_checkpoint,
-    trim_metrics,
     write_run_files,
 )
-from seqkit.text.corpus import chunks, read_text
+from seqkit.runs.metrics import append_metrics, trim_metrics
+from seqkit.text.batching import chunks
+from seqkit.text.corpus import read_text
 from seqkit.text.options import BOS, UNK_ID
 from seqkit.text.vocab import build_vocab
 from seqkit.training.evaluation import evaluate_streams, summarize
