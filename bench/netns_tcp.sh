@@ -45,7 +45,7 @@ echo "sent on the veth by 10.77.0.1: $(( $(sent) - before )) bytes"
 "$python" - "$work" <<'COMPARE'
 import sys
 import numpy as np
-from seqkit.checkpoint import load_arrays
+from seqkit.runs.checkpoint import load_arrays
 two, meta = load_arrays(f"{sys.argv[1]}/two/latest.npz")
 one, _ = load_arrays(f"{sys.argv[1]}/one/latest.npz")
 params = sum(a.size for k, a in one.items() if k.startswith("model."))
