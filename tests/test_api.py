@@ -5,17 +5,9 @@ import numpy as np
 import pytest
 
 import seqkit
-from seqkit.corpora import path as corpus_path
 from seqkit.runs.checkpoint import load_arrays
 
 SMALL = dict(hidden=8, layers=1, batch_size=4, seq_len=8, seed=0, sample_length=0)
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text(corpus_path().read_text()[:2000])
-    return path
 
 
 def test_train_takes_the_commands_options_and_returns_the_model(corpus, tmp_path, capsys):

@@ -1,9 +1,12 @@
 """The package's shape (docs/architecture.md): its layers import only downward, no module imports
 another that imports it back, no library module imports the package face or builds a
-command-line flag, and every public name is importable where it always was."""
+command-line flag, every public name is importable where it always was, and the library imports
+without the command line's click."""
 import ast
 import importlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +151,9 @@ def test_the_public_names_import_from_where_they_always_did(module):
     assert not missing
     if hasattr(imported, "__all__"):
         assert set(PUBLIC[module]) - {"__version__"} <= set(imported.__all__) | {"__version__"}
+
+
+def test_importing_seqkit_does_not_import_click():
+    code = "import sys, seqkit; print('click' in sys.modules, seqkit.LSTM.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "LSTM"]

@@ -1,8 +1,8 @@
 """The compiled forward passes against the slow numpy references, in float64 and float32."""
 import numpy as np
 import pytest
-from conftest import make_cell, random_state, state_arrays
 from numpy_reference import gru_reference, lstm_reference, rnn_reference
+from variants import make_cell, random_state, state_arrays
 
 T, B, I, H = 6, 3, 4, 5
 

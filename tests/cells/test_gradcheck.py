@@ -2,8 +2,8 @@
 every parameter, on the input and on the initial state."""
 import numpy as np
 import pytest
-from conftest import make_cell, random_state, state_arrays
 from gradcheck import max_relative_error, numerical_gradient
+from variants import make_cell, random_state, state_arrays
 
 from seqkit import Model
 

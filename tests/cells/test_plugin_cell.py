@@ -12,6 +12,7 @@ scratch: without a reset gate the gradient of W_hh h + b_hh is that of xproj.
 """
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,6 @@ from seqkit._jit import kernel
 from seqkit.cells import Cell, Kernels
 
 NAME = "mgu_test"
-TESTS = Path(__file__).resolve().parent
 
 
 @kernel
@@ -108,7 +108,7 @@ def reference_forward(params, x, h):
 
 
 def test_gradients_match_central_differences():
-    """Every parameter, the input and the initial state, as tests/test_gradcheck.py checks the built-ins."""
+    """Every parameter, the input and the initial state, as tests/cells/test_gradcheck.py checks the built-ins."""
     from gradcheck import max_relative_error, numerical_gradient
     T, B, I, H = 4, 3, 3, 4
     rng = np.random.default_rng(0)
@@ -146,29 +146,20 @@ def test_forward_matches_the_equations_in_float64_and_float32():
 
 
 def small_config(corpus, **changes):
-    from seqkit.config import TrainConfig
-    options = dict(corpus=str(corpus), cell=NAME, hidden=24, layers=2, batch_size=4, seq_len=16, eval_every=5,
-                   sample_length=10, seed=3, dropout=0.2, lr_schedule="plateau", patience=0, warmup=0)
-    return TrainConfig(**{**options, **changes})
+    """shared.small_config with this module's cell."""
+    from shared import small_config
+    return small_config(corpus, cell=NAME, **changes)
 
 
-def write_corpus(directory):
-    """The first 3000 characters of the shipped corpus, as directory/corpus.txt."""
-    from seqkit.corpora import path as shipped
-    path = Path(directory) / "corpus.txt"
-    path.write_text(shipped().read_text()[:3000])
-    return path
-
-
-def test_trains_samples_and_generates_as_stepping_the_model(tmp_path):
+def test_trains_samples_and_generates_as_stepping_the_model(corpus, tmp_path):
     """Trainer from Python learns; the compiled sampler, calling the plug-in's step through a
     function pointer, draws what stepping the model from Python draws."""
-    from test_sample import reference_generate
+    from sampler_reference import reference_generate
 
     from seqkit.generation.sampler import generate_ids
     from seqkit.lm import load
     from seqkit.training.trainer import Trainer
-    trainer = Trainer.start(small_config(write_corpus(tmp_path), steps=20, eval_every=10, dropout=0.0,
+    trainer = Trainer.start(small_config(corpus, steps=20, eval_every=10, dropout=0.0,
                                          lr=1e-2, lr_schedule="constant"), tmp_path / "run")
     first = trainer.evaluate()["loss"]
     assert trainer.run() == "done" and trainer.step == 20
@@ -184,12 +175,11 @@ def test_trains_samples_and_generates_as_stepping_the_model(tmp_path):
     assert drawn == reference_generate(lm.model, feed, banned, eos, uniforms, 0.8, None, None)
 
 
-def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path):
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(corpus, tmp_path):
     """7 steps, then resumed to 15: the same checkpoint as one 15-step run (dropout on, state carried)."""
-    from test_train import model_arrays
+    from shared import model_arrays
 
     from seqkit.training.trainer import Trainer
-    corpus = write_corpus(tmp_path)
     Trainer.start(small_config(corpus, steps=15), tmp_path / "whole").run()
     Trainer.start(small_config(corpus, steps=7), tmp_path / "part").run()
     resumed = Trainer.resume(tmp_path / "part", steps=15)
@@ -204,9 +194,8 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path):
 
 
 def seqkit_cli(args, cwd, plugin_site):
-    """Run the installed `seqkit` script with tests/ (and, if given, the fake site) on PYTHONPATH."""
-    paths = ([str(plugin_site)] if plugin_site else []) + [str(TESTS)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    """Run the installed `seqkit` script with the fake site, if given, on PYTHONPATH."""
+    env = dict(os.environ, PYTHONPATH=str(plugin_site) if plugin_site else "")
     return subprocess.run([str(Path(sys.executable).with_name("seqkit")), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -216,15 +205,20 @@ def npz_arrays(path):
         return {name: archive[name] for name in archive.files}
 
 
-def test_cli_finds_the_cell_through_its_entry_point(tmp_path):
+def test_cli_finds_the_cell_through_its_entry_point(corpus, tmp_path):
     """A fake installed distribution whose entry point names CELL: train, resume, sample and eval
-    run with --cell mgu_test; without the distribution, --cell mgu_test is a usage error (2)."""
+    run with --cell mgu_test; without the distribution, --cell mgu_test is a usage error (2).
+
+    The distribution's module is a copy of this file in its site: Numba's disk cache records the
+    kernels a kernel calls by their module's name, which under pytest is tests.cells.test_plugin_cell
+    (--import-mode=importlib) but test_plugin_cell in the processes the entry point starts, so
+    they must not read the cache this process wrote beside this file."""
     site = tmp_path / "site"
     info = site / "mgu_test_plugin-0.0.1.dist-info"
     info.mkdir(parents=True)
+    shutil.copy(__file__, site / "test_plugin_cell.py")
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mgu-test-plugin\nVersion: 0.0.1\n")
     (info / "entry_points.txt").write_text(f"[seqkit.cells]\n{NAME} = test_plugin_cell:CELL\n")
-    write_corpus(tmp_path)
     options = ["--cell", NAME, "--hidden", "16", "--layers", "2", "--batch-size", "4", "--seq-len", "16",
                "--eval-every", "6", "--sample-length", "10", "--seed", "3", "--lr-schedule", "constant"]
 
@@ -234,9 +228,9 @@ def test_cli_finds_the_cell_through_its_entry_point(tmp_path):
         return result
 
     assert NAME in ok("train", "--help").stdout
-    ok("train", "corpus.txt", *options, "--steps", "12", "-o", "run")
+    ok("train", str(corpus), *options, "--steps", "12", "-o", "run")
     ok("train", "--resume", "run", "--steps", "18")
-    ok("train", "corpus.txt", *options, "--steps", "18", "-o", "straight")
+    ok("train", str(corpus), *options, "--steps", "18", "-o", "straight")
     resumed, straight = npz_arrays(tmp_path / "run" / "latest.npz"), npz_arrays(tmp_path / "straight" / "latest.npz")
     assert resumed.keys() == straight.keys()
     for name in straight:
@@ -244,10 +238,10 @@ def test_cli_finds_the_cell_through_its_entry_point(tmp_path):
     sample = ok("sample", "run", "--length", "30", "--seed", "1", "--temperature", "0.8").stdout
     assert sample.strip()
     assert ok("sample", "run", "--length", "30", "--seed", "1", "--temperature", "0.8").stdout == sample
-    loss_line = ok("eval", "run", "corpus.txt").stdout
+    loss_line = ok("eval", "run", str(corpus)).stdout
     assert loss_line.startswith("loss ")
     assert 0 < float(loss_line.split()[1]) < math.log(len(seqkit.load(tmp_path / "run").vocab))
 
-    refused = seqkit_cli(["train", "corpus.txt", *options, "--steps", "2", "-o", "other"], tmp_path, None)
+    refused = seqkit_cli(["train", str(corpus), *options, "--steps", "2", "-o", "other"], tmp_path, None)
     assert refused.returncode == 2 and NAME in refused.stderr and "Traceback" not in refused.stderr
     assert not (tmp_path / "other").exists()

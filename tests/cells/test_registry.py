@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import CELL_VARIANTS, make_cell
+from variants import CELL_VARIANTS, make_cell
 
 from seqkit import Model, cells
 from seqkit.cells import Cell

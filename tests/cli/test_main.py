@@ -1,16 +1,36 @@
-"""One source for defaults and choices: the CLI reads them from the library, and the library
-applies the CLI's policy, so the same options give the same run from Python and the shell."""
+"""What every command shares, through the command line: the version (-V, python -m seqkit), the
+options' defaults and choices read from the library (so the same options give the same run from
+Python and the shell), and damaged or foreign run files, which `seqkit sample` and `seqkit train
+--resume` answer with one error line naming the file, exit 1, no traceback, and no file of the run
+changed (nothing in a run directory is ever unpickled)."""
 import dataclasses
+import io
+import json
+import subprocess
+import sys
+import zipfile
 
+import numpy as np
 import pytest
+from shared import RUN_STEPS, copied_run, invoke
 
+import seqkit
 from seqkit import cells
 from seqkit.cli.main import build_config, train
-from seqkit.config import CHAR_DROPOUT, CHAR_EMBED, WORD_DROPOUT, TrainConfig
+from seqkit.config import TrainConfig
 from seqkit.nn.init import SCHEMES
+from seqkit.runs.checkpoint import load_arrays, save_arrays
 from seqkit.text.options import TextOptions
 
 
+def test_python_dash_m_seqkit_and_dash_capital_v(tmp_path):
+    # From tmp_path: in the repository root, ./seqkit (without cli/, which installing maps in) would be found first.
+    result = subprocess.run([sys.executable, "-m", "seqkit", "-V"], capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout == f"seqkit, version {seqkit.__version__}\n"
+
+
+# --- one source for defaults and choices: the library's ----------------------------------------------
 def cli_config(*args):
     """The TrainConfig `seqkit train ARGS` would train, built as the command builds it."""
     params = dict(train.make_context("train", list(args)).params)
@@ -41,44 +61,6 @@ def test_the_cli_and_the_library_build_the_same_config(args, library):
     assert without_seed(cli_config(*args)) == without_seed(TrainConfig(**library))
 
 
-def test_replace_derives_the_policy_s_fields_again():
-    """A copy made word level gets an embedding of its hidden size; one given a decay interval
-    gets the step schedule; what the user set, or what a saved config recorded, stays."""
-    word = TextOptions(level="word")
-    assert TrainConfig().replace(text=word).embed == 256
-    assert TrainConfig().replace(text=word).dropout == WORD_DROPOUT
-    assert TrainConfig(dropout=0.2).replace(text=word).dropout == 0.2
-    assert TrainConfig(text=word).replace(hidden=64).embed == 64
-    assert TrainConfig().replace(lr_decay_every=100).lr_schedule == "step"
-    assert TrainConfig(embed=None, text=word).replace(hidden=64).embed is None
-    loaded = TrainConfig.from_dict(TrainConfig().to_dict())
-    assert loaded.replace(text=word).embed == CHAR_EMBED and "_derived" not in loaded.to_dict()
-
-
-def test_numpy_numbers_become_python_numbers():
-    import json
-
-    import numpy as np
-    config = TrainConfig(hidden=np.int64(16), lr=np.float64(0.01), seed=np.int32(4))
-    assert json.loads(json.dumps(config.to_dict()))["hidden"] == 16 and type(config.seed) is int
-
-
-def test_the_policy_is_the_library_s():
-    word = TrainConfig(text=TextOptions(level="word"), hidden=32)
-    assert word.embed == 32 and TrainConfig().embed == CHAR_EMBED
-    assert word.dropout == WORD_DROPOUT and TrainConfig().dropout == CHAR_DROPOUT != WORD_DROPOUT
-    assert TrainConfig(dropout=0.0, text=TextOptions(level="word")).dropout == 0.0
-    assert TrainConfig(lr_decay_every=10).lr_schedule == "step" and TrainConfig().lr_schedule == "cosine"
-    assert TrainConfig(lr_decay_after=4).lr_schedule == "epoch"
-    # Ten epochs unless another stopping rule is given: --time 10 trains ten minutes.
-    assert TrainConfig().epochs == 10 and TrainConfig(minutes=3).epochs is None
-    assert TrainConfig(steps=5).epochs is None and TrainConfig(minutes=3, epochs=2).epochs == 2
-    assert TrainConfig().replace(minutes=5).epochs is None
-    assert TrainConfig(seed=5).seed == 5
-    assert TrainConfig(corpus="some.txt").corpus.endswith("/some.txt") and TrainConfig(corpus="x").corpus[0] == "/"
-    assert TrainConfig.from_dict(word.to_dict()) == word  # what config.json records is resolved
-
-
 def test_the_cli_offers_the_library_s_choices_and_defaults():
     options = {p.name: p for p in train.params}
     assert tuple(options["cell"].type.choices) == cells.names()
@@ -100,3 +82,80 @@ def test_sample_s_defaults_are_the_library_s():
     options = {p.name: p for p in sample.params}
     for name in ("length", "temperature", "count"):
         assert options[name].default == library[name].default, name
+
+
+# --- damaged or foreign run files ------------------------------------------------------------------------
+@pytest.fixture
+def run(char_run, tmp_path):
+    """A copy of the shared char run, for the test to damage."""
+    return copied_run(char_run, tmp_path / "copy")
+
+
+def refused_everywhere(run, *phrases):
+    """sample and train --resume (to more steps than the run has) both refuse with one line holding
+    the phrases; no file changes."""
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    for command in (["sample", run, "--length", 5], ["train", "--resume", run, "--steps", RUN_STEPS + 2]):
+        result = invoke(*command)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output and result.stdout == ""
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+        for phrase in phrases:
+            assert phrase in lines[0], lines[0]
+        assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_a_truncated_checkpoint(run):
+    data = (run / "latest.npz").read_bytes()
+    (run / "latest.npz").write_bytes(data[:len(data) // 2])
+    refused_everywhere(run, str(run / "latest.npz"), "is not a readable seqkit checkpoint")
+
+
+def test_flipped_bytes_in_a_checkpoint(run):
+    data = bytearray((run / "latest.npz").read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 8] = bytes(b ^ 0xFF for b in data[middle:middle + 8])
+    (run / "latest.npz").write_bytes(bytes(data))
+    refused_everywhere(run, str(run / "latest.npz"), "is not a readable seqkit checkpoint")
+
+
+@pytest.mark.parametrize("change, phrase", [
+    (lambda a: a[:-1], "model.output.weight is float32"),             # a row missing
+    (lambda a: a.astype(np.float64), "model.output.weight is float64"),  # another dtype
+])
+def test_arrays_of_the_wrong_shape_or_dtype(run, change, phrase):
+    arrays, meta = load_arrays(run / "latest.npz")
+    arrays["model.output.weight"] = change(arrays["model.output.weight"])
+    save_arrays(run / "latest.npz", arrays, meta)
+    refused_everywhere(run, str(run / "latest.npz"), phrase)
+
+
+def test_a_run_from_a_newer_seqkit(run):
+    config = json.loads((run / "config.json").read_text())
+    config["seqkit_version"] = "99.0.0"
+    (run / "config.json").write_text(json.dumps(config))
+    refused_everywhere(run, "was written by seqkit 99.0.0, newer than this seqkit", "upgrade seqkit")
+
+
+def test_a_vocabulary_that_is_not_the_runs(run):
+    vocab = json.loads((run / "vocab.json").read_text())
+    vocab["tokens"] = vocab["tokens"] + ["\u2603"]
+    (run / "vocab.json").write_text(json.dumps(vocab))
+    refused_everywhere(run, str(run / "vocab.json"), "tokens but the run was trained with")
+
+
+def test_a_pickled_object_planted_in_the_run_is_refused_and_never_run(run, tmp_path):
+    marker = tmp_path / "PWNED"
+
+    class Payload:
+        def __reduce__(self):
+            return (exec, (f"import pathlib; pathlib.Path({str(marker)!r}).touch()",))
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([Payload()], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(run / "latest.npz", "w") as archive:
+        archive.writestr("model.output.weight.npy", buffer.getvalue())
+        archive.writestr("__meta__.npy", buffer.getvalue())
+    refused_everywhere(run, str(run / "latest.npz"), "is not a readable seqkit checkpoint")
+    assert not marker.exists()

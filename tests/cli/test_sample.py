@@ -1,35 +1,34 @@
-"""Bad requests to `seqkit sample`: options without meaning, primes the vocabulary cannot read,
-run directories that are not runs, outputs it must not write. One error line each, a non-zero
-exit, no traceback, and the run directory left as it was. Every integer option takes 0, -1, 2**63
-and 10**30 without a traceback or an allocation of their size."""
+"""`seqkit sample` through the command line: the length asked for is the length drawn, through
+the ends of lines; --stop-at-end for one line; checkpoint files as RUN; several samples with a
+separator or as JSON lines, each with a seed that draws it again alone; a prime from a file; -o
+FILE; a seed said when none is given; the latest run by default; Ctrl-C keeping what was drawn.
+And the requests it cannot serve: options without meaning, primes the vocabulary cannot read, run
+directories that are not runs, outputs it must not write: one error line each, a non-zero exit,
+no traceback, and the run directory left as it was. Every integer option takes 0, -1, 2**63 and
+10**30 without a traceback or an allocation of their size. (The sampler itself:
+tests/generation/test_sampler.py.)"""
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from shared import copied_run, invoke
 
+import seqkit
 from seqkit.cli.main import main
-from seqkit.corpora import path as corpus_path
 from seqkit.lm import LanguageModel
-
-TINY = ["--hidden", "8", "--layers", "1", "--batch-size", "2", "--seq-len", "8", "--steps", "2",
-        "--eval-every", "2", "--sample-length", "0", "--seed", "0"]
+from seqkit.text.options import BOS_ID, EOS_ID
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """A char-level and a word-level run trained for two steps: {level: run directory}."""
-    root = tmp_path_factory.mktemp("sample")
-    corpus = root / "c.txt"
-    corpus.write_text(corpus_path().read_text()[:3000])
-    made = {}
-    for level in ("char", "word"):
-        made[level] = root / level
-        result = CliRunner().invoke(main, ["train", str(corpus), "-o", str(made[level]), "--level", level, *TINY])
-        assert result.exit_code == 0, result.output
-    return made
+def ok(*args):
+    result = CliRunner().invoke(main, ["sample", *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return result
 
 
 def snapshot(run):
@@ -44,6 +43,151 @@ def error_line(result, exit_code):
     return errors[0]
 
 
+# --- samples as people draw them -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def line_runs(corpus, tmp_path_factory):
+    """Runs whose samples end lines: a char-level run framing lines (the shared one frames the
+    document), and a word-level one trained long enough to learn where lines end: {level: dir}."""
+    root = tmp_path_factory.mktemp("lines")
+    tiny = ["--hidden", "16", "--layers", "1", "--batch-size", "4", "--seq-len", "16", "--sample-length", "0",
+            "--seed", "0", "--lr", "0.02"]
+    steps = {"char": ["--unit", "line", "--steps", "4", "--eval-every", "4"],
+             "word": ["--steps", "100", "--eval-every", "100"]}
+    for level in steps:
+        result = invoke("train", corpus, "-o", root / level, "--level", level, *steps[level], *tiny)
+        assert result.exit_code == 0, result.output
+    return {level: root / level for level in steps}
+
+
+def test_the_length_asked_for_is_the_length_drawn_through_line_ends(line_runs):
+    text = ok(line_runs["char"], "--length", "300", "--prime", "First", "--seed", "4").stdout
+    assert len(text) == len("First") + 300 + 1  # a character a token, "\n" for </s>; echo's newline
+    assert text.count("\n") > 2
+    words = ok(line_runs["word"], "--length", "200", "--seed", "4").stdout[:-1]
+    tokens = [i for i in seqkit.load(line_runs["word"]).vocab.encode(words) if i not in (BOS_ID, EOS_ID)]
+    assert len(tokens) + words.count("\n") == 200  # the words, and a </s> for each line ended
+    assert words.count("\n") > 2  # not four words and the end of a line
+
+
+def test_stop_at_end_draws_one_line(line_runs):
+    through = ok(line_runs["word"], "--length", "200", "--seed", "4").stdout
+    one = ok(line_runs["word"], "--length", "200", "--seed", "4", "--stop-at-end").stdout
+    assert one == through.split("\n")[0] + "\n"
+
+
+def test_sample_prints_only_text_continuing_the_prime(char_run):
+    result = invoke("sample", char_run, "--length", "40", "--prime", "First", "--seed", "5")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("First")
+    assert result.stderr == ""
+    again = invoke("sample", char_run, "--length", "40", "--prime", "First", "--seed", "5")
+    assert again.stdout == result.stdout
+
+
+def test_sample_count_and_argmax(char_run):
+    result = invoke("sample", char_run, "--length", "30", "--count", "3", "--temperature", "0")
+    assert result.exit_code == 0, result.output
+    samples = result.stdout.rstrip("\n").split("\n\n")
+    assert len(samples) == 3 and len(set(samples)) == 1  # argmax is deterministic
+
+
+def test_sample_defaults_to_the_latest_run_under_runs(corpus, tmp_path, monkeypatch):
+    tiny = ["--hidden", "16", "--layers", "1", "--batch-size", "2", "--seq-len", "8", "--seed", "0",
+            "--sample-length", "20", "--steps", "2", "--eval-every", "2"]
+    monkeypatch.chdir(tmp_path)
+    result = invoke("train", corpus, *tiny)
+    assert result.exit_code == 0, result.output
+    result = invoke("sample", "--length", "10", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"using runs/{corpus.stem}\n"
+    second = invoke("train", corpus, *tiny)
+    assert f"into runs/{corpus.stem}-2" in second.stderr
+
+
+def test_a_checkpoint_file_is_a_run(char_run):
+    run = char_run
+    same = ["--length", "40", "--seed", "3"]
+    assert ok(run / "best.npz", *same).stdout == ok(run, "--best", *same).stdout
+    assert ok(run / "latest.npz", *same).stdout == ok(run, *same).stdout
+
+
+def test_count_with_a_separator_writes_each_seeds_sample_in_turn(word_run):
+    alone = [ok(word_run, "--length", "30", "--seed", seed).stdout[:-1] for seed in (7, 8, 9)]
+    together = ok(word_run, "--length", "30", "--seed", "7", "--count", "3", "--separator", "\\n---\\n").stdout
+    assert together == "\n---\n".join(alone) + "\n"
+    assert ok(word_run, "--length", "30", "--seed", "7", "--count", "3").stdout == "\n\n".join(alone) + "\n"
+
+
+def test_jsonl_gives_each_sample_with_what_draws_it_again(word_run):
+    result = ok(word_run, "--length", "25", "--seed", "7", "--count", "3", "--jsonl", "--prime", "The",
+                "--temperature", "0.9", "--top-k", "50")
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["seed"] for r in records] == [7, 8, 9] and [r["index"] for r in records] == [0, 1, 2]
+    assert records[0] == {"index": 0, "seed": 7, "prime": "The", "temperature": 0.9, "top_k": 50, "top_p": None,
+                          "length": 25, "stop_at_end": False, "allow_unk": False,
+                          "checkpoint": str(word_run / "latest.npz"), "text": records[0]["text"]}
+    for r in records:
+        again = ok(word_run, "--length", r["length"], "--seed", r["seed"], "--prime", r["prime"],
+                   "--temperature", r["temperature"], "--top-k", r["top_k"]).stdout
+        assert again == r["text"] + "\n" and r["text"].startswith("The")
+
+
+def test_a_prime_file_is_read_in_the_runs_encoding(char_run, tmp_path):
+    prime = tmp_path / "prime.txt"
+    prime.write_bytes("\ufeffFirst Citizen:\r\nWe are".encode())
+    from_file = ok(char_run, "--prime-file", prime, "--length", "50", "--seed", "2").stdout
+    assert from_file == ok(char_run, "--prime", "First Citizen:\nWe are", "--length", "50", "--seed", "2").stdout
+    assert from_file.startswith("First Citizen:\nWe are")
+
+
+def test_output_to_a_file(char_run, tmp_path):
+    out = tmp_path / "samples.txt"
+    out.write_text("old")
+    result = ok(char_run, "--length", "60", "--count", "2", "--seed", "1", "-o", out)
+    assert result.stdout == "" and result.stderr == ""
+    assert out.read_text() == ok(char_run, "--length", "60", "--count", "2", "--seed", "1").stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["samples.txt"]
+
+
+def test_a_seed_not_given_is_said(char_run):
+    result = ok(char_run, "--length", "30")
+    seed = int(result.stderr.split()[1])
+    assert result.stderr == f"seed {seed} (--seed {seed} draws the same again)\n"
+    assert ok(char_run, "--length", "30", "--seed", seed).stdout == result.stdout
+    assert ok(char_run, "--length", "30", "--seed", "1").stderr == ""
+
+
+def test_the_library_and_the_command_draw_the_same(word_run):
+    lm = seqkit.load(word_run / "best.npz")
+    assert lm.checkpoint == word_run / "best.npz"
+    with pytest.raises(ValueError, match="best=True picks a run directory's best.npz, but .* is a checkpoint file"):
+        seqkit.load(word_run / "best.npz", best=True)
+    assert ok(word_run, "--best", "--length", "40", "--seed", "5").stdout == lm.sample(length=40, seed=5)[0] + "\n"
+
+
+def test_ctrl_c_keeps_what_was_drawn(char_run, tmp_path):
+    """An endless sample to a file, interrupted: the file holds the JSON lines drawn so far, the
+    last marked as interrupted, and the command exits with 130."""
+    out = tmp_path / "endless.jsonl"
+    process = subprocess.Popen([str(Path(sys.executable).with_name("seqkit")), "sample", str(char_run),
+                                "--length", str(10 ** 15), "--count", "2", "--seed", "1", "--jsonl", "-o", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size > 10_000 for p in tmp_path.glob(".endless.jsonl.*")):
+            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 130
+    finally:
+        process.kill()
+    assert process.stderr.read() == f"interrupted: {out} has the text drawn until then\n"
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["interrupted"] is True and record["seed"] == 1 and len(record["text"]) > 5000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["endless.jsonl"]
+
+
+# --- requests it cannot serve ---------------------------------------------------------------------------
 @pytest.mark.parametrize("options, message", [
     (["--temperature", "-0.5"], "temperature must be zero (argmax) or positive and finite, got -0.5"),
     (["--temperature", "nan"], "temperature must be zero (argmax) or positive and finite, got nan"),
@@ -55,36 +199,34 @@ def error_line(result, exit_code):
     (["--length", "-3"], "Invalid value for '--length'"),
     (["--temperature", "warm"], "Invalid value for '--temperature'"),
 ])
-def test_meaningless_options_are_usage_errors(runs, options, message):
-    before = snapshot(runs["char"])
-    assert message in error_line(CliRunner().invoke(main, ["sample", str(runs["char"]), *options]), 2)
-    assert snapshot(runs["char"]) == before
+def test_meaningless_options_are_usage_errors(char_run, options, message):
+    before = snapshot(char_run)
+    assert message in error_line(CliRunner().invoke(main, ["sample", str(char_run), *options]), 2)
+    assert snapshot(char_run) == before
 
 
-def test_a_char_prime_the_vocabulary_lacks_lists_the_characters(runs):
-    result = CliRunner().invoke(main, ["sample", str(runs["char"]), "--prime", "Zebra\u20ac", "--seed", "1"])
+def test_a_char_prime_the_vocabulary_lacks_lists_the_characters(char_run):
+    result = CliRunner().invoke(main, ["sample", str(char_run), "--prime", "Zebra\u20ac", "--seed", "1"])
     line = error_line(result, 1)
-    assert "the prime text has characters the vocabulary lacks" in line and "'\u20ac'" in line
+    assert line.startswith("Error: the prime text has characters the vocabulary lacks: ") and "'\u20ac'" in line
 
 
-def test_a_word_prime_with_unknown_words_warns_and_samples(runs):
-    result = CliRunner().invoke(main, ["sample", str(runs["word"]), "--prime", "the zyzzyva",
+def test_a_word_prime_with_unknown_words_warns_and_samples(word_run):
+    result = CliRunner().invoke(main, ["sample", str(word_run), "--prime", "the zyzzyva",
                                        "--length", "5", "--seed", "1"])
     assert result.exit_code == 0, result.output
     assert "warning: the prime has words the vocabulary lacks, read as <unk>: zyzzyva" in result.stderr
     assert result.stdout.startswith("the <unk> ")  # the prime as the model read it
 
 
-def test_run_directories_that_are_not_runs(runs, tmp_path):
+def test_run_directories_that_are_not_runs(char_run, tmp_path):
     line = error_line(CliRunner().invoke(main, ["sample", str(tmp_path / "nowhere")]), 2)
     assert "does not exist" in line
     assert "is not a seqkit run directory (it has no config.json)" in error_line(
         CliRunner().invoke(main, ["sample", str(tmp_path)]), 1)
-    (runs["char"] / "latest.npz").rename(tmp_path / "kept.npz")
-    try:
-        line = error_line(CliRunner().invoke(main, ["sample", str(runs["char"])]), 1)
-    finally:
-        (tmp_path / "kept.npz").rename(runs["char"] / "latest.npz")
+    run = copied_run(char_run, tmp_path)
+    (run / "latest.npz").unlink()
+    line = error_line(CliRunner().invoke(main, ["sample", str(run)]), 1)
     assert "holds no checkpoint (latest.npz is missing)" in line
 
 
@@ -100,8 +242,8 @@ HUGE = [str(2 ** 63), str(10 ** 30)]
     ("--count", "0", "Error: Invalid value for '--count': 0 is not in the range x>=1."),
     ("--count", "-1", "Error: Invalid value for '--count': -1 is not in the range x>=1."),
 ])
-def test_integer_options_out_of_range_are_usage_errors(runs, option, value, message):
-    assert error_line(CliRunner().invoke(main, ["sample", str(runs["char"]), option, value]), 2) == message
+def test_integer_options_out_of_range_are_usage_errors(char_run, option, value, message):
+    assert error_line(CliRunner().invoke(main, ["sample", str(char_run), option, value]), 2) == message
 
 
 def sample(run, *options):
@@ -111,19 +253,19 @@ def sample(run, *options):
 
 
 @pytest.mark.parametrize("value", HUGE)
-def test_a_top_k_beyond_the_vocabulary_draws_from_all_of_it(runs, value):
-    assert sample(runs["word"], "--top-k", value, "--length", "30", "--seed", "2") == \
-        sample(runs["word"], "--length", "30", "--seed", "2")
+def test_a_top_k_beyond_the_vocabulary_draws_from_all_of_it(word_run, value):
+    assert sample(word_run, "--top-k", value, "--length", "30", "--seed", "2") == \
+        sample(word_run, "--length", "30", "--seed", "2")
 
 
 @pytest.mark.parametrize("value", ["0", *HUGE])
-def test_any_seed_draws_and_draws_again(runs, value):
-    text = sample(runs["char"], "--seed", value, "--length", "20")
-    assert len(text) > 1 and text == sample(runs["char"], "--seed", value, "--length", "20")
+def test_any_seed_draws_and_draws_again(char_run, value):
+    text = sample(char_run, "--seed", value, "--length", "20")
+    assert len(text) > 1 and text == sample(char_run, "--seed", value, "--length", "20")
 
 
-def test_length_zero_prints_the_prime(runs):
-    assert sample(runs["char"], "--length", "0", "--prime", "The", "--count", "2") == "The\n\nThe\n"
+def test_length_zero_prints_the_prime(char_run):
+    assert sample(char_run, "--length", "0", "--prime", "The", "--count", "2") == "The\n\nThe\n"
 
 
 def seqkit_command(*args):
@@ -132,10 +274,10 @@ def seqkit_command(*args):
 
 
 @pytest.mark.parametrize("option, value", [(option, value) for option in ("--length", "--count") for value in HUGE])
-def test_huge_lengths_and_counts_stream_until_the_reader_stops(runs, option, value):
+def test_huge_lengths_and_counts_stream_until_the_reader_stops(char_run, option, value):
     """Nothing of count x length is allocated: text comes at once, and a reader that stops (as
     `| head` does) ends the command quietly."""
-    process = seqkit_command("sample", str(runs["char"]), "--seed", "1", "--length", "50", option, value)
+    process = seqkit_command("sample", str(char_run), "--seed", "1", "--length", "50", option, value)
     try:
         head = process.stdout.read(5000)
         process.stdout.close()
@@ -146,54 +288,55 @@ def test_huge_lengths_and_counts_stream_until_the_reader_stops(runs, option, val
 
 
 # --- primes, outputs and checkpoint files --------------------------------------------------------------
-def test_prime_and_prime_file_together_are_refused(runs, tmp_path):
+def test_prime_and_prime_file_together_are_refused(char_run, tmp_path):
     (tmp_path / "p.txt").write_text("The")
-    line = error_line(CliRunner().invoke(main, ["sample", str(runs["char"]), "--prime", "a",
+    line = error_line(CliRunner().invoke(main, ["sample", str(char_run), "--prime", "a",
                                                 "--prime-file", str(tmp_path / "p.txt")]), 2)
     assert line == "Error: --prime and --prime-file both give a prime: use one of them"
 
 
-def test_a_prime_file_not_in_the_runs_encoding(runs, tmp_path):
+def test_a_prime_file_not_in_the_runs_encoding(char_run, tmp_path):
     (tmp_path / "p.txt").write_bytes("Caf\u00e9 au lait".encode("latin-1"))
-    result = CliRunner().invoke(main, ["sample", str(runs["char"]), "--prime-file", str(tmp_path / "p.txt")])
+    result = CliRunner().invoke(main, ["sample", str(char_run), "--prime-file", str(tmp_path / "p.txt")])
     line = error_line(result, 1)
     assert line == (f"Error: --prime-file {tmp_path / 'p.txt'} is not utf-8 text, the run's encoding (invalid "
                     f"continuation byte at byte 3): save it as utf-8")
 
 
-def test_separator_with_jsonl_is_refused(runs):
-    line = error_line(CliRunner().invoke(main, ["sample", str(runs["char"]), "--jsonl", "--separator", "--"]), 2)
+def test_separator_with_jsonl_is_refused(char_run):
+    line = error_line(CliRunner().invoke(main, ["sample", str(char_run), "--jsonl", "--separator", "--"]), 2)
     assert line == "Error: --separator goes between plain samples and --jsonl writes one a line: drop one"
 
 
-def test_best_with_a_checkpoint_file_is_refused(runs):
-    file = runs["char"] / "latest.npz"
+def test_best_with_a_checkpoint_file_is_refused(char_run):
+    file = char_run / "latest.npz"
     line = error_line(CliRunner().invoke(main, ["sample", str(file), "--best"]), 2)
     assert line == (f"Error: --best picks best.npz in a run directory, but {file} is a checkpoint file: drop "
                     f"--best, or give the run directory")
 
 
-def test_files_that_are_not_checkpoints_of_a_run(runs, tmp_path):
-    (tmp_path / "latest.npz").write_bytes((runs["char"] / "latest.npz").read_bytes())
+def test_files_that_are_not_checkpoints_of_a_run(char_run, tmp_path):
+    (tmp_path / "latest.npz").write_bytes((char_run / "latest.npz").read_bytes())
     line = error_line(CliRunner().invoke(main, ["sample", str(tmp_path / "latest.npz")]), 1)
     assert line == (f"Error: {tmp_path / 'latest.npz'} is not in a seqkit run directory ({tmp_path} has no "
                     f"config.json): give a checkpoint file where seqkit train wrote it")
-    line = error_line(CliRunner().invoke(main, ["sample", str(runs["char"] / "vocab.json")]), 1)
-    assert line == (f"Error: {runs['char'] / 'vocab.json'} is not a checkpoint: give a run directory, or its "
-                    f"best.npz or latest.npz")
+    for name in ("vocab.json", "config.json"):
+        line = error_line(CliRunner().invoke(main, ["sample", str(char_run / name)]), 1)
+        assert line == (f"Error: {char_run / name} is not a checkpoint: give a run directory, or its "
+                        f"best.npz or latest.npz")
 
 
-def test_outputs_that_must_not_be_written(runs, tmp_path):
-    before = snapshot(runs["char"])
+def test_outputs_that_must_not_be_written(char_run, tmp_path):
+    before = snapshot(char_run)
     for name in ("latest.npz", "best.npz", "config.json"):
-        line = error_line(CliRunner().invoke(main, ["sample", str(runs["char"]), "-o", str(runs["char"] / name)]), 2)
-        assert line == f"Error: -o {runs['char'] / name} would replace a file of the run: write the samples elsewhere"
-    assert snapshot(runs["char"]) == before
-    line = error_line(CliRunner().invoke(main, ["sample", str(runs["char"]), "-o", str(tmp_path / "no" / "s.txt")]), 2)
+        line = error_line(CliRunner().invoke(main, ["sample", str(char_run), "-o", str(char_run / name)]), 2)
+        assert line == f"Error: -o {char_run / name} would replace a file of the run: write the samples elsewhere"
+    assert snapshot(char_run) == before
+    line = error_line(CliRunner().invoke(main, ["sample", str(char_run), "-o", str(tmp_path / "no" / "s.txt")]), 2)
     assert line == f"Error: -o {tmp_path / 'no' / 's.txt'}: there is no directory {tmp_path / 'no'} to write it in"
 
 
-def test_an_error_while_writing_leaves_the_output_as_it_was(runs, tmp_path, monkeypatch):
+def test_an_error_while_writing_leaves_the_output_as_it_was(char_run, tmp_path, monkeypatch):
     real_stream = LanguageModel.stream
 
     def breaking(self, *args, **kwargs):
@@ -208,18 +351,18 @@ def test_an_error_while_writing_leaves_the_output_as_it_was(runs, tmp_path, monk
     monkeypatch.setattr(LanguageModel, "stream", breaking)
     out = tmp_path / "samples.txt"
     out.write_text("kept")
-    result = CliRunner().invoke(main, ["sample", str(runs["char"]), "--seed", "1", "-o", str(out)])
+    result = CliRunner().invoke(main, ["sample", str(char_run), "--seed", "1", "-o", str(out)])
     assert error_line(result, 1) == f"Error: the model broke; {out} was left as it was"
     assert out.read_text() == "kept" and os.listdir(tmp_path) == ["samples.txt"]
-    result = CliRunner().invoke(main, ["sample", str(runs["char"]), "--seed", "1", "-o", str(tmp_path / "new.txt")])
+    result = CliRunner().invoke(main, ["sample", str(char_run), "--seed", "1", "-o", str(tmp_path / "new.txt")])
     assert error_line(result, 1) == f"Error: the model broke; {tmp_path / 'new.txt'} was not written"
     assert os.listdir(tmp_path) == ["samples.txt"]
 
 
-def test_a_prime_file_too_big_for_the_memory_is_refused_before_reading(runs, tmp_path, monkeypatch):
+def test_a_prime_file_too_big_for_the_memory_is_refused_before_reading(char_run, tmp_path, monkeypatch):
     import seqkit.cli.sampling
     monkeypatch.setattr(seqkit.cli.sampling, "available_bytes", lambda: 100)
     (tmp_path / "p.txt").write_text("First Citizen")
-    result = CliRunner().invoke(main, ["sample", str(runs["char"]), "--prime-file", str(tmp_path / "p.txt")])
+    result = CliRunner().invoke(main, ["sample", str(char_run), "--prime-file", str(tmp_path / "p.txt")])
     assert error_line(result, 1) == (f"Error: --prime-file {tmp_path / 'p.txt'} is 13 bytes, more than the memory "
                                      f"available (100 bytes) can prime from: give a shorter prime")

@@ -1,18 +1,18 @@
 """Drawing tokens: the empirical distribution of many draws against the exact softmax at
 several temperatures (chi-squared), argmax at temperature 0, top-k and top-p truncation; the
-compiled sampler against stepping the model from Python; samples that run on through </s>, drawn
-and decoded a block at a time into the same text whatever the block, in flat memory."""
+compiled sampler against stepping the model from Python (sampler_reference.py); samples that run
+on through </s>, drawn and decoded a block at a time into the same text whatever the block, in
+flat memory."""
 import itertools
 import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from sampler_reference import reference_generate
 from scipy.stats import chisquare
+from shared import UNITS, shakespeare
 
 from seqkit import LanguageModel, Model, TextOptions, TrainConfig
-from seqkit.corpora import path as corpus_path
 from seqkit.generation.sampler import (
     BLOCK,
     Sampler,
@@ -24,10 +24,8 @@ from seqkit.generation.sampler import (
     generate_ids,
     stream,
 )
-from seqkit.text.decoding import Decoder
 from seqkit.text.options import BOS_ID, EOS_ID, UNK_ID
 from seqkit.text.vocab import build_vocab
-from seqkit.text.words import Joiner, detokenize
 
 LOGITS = np.array([2.0, 1.0, 0.5, 0.0, -1.0, -3.0])
 DRAWS = 40_000
@@ -94,29 +92,6 @@ def test_meaningless_options_are_refused(options, message):
         check_sampling_options(*options)
 
 
-def reference_generate(model, feed, banned, eos, uniforms, temperature, top_k, top_p):
-    """seqkit.generation.sampler.generate_ids written plainly: Model.step from Python, then distribution and the
-    inverse-CDF draw, with the same uniforms."""
-    length, count = uniforms.shape
-    state, logits = None, None
-    for token in feed:
-        logits, state = model.step(np.full(count, token), state)
-    samples = [[] for _ in range(count)]
-    running = np.ones(count, bool)
-    for t in range(length):
-        logits = np.array(logits, np.float64)
-        logits[:, banned] = -np.inf
-        cdf = np.cumsum(distribution(logits, temperature, top_k, top_p), axis=1)
-        tokens = np.minimum((cdf <= uniforms[t][:, None] * cdf[:, -1:]).sum(axis=1), cdf.shape[1] - 1)
-        for b in np.flatnonzero(running):
-            if tokens[b] == eos:
-                running[b] = False
-            else:
-                samples[b].append(int(tokens[b]))
-        logits, state = model.step(tokens, state)
-    return samples
-
-
 @pytest.mark.parametrize("cell, embed_size, nonlinearity", [
     ("lstm", None, "tanh"), ("gru", 5, "tanh"), ("rnn", 5, "relu"), ("rnn", None, "tanh")])
 @pytest.mark.parametrize("temperature, top_k, top_p", [(0.8, None, None), (1.0, 4, 0.9), (0.0, None, None)])
@@ -133,12 +108,9 @@ def test_compiled_generation_equals_stepping_the_model(cell, embed_size, nonline
 
 
 # --- samples of any length, drawn and decoded a block at a time ---------------------------------------
-SHAKESPEARE = corpus_path().read_text()[:20_000]
-
-
 def language_model(options, eos_bias=2.0, cell="lstm", seed=0):
-    """An untrained model on a vocabulary of SHAKESPEARE, with </s> made likely enough to come up."""
-    vocab = build_vocab(SHAKESPEARE, options)
+    """An untrained model on a vocabulary of the shared text, with </s> made likely enough to come up."""
+    vocab = build_vocab(shakespeare(), options)
     model = Model(len(vocab), 16, num_layers=2, cell=cell, embed_size=8, seed=seed)
     model.parameters["output.bias"][EOS_ID] = eos_bias
     return LanguageModel(model, vocab, TrainConfig(text=options), "nowhere.npz")
@@ -171,11 +143,6 @@ def test_a_sample_runs_on_through_the_end_token_into_the_next_unit(cell):
                                          np.random.default_rng(4), block=37)))
     assert drawn.tolist() == reference_run_through(lm.model, feed, [BOS_ID, UNK_ID], uniforms)
     assert np.count_nonzero(drawn == EOS_ID) > 3  # the sample did go through several </s>
-
-
-UNITS = [TextOptions(unit="line"), TextOptions(), TextOptions(unit="paragraph"), TextOptions(graphemes=True),
-         TextOptions(level="word"), TextOptions(level="word", unit="paragraph"),
-         TextOptions(level="word", tokenize="whitespace", lowercase=True)]
 
 
 @pytest.mark.parametrize("options", UNITS, ids=lambda o: f"{o.level}-{o.resolved_unit}-{o.tokenize}")
@@ -248,26 +215,3 @@ def test_a_sample_of_any_length_streams_in_the_memory_of_a_block():
         tracemalloc.stop()
     assert peak < 2_000_000
 
-
-WORDY = st.lists(st.one_of(st.sampled_from(['"', "'", "(", ")", ".", ",", "3", "5", "\u00bf", "\u201c", "\u201d",
-                                            "-", "a", "b", "o'er", "<unk>"]),
-                           st.text("ab.,'\"(", min_size=1, max_size=3)), max_size=30)
-
-
-@settings(max_examples=300, deadline=None)
-@given(WORDY)
-def test_the_joiner_is_detokenize_a_token_at_a_time(tokens):
-    joiner, spaces = Joiner(), Joiner(spaces_only=True)
-    assert "".join(joiner.add(t) for t in tokens) == detokenize(tokens)
-    assert "".join(spaces.add(t) for t in tokens) == " ".join(tokens)
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.text(st.sampled_from("ab .,\"'()\n3"), max_size=60), st.integers(1, 7))
-def test_decoding_a_piece_at_a_time_is_decoding_at_once(text, size):
-    for options in UNITS:
-        vocab = build_vocab(SHAKESPEARE + "\"'()3\u00bf", options)
-        ids = vocab.encode(text)
-        decoder = Decoder(vocab)
-        pieces = [decoder.decode(ids[i:i + size], final=False) for i in range(0, len(ids), size)] + [decoder.decode([])]
-        assert "".join(pieces) == vocab.decode(ids)

@@ -1,50 +1,24 @@
-"""`seqkit show` without a browser: the numbers on the page are the model's, the features are
-right, and the page is one self-contained file, for a char-level and a word-level run."""
+"""seqkit show's page without a browser (seqkit.generation.show): the numbers on it are the
+model's, the features are right, and the page is one self-contained file, for runs of both
+levels, an LSTM's two states and a GRU's one, one layer and two (conftest's show_runs, trained on
+show_corpus). The command: tests/cli/test_show.py; the page in a browser: test_show_browser.py."""
 import base64
 import html
-import json
 import math
 import re
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from shared import page_data
 
-from seqkit.cli.main import main
-from seqkit.cli.showing import show
-from seqkit.corpora import path as corpus_path
 from seqkit.generation.show import FEATURES, activations, compute, features, page, token_pieces
 from seqkit.lm import load
 from seqkit.text.options import BOS_ID
 
-TINY = ["--hidden", "8", "--layers", "1", "--steps", "5", "--sample-length", "0", "--batch-size", "4",
-        "--seq-len", "8", "--seed", "0", "--eval-every", "1000"]
-EXTRA = 'He said "stop (now) [or never]" and left.\n  \'Tis done, \u201cquite\u201d.\n'
 
-
-def invoke(command, *args):
-    return CliRunner().invoke(command, [str(a) for a in args])
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "text.txt"
-    path.write_text(corpus_path().read_text()[:1500] + EXTRA)
-    return path
-
-
-def train(tmp_path_factory, corpus, *options):
-    run = tmp_path_factory.mktemp("run") / "run"
-    result = invoke(main, "train", corpus, "-o", run, *TINY, *options)
-    assert result.exit_code == 0, result.output
-    return run
-
-
-@pytest.fixture(scope="module", params=["char", "word", "char-lstm-2"])
-def run(request, tmp_path_factory, corpus):
-    options = {"char": ["--cell", "lstm"], "word": ["--level", "word", "--cell", "gru"],
-               "char-lstm-2": ["--cell", "lstm", "--layers", "2", "--embed", "6"]}[request.param]
-    return train(tmp_path_factory, corpus, *options)
+@pytest.fixture(params=["char", "word", "char-lstm-2"])
+def run(request, show_runs):
+    return show_runs(request.param)
 
 
 def forward_states(model, ids):
@@ -57,9 +31,9 @@ def forward_states(model, ids):
     return out
 
 
-def test_activations_are_model_forwards_states(run, corpus):
+def test_activations_are_model_forwards_states(run, show_corpus):
     lm = load(run)
-    ids = lm.vocab.encode(corpus.read_text()).astype(np.int64)
+    ids = lm.vocab.encode(show_corpus.read_text()).astype(np.int64)
     layers, top = activations(lm.model, ids[:-1])
     expected = forward_states(lm.model, ids)
     assert len(layers) == len(expected) == len(lm.model.layers)
@@ -70,9 +44,9 @@ def test_activations_are_model_forwards_states(run, corpus):
     assert layers[0].shape[0] == (2 if lm.config.cell == "lstm" else 1)  # an LSTM's h and c, else h
 
 
-def test_bits_are_minus_log2_of_the_models_probabilities(run, corpus):
+def test_bits_are_minus_log2_of_the_models_probabilities(run, show_corpus):
     lm = load(run)
-    text = corpus.read_text()
+    text = show_corpus.read_text()
     result = compute(lm, text)
     ids = result["ids"]
     state, probabilities = None, []
@@ -119,25 +93,20 @@ def test_an_apostrophe_opens_no_quote():
     assert not f["quote"].any()
 
 
-def test_word_pieces_read_as_the_text(tmp_path_factory, corpus):
-    lm = load(train(tmp_path_factory, corpus, "--level", "word"))
+def test_word_pieces_read_as_the_text(show_runs):
+    lm = load(show_runs("word-lstm"))
     ids = lm.vocab.encode("Hello, world (twice).\nAgain.")
     pieces = token_pieces(lm.vocab, ids)
     assert len(pieces) == len(ids)
     assert "".join(pieces) == lm.vocab.decode(ids)
 
 
-def data_of(document):
-    blob = re.search(r'<script type="application/json" id="data">(.*?)</script>', document, re.S).group(1)
-    return json.loads(blob.replace("<\\/", "</"))
-
-
-def test_the_page_is_self_contained_with_every_token_and_valid_data(run, corpus):
+def test_the_page_is_self_contained_with_every_token_and_valid_data(run, show_corpus):
     lm = load(run)
-    document, result = page(lm, corpus.read_text())
+    document, result = page(lm, show_corpus.read_text())
     assert "http" not in document.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(//|[a-z]+:)""", document, re.I)
-    data = data_of(document)
+    data = page_data(document)
     spans = re.findall(r"<span>(.*?)</span>", document, re.S)
     assert len(spans) == len(result["ids"]) == data["shown"]
     shown = "".join(html.unescape(s) for s in spans)
@@ -150,38 +119,3 @@ def test_the_page_is_self_contained_with_every_token_and_valid_data(run, corpus)
     assert set(data["ranked"]) == set(FEATURES) and data["cut"] is None
     for entries in data["ranked"].values():
         assert [abs(e["r"]) for e in entries] == sorted((abs(e["r"]) for e in entries), reverse=True)
-
-
-def test_a_long_text_is_cut_and_said(run, corpus, tmp_path):
-    output = tmp_path / "page.html"
-    result = invoke(show, run, corpus, "-o", output, "--max-tokens", 50)
-    assert result.exit_code == 0, result.output
-    assert re.search(r"cut .*text.txt to its first 50 of [\d,]+ tokens", result.stderr)
-    data = data_of(output.read_text())
-    assert data["shown"] == 50 and data["cut"] > 50
-    assert "Cut to the first 50 of" in output.read_text()
-
-
-def test_errors_are_one_line(run, corpus, tmp_path):
-    missing_dir = invoke(show, run, corpus, "-o", tmp_path / "nowhere" / "page.html")
-    assert missing_dir.exit_code == 2 and "Error:" in missing_dir.output and "nowhere" in missing_dir.output
-    not_a_run = tmp_path / "empty_run"
-    not_a_run.mkdir()
-    bad = invoke(show, not_a_run, corpus, "-o", tmp_path / "p.html")
-    assert bad.exit_code == 1 and bad.output.startswith("Error:") and "Traceback" not in bad.output
-    empty = tmp_path / "empty.txt"
-    empty.write_text("")
-    nothing = invoke(show, run, empty, "-o", tmp_path / "p.html")
-    assert nothing.exit_code == 1 and "empty" in nothing.output and "Traceback" not in nothing.output
-    no_text = invoke(show, run, tmp_path / "absent.txt")
-    assert no_text.exit_code == 2 and "absent.txt" in no_text.output
-    assert not (tmp_path / "p.html").exists()
-
-
-def test_the_page_goes_to_show_html_here_by_default(run, corpus, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    result = invoke(show, run, corpus)
-    assert result.exit_code == 0, result.output
-    assert result.stderr.strip().splitlines()[-1] == "wrote show.html"
-    assert data_of((tmp_path / "show.html").read_text())["shown"] > 0
-    assert [p.name for p in tmp_path.iterdir()] == ["show.html"]  # no temporary file left

@@ -12,13 +12,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from seqkit.cli.main import main
 from seqkit.cli.showing import show
-from seqkit.corpora import path as corpus_path
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-TINY = ["--hidden", "8", "--layers", "1", "--steps", "5", "--sample-length", "0", "--batch-size", "4",
-        "--seq-len", "8", "--seed", "0", "--eval-every", "1000"]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
          "--allow-file-access-from-files"]
 VIEWS = {"unit": "unit", "unit=0,h,3": "unit", "unit=0,c,5": "unit", "surprise": "surprise",
@@ -37,17 +33,11 @@ def chromium():
 
 
 @pytest.fixture(scope="module", params=["char", "word"])
-def built(request, tmp_path_factory):
-    """(page path, token count) for a tiny run of each level."""
-    where = tmp_path_factory.mktemp(request.param)
-    corpus = where / "text.txt"
-    corpus.write_text(corpus_path().read_text()[:1200] + 'He said "stop (now)" and left.\n')
-    run = where / "run"
-    level = ["--level", "word"] if request.param == "word" else []
-    trained = CliRunner().invoke(main, ["train", str(corpus), "-o", str(run), *TINY, "--cell", "lstm", *level])
-    assert trained.exit_code == 0, trained.output
-    page = where / "page.html"
-    result = CliRunner().invoke(show, [str(run), str(corpus), "-o", str(page)])
+def built(request, tmp_path_factory, show_runs, show_corpus):
+    """(page path, token count) for an LSTM run of each level (its h and c: the unit=0,c,5 view)."""
+    run = show_runs({"char": "char", "word": "word-lstm"}[request.param])
+    page = tmp_path_factory.mktemp(request.param) / "page.html"
+    result = CliRunner().invoke(show, [str(run), str(show_corpus), "-o", str(page)])
     assert result.exit_code == 0, result.output
     count = len(re.findall(r"<span>", page.read_text()))
     return page, count

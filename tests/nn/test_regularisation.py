@@ -1,6 +1,7 @@
 """Regularisation options: variational dropout (one mask per sequence), dropout on the embedded
-input, tied embedding and output weights, and a uniform initialisation scale; each trains and
-resumes bit for bit. Their gradients are checked in tests/test_gradcheck.py."""
+input, tied embedding and output weights, and a uniform initialisation scale. Their gradients are
+checked in tests/cells/test_gradcheck.py; a run with all four trains and resumes bit for bit in
+tests/training/test_resume.py."""
 import numpy as np
 import pytest
 
@@ -45,34 +46,3 @@ def test_init_scale_draws_every_parameter_from_its_range():
     for name, array in model.parameters.items():
         assert np.abs(array).max() <= 0.05 and np.abs(array).max() > 0.04, name
 
-
-@pytest.fixture(scope="module")
-def words(tmp_path_factory):
-    from seqkit.corpora import path
-    corpus = tmp_path_factory.mktemp("words") / "words.txt"
-    corpus.write_text(path().read_text()[:20000])
-    return str(corpus)
-
-
-def test_a_regularised_word_model_trains_and_resumes_bit_for_bit(words, tmp_path):
-    """All four options at once, interrupted at step 7 and resumed: the same checkpoint as one run."""
-    from test_train import model_arrays
-
-    from seqkit.config import TrainConfig
-    from seqkit.text.options import TextOptions
-    from seqkit.training.trainer import Trainer
-    config = TrainConfig(corpus=words, text=TextOptions(level="word", max_vocab=300), hidden=16, layers=2,
-                         batch_size=4, seq_len=10, steps=15, eval_every=5, sample_length=5, seed=2, lr=0.01,
-                         dropout=0.3, input_dropout=0.2, variational=True, tie_weights=True, init_scale=0.1)
-    whole = Trainer.start(config, tmp_path / "whole")
-    first = whole.evaluate()["loss"]
-    whole.run()
-    assert whole.evaluate()["loss"] < first
-    part = Trainer.start(config, tmp_path / "part")
-    assert part.run(stop_requested=lambda: part.step >= 7) == "interrupted"
-    Trainer.resume(tmp_path / "part").run()
-    (a, meta_a), (b, meta_b) = model_arrays(tmp_path / "whole"), model_arrays(tmp_path / "part")
-    assert "model.output.weight" not in a and a.keys() == b.keys()
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    assert meta_a["rng"] == meta_b["rng"]

@@ -1,5 +1,5 @@
 """Optimizers against references written from torch.optim's documented pseudo-code, exact
-resumption from saved state, clipping by global norm and by value, learning-rate schedules."""
+resumption from saved state, clipping by global norm and by value. (Schedules: test_schedules.py.)"""
 import json
 import math
 

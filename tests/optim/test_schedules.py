@@ -1,9 +1,9 @@
-"""Learning-rate schedules: the rate at chosen steps equals each schedule's formula, state
-round-trips through JSON, and a training run follows the schedule over its own length."""
+"""Learning-rate schedules: the rate at chosen steps equals each schedule's formula, and state
+round-trips through JSON. (A training run following its schedule: tests/training/test_trainer.py
+and test_resume.py.)"""
 import json
 import math
 
-import numpy as np
 import pytest
 
 from seqkit.optim.schedules import Schedule
@@ -95,68 +95,3 @@ def test_newer_options_are_kept_in_the_state_only_when_set():
     restored.load_state_dict(json.loads(json.dumps(state)))
     assert restored.lr_at(2, 0, 0.0) == pytest.approx(0.1 * 3 / 5) and restored.lr_at(9, 0, 1.0) == pytest.approx(0.02)
 
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    from seqkit.corpora import path as corpus_path
-    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
-    path.write_text(corpus_path().read_text()[:3000])
-    return str(path)
-
-
-def test_a_cosine_run_spans_its_steps_after_warming_up(corpus, tmp_path):
-    """The rate each step used (metrics.jsonl) is the formula at progress step / steps."""
-    from test_train import small_config
-
-    from seqkit.runs.directory import METRICS
-    from seqkit.training.trainer import Trainer
-    config = small_config(corpus, steps=20, eval_every=10, lr=0.01, lr_schedule="cosine", lr_floor=0.2, warmup=3)
-    Trainer.start(config, tmp_path / "run").run()
-    logged = [json.loads(line) for line in (tmp_path / "run" / METRICS).read_text().splitlines()]
-    rates = [r["lr"] for r in logged if r["kind"] == "train"]
-    expected = [0.01 * (0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * s / 20))) for s in range(20)]
-    expected[:3] = [e * (s + 1) / 3 for s, e in enumerate(expected[:3])]
-    assert rates == pytest.approx(expected, rel=1e-12)
-
-
-def test_progress_is_the_stopping_rule_nearest_to_its_end(corpus, tmp_path):
-    """With --time the cosine follows the wall clock; with several rules, the nearest counts."""
-    import time
-
-    from test_train import small_config
-
-    from seqkit.training.trainer import Trainer
-    trainer = Trainer.start(small_config(corpus, steps=100, minutes=2.0, lr_schedule="cosine"), tmp_path / "a")
-    trainer.step, trainer._began = 10, time.monotonic() - 30
-    assert trainer.progress() == pytest.approx(0.25, abs=0.01)  # 30 s of 2 min, ahead of 10 of 100 steps
-    trainer.step = 80
-    assert trainer.progress() == 0.8
-    trainer.release()
-    epochs = Trainer.start(small_config(corpus, epochs=2, lr_schedule="cosine"), tmp_path / "b")
-    epochs.epoch, epochs.position = 1, (len(epochs.train_streams) - 1) // 2
-    assert epochs.progress() == pytest.approx(0.75, abs=0.01)
-    epochs.release()
-    clock = Trainer.start(small_config(corpus, minutes=2.0, lr_schedule="cosine"), tmp_path / "c")
-    clock.epoch, clock._began = 50, time.monotonic() - 60  # --time alone: no epoch limit
-    assert clock.config.epochs is None and clock.progress() == pytest.approx(0.5, abs=0.01)
-    clock.release()
-
-
-@pytest.mark.parametrize("options", [dict(lr_schedule="cosine", warmup=4, lr_floor=0.05),
-                                     dict(lr_schedule="epoch", lr_decay_after=1, lr_decay=0.5)])
-def test_resume_is_bit_exact_with_the_newer_schedules(corpus, tmp_path, options):
-    """Interrupted at step 7 and resumed (across an epoch boundary): the same checkpoint as one
-    17-step run. (A cosine spans the run's stopping rule, so the part runs with steps=17 too.)"""
-    from test_train import model_arrays, small_config
-
-    from seqkit.training.trainer import Trainer
-    config = small_config(corpus, batch_size=16, seq_len=16, **options)
-    Trainer.start(config.replace(steps=17), tmp_path / "whole").run()
-    part = Trainer.start(config.replace(steps=17), tmp_path / "part")
-    assert part.run(stop_requested=lambda: part.step >= 7) == "interrupted"
-    Trainer.resume(tmp_path / "part").run()
-    (whole, whole_meta), (part, part_meta) = model_arrays(tmp_path / "whole"), model_arrays(tmp_path / "part")
-    assert whole_meta["epoch"] == 1
-    for name in whole:
-        np.testing.assert_array_equal(part[name], whole[name], err_msg=name)
-    assert part_meta["schedule"] == whole_meta["schedule"] and part_meta["optimizer"] == whole_meta["optimizer"]

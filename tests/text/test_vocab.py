@@ -1,13 +1,10 @@
-"""Tokenizers, vocabularies and the BPTT layout: exact round trips, framing, caps, batching."""
+"""Tokenizers and vocabularies: exact round trips, framing, caps, compact ids, JSON."""
 import json
 
 import numpy as np
 import pytest
 
 import seqkit.text.vocab
-from seqkit.corpora import path as corpus_path
-from seqkit.text.batching import batchify, chunks, count_chunks, split_ids
-from seqkit.text.corpus import read_text
 from seqkit.text.options import BOS, EOS, UNK, TextOptions
 from seqkit.text.vocab import Vocab, build_vocab
 
@@ -147,85 +144,3 @@ def test_results_do_not_depend_on_the_block_size(monkeypatch):
         assert vocab.tokens == tokens
         np.testing.assert_array_equal(vocab.encode(text), ids)
         assert vocab.unknown("\u2603\u2604" + text + "\u2604\u2603") == ["\u2603", "\u2604"]
-
-
-def test_bad_options_name_the_choices():
-    with pytest.raises(ValueError, match="level must be one of char, word, got 'byte'"):
-        TextOptions(level="byte")
-    with pytest.raises(ValueError, match="tokenize must be one of regex, whitespace, got 'bpe'"):
-        TextOptions(level="word", tokenize="bpe")
-    with pytest.raises(ValueError, match="unit must be one of line, paragraph, document, got 'sentence'"):
-        TextOptions(unit="sentence")
-    with pytest.raises(ValueError, match="unknown text options colour"):
-        TextOptions.from_dict({"level": "char", "colour": "red"})
-
-
-def test_batchify_lays_streams_out_in_columns_of_a_view():
-    ids = np.arange(14, dtype=np.uint16)
-    streams = batchify(ids, 3)
-    assert streams.shape == (4, 3) and streams.dtype == np.uint16 and np.shares_memory(streams, ids)
-    for b in range(3):
-        np.testing.assert_array_equal(streams[:, b], np.arange(4 * b, 4 * b + 4))
-
-
-def test_a_corpus_too_short_for_the_streams_says_how_many_tokens_it_needs():
-    with pytest.raises(ValueError, match="the text has 5 tokens, too few for 3 streams: it needs at least 6"):
-        batchify(np.arange(5), 3)
-
-
-def test_chunks_cover_every_row_once_with_targets_one_later():
-    streams = batchify(np.arange(60), 2)  # 30 rows
-    seen = []
-    for position, inputs, targets in chunks(streams, 8):
-        assert np.shares_memory(inputs, streams) and len(targets) == len(inputs)
-        np.testing.assert_array_equal(targets, streams[position + 1:position + 1 + len(inputs)])
-        seen.extend(range(position, position + len(inputs)))
-    assert seen == list(range(29))  # the last row is only ever a target
-    assert count_chunks(len(streams), 8) == len(list(chunks(streams, 8))) == 4
-    resumed = list(chunks(streams, 8, start=16))
-    assert [p for p, _, _ in resumed] == [16, 24] and len(resumed[-1][1]) == 5
-    assert count_chunks(1, 8) == 0 and count_chunks(9, 8) == 1 and count_chunks(10, 8) == 2
-
-
-def test_split_holds_out_the_tail():
-    train, val = split_ids(np.arange(100), 0.05)
-    assert len(train) == 95 and list(val) == list(range(95, 100))
-    train, val = split_ids(np.arange(10), 0.0)
-    assert len(train) == 10 and len(val) == 0
-
-
-def test_split_in_blocks_holds_out_the_end_of_each_span():
-    """Validation samples the whole corpus: the last tenth of each fifth, and training keeps the
-    rest in order."""
-    train, val = split_ids(np.arange(100), 0.1, blocks=5)
-    assert list(val) == [18, 19, 38, 39, 58, 59, 78, 79, 98, 99]
-    assert list(train) == [i for i in range(100) if i not in set(val)]
-    with pytest.raises(ValueError, match="blocks must be a positive integer, got 0"):
-        split_ids(np.arange(100), 0.1, blocks=0)
-
-
-def test_runs_saved_before_val_blocks_keep_their_tail_split():
-    """A config.json without val_blocks (seqkit 0.1.0's) loads as the tail split it trained on;
-    a new config holds out ten blocks."""
-    from seqkit.config import TrainConfig
-    old = TrainConfig(seed=1).to_dict()
-    del old["val_blocks"]
-    assert TrainConfig.from_dict(old).val_blocks == 1 and TrainConfig().val_blocks == 10
-
-
-def test_read_text_drops_a_bom_and_normalises_line_endings(tmp_path):
-    path = tmp_path / "c.txt"
-    path.write_bytes("\ufeffone\r\ntwo\rthree\n\u00e9".encode("utf-8"))
-    assert read_text(path) == "one\ntwo\nthree\n\u00e9"
-    path.write_bytes(b"caf\xe9")
-    with pytest.raises(ValueError, match="is not utf-8 text"):
-        read_text(path)
-    assert read_text(path, encoding="latin-1") == "caf\u00e9"
-
-
-def test_shipped_corpus_round_trips_with_its_65_characters():
-    text = corpus_path().read_text()
-    vocab = build_vocab(text, CHAR)
-    assert len(set(text)) == 65 and set(vocab.tokens[3:]) == set(text) and len(vocab) == 65 + 3
-    ids = vocab.encode(text)
-    assert len(ids) == len(text) + 2 and vocab.decode(ids) == text

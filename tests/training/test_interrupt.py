@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from seqkit.corpora import path as corpus_path
 from seqkit.runs.checkpoint import load_arrays
 from seqkit.training.trainer import Trainer
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_saves_and_exits_cleanly(tmp_path, signal_number):
-    corpus = tmp_path / "tiny.txt"
-    corpus.write_text(corpus_path().read_text()[:5000])
+def test_a_signal_saves_and_exits_cleanly(corpus, tmp_path, signal_number):
     run = tmp_path / "run"
     command = [str(Path(sys.executable).parent / "seqkit"), "train", str(corpus), "-o", str(run),
                "--hidden", "16", "--layers", "1", "--batch-size", "2", "--seq-len", "8",

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 import seqkit
-from seqkit.corpora import path as corpus_path
 from seqkit.runs.checkpoint import load_arrays
 from seqkit.training.trainer import Trainer
 
@@ -18,9 +17,7 @@ SEQKIT = str(Path(sys.executable).parent / "seqkit")
 KILLS = 20
 
 
-def test_sigkill_twenty_times_never_loses_the_run(tmp_path):
-    corpus = tmp_path / "tiny.txt"
-    corpus.write_text(corpus_path().read_text()[:20000])
+def test_sigkill_twenty_times_never_loses_the_run(corpus, tmp_path):
     run = tmp_path / "run"
     # A checkpoint at every step: most of a step's time is spent writing one, so kills land there.
     start = [SEQKIT, "train", str(corpus), "-o", str(run), "--hidden", "32", "--layers", "1",

@@ -1,6 +1,7 @@
 """Data-parallel training (seqkit.training.group): the arithmetic of splitting a batch in one process,
 then real MPI jobs of two processes (`mpiexec -n 2`, from the seqkit[mpi] extra): the same
-model as one process, exact resumption, a killed process, --workers.
+model as one process, exact resumption, a killed process, --workers. (--workers without the
+extra: tests/cli/test_train.py.)
 
 Without mpi4py the MPI tests are skipped, except under CI (CI=true), which installs the extra
 and must run them."""
@@ -14,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared import shakespeare
 
 import seqkit
 from seqkit import Model
 from seqkit._cores import share_cores
 from seqkit.cli.common import message
-from seqkit.corpora import path as corpus_path
 from seqkit.errors import TrainingError
 from seqkit.runs.checkpoint import load_arrays
 from seqkit.training.group import ALONE, block, check_split
@@ -132,13 +133,6 @@ def parameters(run):
     return {k: v for k, v in arrays.items() if not k.startswith("state.")}, arrays, meta
 
 
-@pytest.fixture
-def corpus(tmp_path):
-    text = tmp_path / "tiny.txt"
-    text.write_text(corpus_path().read_text()[:6000])
-    return text
-
-
 @needs_mpi
 def test_two_processes_train_the_model_one_process_trains(tmp_path, corpus):
     """Float64, 20 steps of Adam with clipping and dropout: parameters, optimizer moments and the
@@ -246,10 +240,11 @@ class SecondRank:
     rank, size = 1, 2
 
 
-def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(tmp_path, corpus):
+def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(text_file, tmp_path):
     """What rank 0 sends the others, from a real run; a process whose seqkit version or corpus
     differs stops before training with a line naming its rank and the fix."""
     from seqkit import TrainConfig
+    corpus = text_file(len(shakespeare()))  # a corpus of its own, which the test changes and removes
     from seqkit.runs.directory import file_digest
     from seqkit.training.joining import follower
     from seqkit.training.trainer import Trainer
@@ -286,14 +281,3 @@ def test_an_error_in_one_process_ends_them_all_with_one_line(tmp_path, corpus):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "Error: rank 1 runs seqkit 0.0.9 but rank 0 runs" in result.stderr
     assert result.stderr.count("runs seqkit 0.0.9") == 1  # said once
-
-
-def test_workers_without_the_extra_say_how_to_install_it(monkeypatch):
-    from click.testing import CliRunner
-
-    from seqkit.cli import workers
-    from seqkit.cli.main import main
-    monkeypatch.setattr(workers.importlib.util, "find_spec", lambda name: None)
-    result = CliRunner().invoke(main, ["train", "--workers", "2"])
-    assert result.exit_code == 1
-    assert 'Error: --workers needs MPI: pip install "seqkit[mpi]"' in result.stderr

@@ -1,62 +1,20 @@
-"""Training end to end on small texts: exact resumption, reproducibility, every optimizer
-learning, start and end tokens from the data to the samples."""
+"""Training end to end on small texts through the Trainer: reproducibility, every optimizer
+learning, the learning-rate schedule over the run's length, start and end tokens from the data to
+the samples. (Resuming: test_resume.py.)"""
 import json
+import math
+import time
 
 import numpy as np
 import pytest
+from shared import small_config
 
 from seqkit.config import TrainConfig
-from seqkit.corpora import path as corpus_path
 from seqkit.lm import load
 from seqkit.optim.optimizers import OPTIMIZERS
-from seqkit.runs.checkpoint import load_arrays
 from seqkit.runs.directory import LATEST, METRICS
 from seqkit.text.options import BOS, EOS, TextOptions
 from seqkit.training.trainer import Trainer
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
-    path.write_text(corpus_path().read_text()[:3000])
-    return str(path)
-
-
-def small_config(corpus, **changes):
-    options = dict(corpus=corpus, hidden=24, layers=2, batch_size=4, seq_len=16, eval_every=5,
-                   sample_length=10, seed=3, dropout=0.2, lr_schedule="plateau", patience=0, warmup=0)
-    options.update(changes)
-    return TrainConfig(**options)
-
-
-def model_arrays(run_dir):
-    arrays, meta = load_arrays(run_dir / LATEST)
-    return {k: v for k, v in arrays.items() if not k.startswith("state.")}, meta
-
-
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_interrupted_and_resumed_run_ends_with_the_same_weights(corpus, tmp_path, cell):
-    """Stopped at step 7 (between evaluations, mid-epoch, with dropout, hidden state carried
-    and a plateau schedule), then resumed to 17: the same weights, optimizer moments and
-    generator state as one run of 17 steps."""
-    whole = Trainer.start(small_config(corpus, cell=cell, steps=17), tmp_path / "whole")
-    assert whole.run() == "done"
-    part = Trainer.start(small_config(corpus, cell=cell, steps=7), tmp_path / "part")
-    part.run()
-    assert part.position != 0 and part.state is not None
-    resumed = Trainer.resume(tmp_path / "part", steps=17)
-    assert resumed.step == 7
-    resumed.run()
-    (whole_arrays, whole_meta), (resumed_arrays, resumed_meta) = (
-        model_arrays(tmp_path / "whole"), model_arrays(tmp_path / "part"))
-    assert whole_arrays.keys() == resumed_arrays.keys()
-    for name in whole_arrays:
-        np.testing.assert_array_equal(resumed_arrays[name], whole_arrays[name], err_msg=name)
-    for key in ("step", "epoch", "position", "rng", "optimizer", "schedule"):
-        assert resumed_meta[key] == whole_meta[key], key
-    steps = [json.loads(line)["step"] for line in (tmp_path / "part" / METRICS).read_text().splitlines()
-             if json.loads(line)["kind"] == "train"]
-    assert steps == list(range(1, 18))
 
 
 def test_same_seed_gives_identical_checkpoint_bytes(corpus, tmp_path):
@@ -98,19 +56,30 @@ def test_word_level_frames_lines_and_samples_stop_at_the_end_token(tmp_path):
     assert lm.sample(length=50, temperature=0.5, count=5, seed=1) == ["the cat sat.\n" * 10] * 5
 
 
-def test_a_second_trainer_on_a_locked_run_directory_is_refused(corpus, tmp_path):
-    """While a trainer holds a run directory (from start or resume until run returns), another
-    cannot start or resume there; the lock goes when run returns."""
-    from seqkit.errors import TrainingError
-    from seqkit.runs.directory import lock_run_dir
-    first = Trainer.start(small_config(corpus, steps=2), tmp_path / "run")
-    with pytest.raises(TrainingError, match="in use by another seqkit train"):
-        Trainer.resume(tmp_path / "run")
-    with pytest.raises(TrainingError, match="in use by another seqkit train"):
-        Trainer.start(small_config(corpus, steps=2), tmp_path / "run")
-    first.run()
-    resumed = Trainer.resume(tmp_path / "run", steps=4)
-    with pytest.raises(TrainingError, match="in use"):
-        lock_run_dir(tmp_path / "run")
-    resumed.run()
-    lock_run_dir(tmp_path / "run").close()  # free again
+def test_a_cosine_run_spans_its_steps_after_warming_up(corpus, tmp_path):
+    """The rate each step used (metrics.jsonl) is the formula at progress step / steps."""
+    config = small_config(corpus, steps=20, eval_every=10, lr=0.01, lr_schedule="cosine", lr_floor=0.2, warmup=3)
+    Trainer.start(config, tmp_path / "run").run()
+    logged = [json.loads(line) for line in (tmp_path / "run" / METRICS).read_text().splitlines()]
+    rates = [r["lr"] for r in logged if r["kind"] == "train"]
+    expected = [0.01 * (0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * s / 20))) for s in range(20)]
+    expected[:3] = [e * (s + 1) / 3 for s, e in enumerate(expected[:3])]
+    assert rates == pytest.approx(expected, rel=1e-12)
+
+
+def test_progress_is_the_stopping_rule_nearest_to_its_end(corpus, tmp_path):
+    """With --time the cosine follows the wall clock; with several rules, the nearest counts."""
+    trainer = Trainer.start(small_config(corpus, steps=100, minutes=2.0, lr_schedule="cosine"), tmp_path / "a")
+    trainer.step, trainer._began = 10, time.monotonic() - 30
+    assert trainer.progress() == pytest.approx(0.25, abs=0.01)  # 30 s of 2 min, ahead of 10 of 100 steps
+    trainer.step = 80
+    assert trainer.progress() == 0.8
+    trainer.release()
+    epochs = Trainer.start(small_config(corpus, epochs=2, lr_schedule="cosine"), tmp_path / "b")
+    epochs.epoch, epochs.position = 1, (len(epochs.train_streams) - 1) // 2
+    assert epochs.progress() == pytest.approx(0.75, abs=0.01)
+    epochs.release()
+    clock = Trainer.start(small_config(corpus, minutes=2.0, lr_schedule="cosine"), tmp_path / "c")
+    clock.epoch, clock._began = 50, time.monotonic() - 60  # --time alone: no epoch limit
+    assert clock.config.epochs is None and clock.progress() == pytest.approx(0.5, abs=0.01)
+    clock.release()
