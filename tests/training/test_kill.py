@@ -14,10 +14,15 @@ from seqkit.runs.checkpoint import load_arrays
 from seqkit.training.trainer import Trainer
 
 SEQKIT = str(Path(sys.executable).parent / "seqkit")
-KILLS = 20
+KILLS = 8
 
 
-def test_sigkill_twenty_times_never_loses_the_run(corpus, tmp_path):
+def metric_lines(run):
+    path = run / "metrics.jsonl"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def test_sigkill_at_random_moments_never_loses_the_run(corpus, tmp_path):
     run = tmp_path / "run"
     # A checkpoint at every step: most of a step's time is spent writing one, so kills land there.
     start = [SEQKIT, "train", str(corpus), "-o", str(run), "--hidden", "32", "--layers", "1",
@@ -29,10 +34,11 @@ def test_sigkill_twenty_times_never_loses_the_run(corpus, tmp_path):
     for kill in range(KILLS):
         process = subprocess.Popen(start if kill == 0 else resume, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE)
-        said = process.stderr.readline().decode()  # "training on ..." or "resuming ...": startup is over
-        assert said.startswith(("training on", "resuming")), said + process.communicate()[1].decode()
-        time.sleep(rng.uniform(0.0, 1.5))  # the first step takes about a second more: kills hit it and later ones
-        assert process.poll() is None, process.communicate()[1].decode()
+        logged = metric_lines(run)
+        while metric_lines(run) == logged:  # startup is over once a step is logged
+            assert process.poll() is None, process.communicate()[1].decode()
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.5))  # a step and its checkpoint take ~25 ms: kills land anywhere in them
         process.send_signal(signal.SIGKILL)
         process.wait()
         lm = seqkit.load(run)  # loads, whatever moment the kill hit
