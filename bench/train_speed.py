@@ -6,6 +6,7 @@
     python bench/train_speed.py --onednn       # LSTM against PyTorch with and without oneDNN
     python bench/train_speed.py --word         # the word-level rows alone
     python bench/train_speed.py --row lstm 2 256 16 64   # rows of your own: cell layers hidden batch seq_len [vocab]
+    python bench/train_speed.py --default      # seqkit train's own model: char 2x256 LSTM, embedding 64
 
 A training step is what `seqkit train` does per chunk: embedding -> L recurrent layers ->
 linear -> softmax cross-entropy -> backward -> clip to global norm 5 -> Adam, float32,
@@ -23,6 +24,12 @@ products (forward, and twice that for backward); the peak it is set against is f
 (np.dot, 4096 x 4096) measured at the start of the same run with 1 and with 2 threads. Peak
 memory is the worker's peak resident set size during the timed steps above its size before
 the model was built.
+
+--default times what `seqkit train` trains by default, as the command steps it (Trainer's own
+step on the shipped corpus: embedding 64, dropout 0.1 after each layer, batch 16, 64 steps,
+clipping to norm 5, Adam at 4e-3, float32) against the same model in PyTorch (nn.Embedding 64,
+nn.LSTM(64, 256, 2, dropout=0.1) and nn.Dropout(0.1) on its output, nn.Linear, the same loss,
+clipping and optimiser), on the same token streams.
 
 The full run ends with a few LSTM rows timed a third way: PyTorch with its oneDNN RNN kernels
 switched off (torch.backends.mkldnn.enabled = False), which shows how much of PyTorch's LSTM
@@ -82,6 +89,49 @@ def seqkit_step(cell, layers, hidden, batch, seq_len, vocab=V):
     return step
 
 
+def seqkit_default_step():
+    """Trainer._train_step of `seqkit train`'s default run on the shipped corpus."""
+    import tempfile
+
+    from seqkit import TrainConfig, Trainer
+    trainer = Trainer.start(TrainConfig(steps=10 ** 9, seed=0), tempfile.mkdtemp() + "/run")
+    return trainer._train_step, trainer.config
+
+
+def torch_default_step():
+    """The same model, data and update in PyTorch."""
+    import tempfile
+
+    import torch
+
+    from seqkit import TrainConfig, Trainer
+    trainer = Trainer.start(TrainConfig(steps=10 ** 9, seed=0), tempfile.mkdtemp() + "/run")
+    config, streams, vocab = trainer.config, torch.from_numpy(trainer.train_streams.astype("int64")), len(trainer.vocab)
+    torch.manual_seed(0)
+    embedding = torch.nn.Embedding(vocab, config.embed)
+    rnn = torch.nn.LSTM(config.embed, config.hidden, config.layers, dropout=config.dropout)
+    dropout, output = torch.nn.Dropout(config.dropout), torch.nn.Linear(config.hidden, vocab)
+    parameters = [*embedding.parameters(), *rnn.parameters(), *output.parameters()]
+    optimizer = torch.optim.Adam(parameters, lr=config.lr)
+    where, state = [0], [None]
+
+    def step():
+        i, T = where[0], config.seq_len
+        if i + T + 1 > len(streams):
+            i, state[0] = 0, None
+        inputs, targets = streams[i:i + T], streams[i + 1:i + 1 + T]
+        where[0] = i + T
+        if state[0] is not None:
+            state[0] = tuple(s.detach() for s in state[0])
+        y, state[0] = rnn(embedding(inputs), state[0])
+        loss = torch.nn.functional.cross_entropy(output(dropout(y)).reshape(-1, vocab), targets.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, config.clip)
+        optimizer.step()
+    return step, config
+
+
 def torch_step(cell, layers, hidden, batch, seq_len, vocab=V):
     import torch
     torch.manual_seed(0)
@@ -121,7 +171,11 @@ def worker(framework, config, seconds):
     before = rss_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as clear:  # restart VmHWM, the peak RSS, from here
         clear.write("5")
-    step = (seqkit_step if framework == "seqkit" else torch_step)(cell, layers, hidden, batch, seq_len, *vocab)
+    if config[0] == "default":
+        step, trained = (seqkit_default_step if framework == "seqkit" else torch_default_step)()
+        batch, seq_len = trained.batch_size, trained.seq_len
+    else:
+        step = (seqkit_step if framework == "seqkit" else torch_step)(cell, layers, hidden, batch, seq_len, *vocab)
     start = time.perf_counter()
     step()
     first = time.perf_counter() - start
@@ -246,6 +300,7 @@ def main():
     parser.add_argument("--onednn", action="store_true",
                         help="only the LSTM rows against PyTorch with and without oneDNN (about 3 minutes)")
     parser.add_argument("--word", action="store_true", help="only the word-level rows (about a minute)")
+    parser.add_argument("--default", action="store_true", help="seqkit train's default model against PyTorch's")
     parser.add_argument("--row", nargs="+", action="append", metavar="CELL LAYERS HIDDEN BATCH SEQ_LEN [VOCAB]",
                         help="time this row alone (2 threads); repeat for more")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -278,6 +333,8 @@ def main():
         seconds = compile_seconds(options)
         print("Numba, to the end of a first training step of each cell: "
               + ", ".join(f"{s:.1f} s with {label}" for label, s in seconds.items()))
+    if options.default:
+        return default_row(options)
     if options.word or options.row:
         rows = [(cell, *map(int, numbers[:4]), 2, *map(int, numbers[4:])) for cell, *numbers in options.row or []]
         return main_table(WORD if options.word else rows, peaks, options)
@@ -298,6 +355,16 @@ def main_table(configs, peaks, options):
         print(f"{config_name(config):40s} {ours:12,.0f} {theirs:11,.0f} {ours / theirs:6.2f} {ours * flops / 1e9:11.1f} "
               f"{100 * ours * flops / 1e9 / peaks[threads]:5.0f}% {theirs * flops / 1e9:10.1f} "
               f"{memory['seqkit']:10.0f} {memory['torch']:9.0f}", flush=True)
+
+
+def default_row(options):
+    """seqkit train's default model, as the command steps it, against the same in PyTorch."""
+    config = ("default", 2, 256, 16, 64, 2)
+    median, memory, _ = measure(config, options)
+    ours, theirs = median["seqkit"], median["torch"]
+    print(f"\n{'seqkit train default: char LSTM 2x256, embed 64, dropout 0.1, batch 16, T 64, thr 2':86s}\n"
+          f"{'seqkit tok/s':>12s} {'torch tok/s':>11s} {'ratio':>6s} {'seqkit MiB':>10s} {'torch MiB':>9s}\n"
+          f"{ours:12,.0f} {theirs:11,.0f} {ours / theirs:6.2f} {memory['seqkit']:10.0f} {memory['torch']:9.0f}")
 
 
 def onednn_table(options):

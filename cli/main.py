@@ -88,7 +88,7 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
 @cloup.option_group(
     "Model",
     click.option("--cell", type=click.Choice(cells.names()), default=DEFAULT["cell"], show_default=True,
-                  help="Recurrent cell (plug-ins add more: see README, Adding a cell)."),
+                  help="Recurrent cell (plug-ins add more: see docs/cells.md)."),
     click.option("--nonlinearity", type=click.Choice(cells.option_choices("nonlinearity")),
                   default=DEFAULT["nonlinearity"], show_default=True, help="Activation of the rnn cell."),
     click.option("--layers", type=POSITIVE, default=DEFAULT["layers"], show_default=True, help="Stacked recurrent layers."),
@@ -138,7 +138,7 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
     click.option("--lr-schedule", type=click.Choice(SCHEDULES),
                   help="Learning-rate schedule; cosine spans the run to its first stopping rule (--steps, "
                        "--epochs or --time). [default: step with --lr-decay-every, epoch with --lr-decay-after, "
-                       "else constant]"),
+                       "else cosine]"),
     click.option("--lr-decay", type=Finite(0, 1, min_open=True), default=DEFAULT["lr_decay"], show_default=True,
                   help="Factor of each learning-rate decay (step and plateau schedules)."),
     click.option("--lr-decay-every", type=click.IntRange(min=0), default=DEFAULT["lr_decay_every"], show_default=True,
@@ -172,7 +172,7 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
     Under `mpiexec -n N`, the N processes train one model together."""
     if workers and workers > (os.cpu_count() or 1):
         raise click.UsageError(f"--workers {workers} is more than this machine's {os.cpu_count()} CPUs: start at "
-                               f"most that many here, or more across machines with mpiexec (see README)")
+                               f"most that many here, or more across machines with mpiexec (see docs/parallel.md)")
     if plot and not has_matplotlib():
         raise click.UsageError('--plot needs matplotlib: pip install "seqkit[plot]"')
     if (best or extend_vocab) and not init_from:

@@ -1,5 +1,6 @@
-"""How many BLAS threads a process takes when MPI started several on one machine. Imported by
-seqkit/__init__.py before NumPy, because OpenBLAS reads its thread count once, when it loads."""
+"""How many BLAS threads a process takes when MPI started several on one machine, and how long
+they spin when idle. Imported by seqkit/__init__.py before NumPy, because OpenBLAS reads its
+settings once, when it loads."""
 import os
 
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -28,10 +29,18 @@ def local_processes(environ=os.environ):
     return launcher_count(LOCAL_PROCESSES, environ)
 
 
+# OpenBLAS's idle threads spin for 2**28 cycles after each product before they sleep; a
+# recurrence that runs on threads of its own between two products would share its cores with
+# them (seqkit.cells.recurrence), at half its speed or worse. 2**4 cycles: they sleep at once.
+THREAD_TIMEOUT = ("OPENBLAS_THREAD_TIMEOUT", "4")
+
+
 def share_cores(environ=os.environ):
     """Give each of the local processes (cores / local processes) BLAS threads, unless the user
     chose a count: N processes with all the cores each would oversubscribe them N times, which
-    slows multi-threaded BLAS tenfold or more."""
+    slows multi-threaded BLAS tenfold or more. And let idle BLAS threads sleep at once (unless
+    the user set OPENBLAS_THREAD_TIMEOUT)."""
+    environ.setdefault(*THREAD_TIMEOUT)
     processes = local_processes(environ)
     if processes > 1 and not any(name in environ for name in THREAD_VARIABLES):
         for name in THREAD_VARIABLES:  # OpenBLAS's, and MKL's in NumPy builds that use it

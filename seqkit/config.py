@@ -10,7 +10,7 @@ level), `dropout` None (WORD_DROPOUT at word level, CHAR_DROPOUT at char level),
 is, else cosine), and `corpus` made absolute.
 
 The defaults are those that reached the lowest held-out loss per CPU-minute in bench/quality.py
-(README: What the defaults reach): small batches of short sequences at a high rate, warmed up
+(docs/quality.md): small batches of short sequences at a high rate, warmed up
 and decayed along a cosine over the run, an embedding at char level too; a little dropout at
 char level and Zaremba et al.'s (2014) 0.5 at word level, where a corpus holds far fewer tokens
 and a few minutes pass over it dozens of times.
@@ -36,7 +36,7 @@ AUTO = "auto"  # embed: decided by the level (see the module docstring)
 EPOCHS = 10  # a run given no stopping rule stops after this many epochs
 MAX_EVAL_SAMPLE = 100_000  # tokens of the sample at each evaluation, at most: longer ones are seqkit sample's
 CHAR_EMBED = 64  # the char-level embedding: N(0, 1) rows learn faster than one-hot input
-CHAR_DROPOUT, WORD_DROPOUT = 0.1, 0.5  # the dropout by level (README: What the defaults reach)
+CHAR_DROPOUT, WORD_DROPOUT = 0.1, 0.5  # the dropout by level (docs/quality.md)
 # The fields the policy derives from others, unresolved.
 DERIVED = {"embed": AUTO, "dropout": None, "lr_schedule": None, "epochs": None}
 # Fields added since 0.1.0 whose defaults change a run, with the values that runs saved

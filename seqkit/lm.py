@@ -105,7 +105,7 @@ def load(run, best=False, **options):
     """The LanguageModel saved in a run directory (its latest checkpoint, or with best=True the
     one with the lowest validation loss), or in a checkpoint file of one (best.npz, latest.npz),
     or in a .safetensors file (`seqkit export`'s, or a PyTorch state dict's given the options of
-    seqkit.interop.read: vocab=, level=, ...). Nothing is unpickled; mismatches raise CheckpointError."""
+    seqkit.runs.interop.read: vocab=, level=, ...). Nothing is unpickled; mismatches raise CheckpointError."""
     if Path(run).suffix == ".safetensors":
         if best:
             raise ValueError(f"best=True picks a run directory's best checkpoint, but {run} is a .safetensors "

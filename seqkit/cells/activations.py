@@ -1,16 +1,17 @@
-"""The nonlinearities the kernels share, compiled inline into each of them.
+"""The nonlinearities the kernels share, compiled inline into each of them, and the row loops
+that apply them.
 
 They are built on `exp_nonpositive`, an exp written in plain arithmetic (Cephes' range
 reduction and polynomials) instead of a call into libm: LLVM can then vectorize the loops that
 use it, which it cannot do with a libm call (the PyPI llvmlite has no vector math library).
 In a vectorized loop it costs a fraction of a libm call per element; its error stays within
-1 unit in the last place in float32 and 1.5 in float64 (tests/test_activations.py).
+1 unit in the last place in float32 and 1.5 in float64 (tests/cells/test_activations.py).
 
 `one` is 1 in the argument's dtype (the caller's x.dtype.type(1)), so float32 math stays
 float32: a bare literal would promote every operation to float64 and back.
 
 Numba's on-disk cache keys a kernel on its own file only: after editing this file, delete
-seqkit/cells/__pycache__ and seqkit/__pycache__ so that no kernel keeps the old code.
+seqkit/cells/__pycache__ (and that of every module whose kernels call these) so that no kernel keeps the old code.
 """
 import numpy as np
 from llvmlite import ir
@@ -122,6 +123,29 @@ def relu_of_sum(out, a, bias):
 
 
 @kernel
+def sigmoid_of_biased(out, bias, one):
+    """out = sigmoid(out + bias), elementwise over 1-d arrays, in place."""
+    for k in range(out.size):
+        out[k] = sigmoid(out[k] + bias[k], one)
+
+
+@kernel
+def tanh_of_biased(out, bias, one):
+    """out = tanh(out + bias), elementwise over 1-d arrays, in place."""
+    for k in range(out.size):
+        out[k] = tanh(out[k] + bias[k], one)
+
+
+@kernel
+def relu_of_biased(out, bias):
+    """out = max(out + bias, 0), elementwise over 1-d arrays, in place."""
+    zero = out.dtype.type(0)
+    for k in range(out.size):
+        s = out[k] + bias[k]
+        out[k] = s if s > zero else zero
+
+
+@kernel
 def column_sums(rows, out):
     """out (M,) = rows (N, M) summed over its rows, accumulated in the arrays' dtype."""
     out[:] = 0
@@ -129,50 +153,3 @@ def column_sums(rows, out):
         row = rows[n]
         for m in range(out.size):
             out[m] += row[m]
-
-
-TURNED_BATCHES = (8, 64)  # from, below: the batches whose per-step product goes the other way round
-
-
-@kernel
-def hidden_product(h_prev, weight_hh, out):
-    """out (B, G*H) = h_prev (B, H) @ weight_hh.T, the per-step product of a recurrence. From a
-    batch of 8 to 63 it is computed as weight_hh @ h_prev.T and transposed: OpenBLAS runs that
-    orientation 1.2-1.9x as fast there, transpose included, but slower at batch 64 and at 1
-    (bench/blas_peer.py and sampling, 2-core Intel Xeon, SkylakeX kernels)."""
-    if not TURNED_BATCHES[0] <= h_prev.shape[0] < TURNED_BATCHES[1]:
-        np.dot(h_prev, weight_hh.T, out)
-        return
-    product = np.empty((weight_hh.shape[0], h_prev.shape[0]), h_prev.dtype)
-    np.dot(weight_hh, h_prev.T, product)
-    out[:] = product.T
-
-
-TURNED_GRADIENT_BATCHES, TURNED_GRADIENT_SIZE = (8, 64), 2 ** 17  # from, to (inclusive); least weight_hh.size
-
-
-@kernel
-def weight_for_gradient(weight_hh, batch):
-    """What gradient_product needs besides weight_hh at this batch, as a pair: where the product
-    runs turned, weight_hh.T as a C-contiguous copy and an (H, batch) array for the product;
-    elsewhere two empty arrays. Made once per backward, used every step."""
-    if (TURNED_GRADIENT_BATCHES[0] <= batch <= TURNED_GRADIENT_BATCHES[1]
-            and weight_hh.size >= TURNED_GRADIENT_SIZE):
-        return np.ascontiguousarray(weight_hh.T), np.empty((weight_hh.shape[1], batch), weight_hh.dtype)
-    empty = np.empty((0, 0), weight_hh.dtype)
-    return empty, empty
-
-
-@kernel
-def gradient_product(dgates, weight_hh, turned, out):
-    """out (B, H) = dgates (B, G*H) @ weight_hh, the per-step product of a backward recurrence.
-    Where weight_for_gradient's pair `turned` holds weight_hh.T (batches 8-64, weights of 2**17
-    entries or more) it is computed as weight_hh.T @ dgates.T and transposed: OpenBLAS runs that 1.0-2.1x as fast
-    there, transpose included, and slower on small weights (2-core Intel Xeon, SkylakeX kernels;
-    bench/step_profile.py)."""
-    weight_hh_t, product = turned
-    if weight_hh_t.size == 0:
-        np.dot(dgates, weight_hh, out)
-        return
-    np.dot(weight_hh_t, dgates.T, product)
-    out[:] = product.T

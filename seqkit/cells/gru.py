@@ -6,52 +6,82 @@
     h' = (1 - z) * n + z * h
 
 The three gates are stacked along the last axis (3H), blocks in order r, z, n, as in PyTorch's
-weight_ih (3H, I) and weight_hh (3H, H). State h: states[0]. Cache per step (B, 4H): the
-post-activation gates (B, 3H), then hn = W_hn h + b_hn (B, H), each a contiguous block.
-Scratch per step (B, 3H): dhproj, the gradient of h @ weight_hh.T + bias_hh, which differs from
-that of xproj in the n block. The signatures are those of seqkit.cells.
+weight_ih (3H, I) and weight_hh (3H, H). State h: states[0]. Cache per step (B, 4H), a row
+each: the post-activation gates r, z, n (3H), then hn = W_hn h + b_hn (H). Scratch per step
+(B, 3H): dhproj, the gradient of h @ weight_hh.T + bias_hh, which differs from that of xproj
+in the n block. The signatures are those of seqkit.cells.registry.
+
+The sequence kernels run on packed weights (seqkit.cells.recurrence): a forward panel holds
+the three gate blocks of 2 W hidden units; the r and z products accumulate onto xproj_t, the
+n product (W_hn h) goes to hn, and the gates are finished while they are in the cache. The
+step kernels are the plain per-step version (products by BLAS); gru_step_packed is the
+sampler's, to the bit what the sequence kernels compute.
 """
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells.activations import (
-    column_sums,
-    gradient_product,
-    hidden_product,
-    sigmoid_of_sum,
-    tanh,
-    weight_for_gradient,
+from seqkit.cells.activations import column_sums, sigmoid_of_biased, sigmoid_of_sum, tanh
+from seqkit.cells.recurrence import (
+    backward_columns,
+    forward_columns,
+    pack_backward,
+    pack_forward,
+    panel_product,
+    run_split,
+    threads_for,
+    wait_for,
 )
 from seqkit.cells.registry import Cell, Kernels
+from seqkit.cells.vector import lanes, tile_rows
+
+GATES = 3
+FORWARD_GROUPS, FORWARD_TILE = 2, 2  # a forward panel: 2 unit groups of each gate; a tile: one gate's two
+BACKWARD_GROUPS = 4  # unit groups of W hidden units in a backward panel (and vectors in its tile)
+FORWARD_ROWS, BACKWARD_ROWS = tile_rows(FORWARD_TILE), tile_rows(BACKWARD_GROUPS)
 
 
 @kernel
-def _gates_and_hn(cache_t):
-    """The cache of one step as its two blocks: gates (B, 3H) and hn (B, H)."""
-    B, H = cache_t.shape[0], cache_t.shape[1] // 4
-    flat = cache_t.reshape(B * 4 * H)
-    return flat[:B * 3 * H].reshape(B, 3 * H), flat[B * 3 * H:].reshape(B, H)
+def _layout(H):
+    """Where the forward tiles of each gate write and start from: r and z onto xproj_t's blocks,
+    n (W_hn h) into the cache's hn block, from zero."""
+    return np.array([0, H, 3 * H]), np.array([0, H, -1])
 
 
 @kernel
 def gru_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
     """One step: states[0, t] -> states[0, t + 1]; cache_t receives the gates r, z, n and hn."""
     h_prev, h = states[0, t], states[0, t + 1]
-    gates, hn = _gates_and_hn(cache_t)
     H, one = h.shape[1], h.dtype.type(1)
-    hidden_product(h_prev, weight_hh, gates)
+    product = np.dot(h_prev, weight_hh.T)
     for b in range(h.shape[0]):
-        row, x = gates[b], xproj_t[b]
+        row, x, p = cache_t[b], xproj_t[b], product[b]
+        row[:2 * H] = p[:2 * H]
+        row[3 * H:] = p[2 * H:]
         sigmoid_of_sum(row[:2 * H], x[:2 * H], bias_hh[:2 * H], one)  # r, z
-        _gru_state(row[:H], row[H:2 * H], row[2 * H:], x[2 * H:], bias_hh[2 * H:], h_prev[b], hn[b], h[b], one)
+    _finish_gates(cache_t, xproj_t, bias_hh, h_prev, h, 0, H, False)
+
+
+@kernel
+def _finish_gates(cache_t, xproj_t, bias_hh, h_prev, h, lo, hi, add_rz_bias):
+    """The units [lo, hi) of every row, where the cache holds r and z (before their bias and
+    sigmoid when add_rz_bias) and hn holds W_hn h_prev: hn = W_hn h_prev + b_hn, n = tanh(xn +
+    r * hn), h = (1 - z) * n + z * h_prev."""
+    H, one = h.shape[1], h.dtype.type(1)
+    for b in range(h.shape[0]):
+        row, x = cache_t[b], xproj_t[b]
+        if add_rz_bias:
+            sigmoid_of_biased(row[lo:hi], bias_hh[lo:hi], one)
+            sigmoid_of_biased(row[H + lo:H + hi], bias_hh[H + lo:H + hi], one)
+        _gru_state(row[lo:hi], row[H + lo:H + hi], row[2 * H + lo:2 * H + hi], x[2 * H + lo:2 * H + hi],
+                   bias_hh[2 * H + lo:2 * H + hi], h_prev[b, lo:hi], row[3 * H + lo:3 * H + hi], h[b, lo:hi], one)
 
 
 @kernel
 def _gru_state(r, z, n, xn, bias_hn, h_prev, hn, h, one):
-    """Over one row, where n holds W_hn h_prev on entry: hn = W_hn h_prev + b_hn,
+    """Over one row, where hn holds W_hn h_prev on entry: hn = W_hn h_prev + b_hn,
     n = tanh(xn + r * hn) and h = (1 - z) * n + z * h_prev."""
     for j in range(h.size):
-        hn[j] = n[j] + bias_hn[j]
+        hn[j] += bias_hn[j]
         n[j] = tanh(xn[j] + r[j] * hn[j], one)
         h[j] = (one - z[j]) * n[j] + z[j] * h_prev[j]
 
@@ -60,25 +90,25 @@ def _gru_state(r, z, n, xn, bias_hn, h_prev, hn, h, one):
 def gru_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
     """Back through one step: dstate (1, B, H) = dLoss/dh after it. Writes dxproj_t (B, 3H),
     scratch_t (B, 3H) = dhproj (the gradient of h_prev @ weight_hh.T + bias_hh) and dstate_prev."""
-    _step_backward(dstate, states, t, cache_t, weight_hh, weight_for_gradient(weight_hh, dxproj_t.shape[0]),
-                   dxproj_t, dstate_prev, scratch_t)
+    dh, h_prev, dh_prev = dstate[0], states[0, t], dstate_prev[0]
+    H = h_prev.shape[1]
+    _gate_gradients(cache_t, dh, h_prev, dxproj_t, scratch_t, 0, H)
+    np.dot(scratch_t, weight_hh, dh_prev)
+    _add_reset_path(cache_t, dh, dh_prev, 0, H)
 
 
 @kernel
-def _step_backward(dstate, states, t, cache_t, weight_hh, turned, dxproj_t, dstate_prev, scratch_t):
-    """gru_step_backward, given weight_for_gradient's pair (the sequence's backward makes it
-    once; gru_step_backward, once a step)."""
-    dh, h_prev, dhproj, dh_prev = dstate[0], states[0, t], scratch_t, dstate_prev[0]
-    gates, hn = _gates_and_hn(cache_t)
+def _gate_gradients(cache_t, dh, h_prev, dxproj_t, dhproj_t, lo, hi):
+    """The units [lo, hi) of every row: dxproj_t's r, z and n blocks, and dhproj_t's (its r and
+    z as dxproj_t's, its n block the gradient of hn)."""
     H, one = h_prev.shape[1], h_prev.dtype.type(1)
     for b in range(h_prev.shape[0]):
-        row, dx, dhp = gates[b], dxproj_t[b], dhproj[b]
-        _gru_gate_gradients(row[:H], row[H:2 * H], row[2 * H:], hn[b], h_prev[b], dh[b],
-                            dx[:H], dx[H:2 * H], dx[2 * H:], dhp[2 * H:], one)
-        dhp[:2 * H] = dx[:2 * H]
-    gradient_product(dhproj, weight_hh, turned, dh_prev)
-    for b in range(h_prev.shape[0]):
-        _add_product(dh[b], gates[b, H:2 * H], dh_prev[b])
+        row, dx, dhp = cache_t[b], dxproj_t[b], dhproj_t[b]
+        _gru_gate_gradients(row[lo:hi], row[H + lo:H + hi], row[2 * H + lo:2 * H + hi], row[3 * H + lo:3 * H + hi],
+                            h_prev[b, lo:hi], dh[b, lo:hi], dx[lo:hi], dx[H + lo:H + hi], dx[2 * H + lo:2 * H + hi],
+                            dhp[2 * H + lo:2 * H + hi], one)
+        dhp[lo:hi] = dx[lo:hi]
+        dhp[H + lo:H + hi] = dx[H + lo:H + hi]
 
 
 @kernel
@@ -93,34 +123,97 @@ def _gru_gate_gradients(r, z, n, hn, h_prev, dh, dr, dz, dn, dhn, one):
 
 
 @kernel
-def _add_product(a, b, out):
-    """out += a * b, elementwise over 1-d arrays."""
-    for j in range(out.size):
-        out[j] += a[j] * b[j]
+def _add_reset_path(cache_t, dh, dh_prev, lo, hi):
+    """dh_prev += dh * z over the units [lo, hi): the path through h' = ... + z * h."""
+    H = dh.shape[1]
+    for b in range(dh.shape[0]):
+        z, d, out = cache_t[b, H + lo:H + hi], dh[b, lo:hi], dh_prev[b, lo:hi]
+        for j in range(out.size):
+            out[j] += d[j] * z[j]
 
 
 @kernel
-def gru_forward(xproj, states, weight_hh, bias_hh, cache):
-    """T steps of gru_step_forward: states (1, T + 1, B, H), cache (T, B, 4H)."""
+def _forward_units(xproj, states, packed, bias_hh, cache, columns, rows, first, stop, flags, thread):
+    """gru_forward for the hidden units of the panels [first, stop), one thread's share."""
+    H = states.shape[3]
+    span = packed.shape[2] // GATES
+    lo, hi = first * span, min(stop * span, H)
     for t in range(xproj.shape[0]):
-        gru_step_forward(xproj[t], states, t, weight_hh, bias_hh, cache[t])
+        for p in range(first, stop):
+            panel_product(states[0, t], packed, p, H, xproj[t], cache[t], columns, FORWARD_TILE, rows)
+        _finish_gates(cache[t], xproj[t], bias_hh, states[0, t], states[0, t + 1], lo, hi, True)
+        wait_for(flags, thread, t + 1)
+
+
+def gru_forward(xproj, states, weight_hh, bias_hh, cache):
+    """T steps: states (1, T + 1, B, H), cache (T, B, 4H), on weights packed for the sequence."""
+    B, H = states.shape[2], states.shape[3]
+    width = lanes(states.dtype)
+    packed = pack_forward(weight_hh, GATES, FORWARD_GROUPS, width)
+    columns = forward_columns(H, FORWARD_GROUPS, width, *_layout(H), FORWARD_TILE)
+    run_split(_forward_units, (xproj, states, packed, bias_hh, cache, columns, FORWARD_ROWS), packed.shape[0],
+              threads_for(2 * B * GATES * H * H, packed.shape[0]))
 
 
 @kernel
-def gru_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
-    """BPTT through gru_forward (see seqkit.cells for the arguments); scratch (T, B, 3H)."""
+def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, rows, dxproj, scratch, dh, dinitial,
+                    first, stop, flags, thread):
+    """gru_backward's recurrence for the hidden units of the panels [first, stop): each step's
+    gate gradients for these units, then (once every thread has written its units' gradients)
+    their share of dh_prev = dy[t - 1] + dhproj_t @ W_hh + dh * z. dh (2, B, H): the state's
+    gradient, in turn."""
     T, B, H = dy.shape
-    dstate = dfinal.copy()
-    dstate[0] += dy[T - 1]
-    turned = weight_for_gradient(weight_hh, B)
+    lo, hi = first * packed.shape[2], min(stop * packed.shape[2], H)
+    dh[0, :, lo:hi] = dfinal[0, :, lo:hi] + dy[T - 1, :, lo:hi]
     for t in range(T - 1, -1, -1):
-        _step_backward(dstate, states, t, cache[t], weight_hh, turned, dxproj[t], dinitial, scratch[t])
-        if t > 0:
-            np.add(dinitial, dy[t - 1], dstate)
-    dhproj_rows = scratch.reshape(T * B, 3 * H)
-    np.dot(dhproj_rows.T, states[0, :T].reshape(T * B, H), dweight_hh)
-    column_sums(dhproj_rows, dbias_hh)
+        now, then = (T - 1 - t) % 2, (T - t) % 2
+        _gate_gradients(cache[t], dh[now], states[0, t], dxproj[t], scratch[t], lo, hi)
+        wait_for(flags, thread, T - t)
+        out = dh[then] if t > 0 else dinitial[0]
+        for p in range(first, stop):
+            panel_product(scratch[t], packed, p, GATES * H, dy[t - 1] if t > 0 else dy[0], out,
+                          from_dy if t > 0 else from_zero, BACKWARD_GROUPS, rows)
+        _add_reset_path(cache[t], dh[now], out, lo, hi)
+
+
+@kernel
+def _weight_gradients(scratch, states, dweight_hh, dbias_hh):
+    """dweight_hh = sum over steps of dhproj_t.T @ h_prev, dbias_hh the sum of dhproj's rows."""
+    T, B, GH = scratch.shape
+    rows = scratch.reshape(T * B, GH)
+    np.dot(rows.T, states[0, :T].reshape(T * B, states.shape[3]), dweight_hh)
+    column_sums(rows, dbias_hh)
+
+
+def gru_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
+    """BPTT through gru_forward (see seqkit.cells.registry for the arguments); scratch (T, B, 3H)."""
+    T, B, H = dy.shape
+    width = lanes(dy.dtype)
+    packed = pack_backward(weight_hh, BACKWARD_GROUPS, width)
+    from_dy, from_zero = (backward_columns(H, BACKWARD_GROUPS, width, start) for start in (True, False))
+    dh = np.empty((2, B, H), dy.dtype)
+    run_split(_backward_units, (dy, dfinal, states, cache, packed, from_dy, from_zero, BACKWARD_ROWS, dxproj, scratch,
+                                dh, dinitial), packed.shape[0], threads_for(2 * B * GATES * H * H, packed.shape[0]))
+    _weight_gradients(scratch, states, dweight_hh, dbias_hh)
+
+
+def gru_pack(weight_hh):
+    """weight_hh (3H, H) packed for gru_step_packed, as one 2-d array."""
+    packed = pack_forward(weight_hh, GATES, FORWARD_GROUPS, lanes(weight_hh.dtype))
+    return packed.reshape(-1, packed.shape[2])
+
+
+@kernel
+def gru_step_packed(xproj_t, states, t, packed, bias_hh, cache_t):
+    """gru_step_forward on gru_pack's weights, as gru_forward computes a step."""
+    H = states.shape[3]
+    panels = packed.reshape(-1, H, packed.shape[1])
+    width = packed.shape[1] // (GATES * FORWARD_GROUPS)
+    columns = forward_columns(H, FORWARD_GROUPS, width, *_layout(H), FORWARD_TILE)
+    for p in range(panels.shape[0]):
+        panel_product(states[0, t], panels, p, H, xproj_t, cache_t, columns, FORWARD_TILE, FORWARD_ROWS)
+    _finish_gates(cache_t, xproj_t, bias_hh, states[0, t], states[0, t + 1], 0, H, True)
 
 
 CELL = Cell("gru", gates=3, state_size=1, cache_size=4, scratch_size=3,
-            kernels=Kernels(gru_step_forward, gru_step_backward, gru_forward, gru_backward))
+            kernels=Kernels(gru_step_forward, gru_step_backward, gru_forward, gru_backward, gru_pack, gru_step_packed))

@@ -8,21 +8,36 @@
 The four gates are stacked along the last axis (4H), blocks in order i, f, g, o, as in
 PyTorch's weight_ih (4H, I) and weight_hh (4H, H). State (h, c): states[0] is h, states[1] c.
 Cache per step: the post-activation gates (B, 4H). No scratch. The signatures are those of
-seqkit.cells; the input arrives projected, xproj = x @ weight_ih.T + bias_ih.
+seqkit.cells.registry; the input arrives projected, xproj = x @ weight_ih.T + bias_ih.
+
+The sequence kernels run the recurrence on packed weights (seqkit.cells.recurrence): a forward
+panel holds the four gate blocks of W hidden units, its product accumulates onto xproj_t, and
+the gate nonlinearities and the state update run on the step's gates while they are in the
+cache; the hidden units are shared between threads. The step kernels are the plain
+per-step version (products by BLAS) for a layer stepped from Python; the sampler steps on
+packed weights (lstm_step_packed), to the bit what the sequence kernels compute.
 """
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells.activations import (
-    column_sums,
-    gradient_product,
-    hidden_product,
-    sigmoid_of_sum,
-    tanh,
-    tanh_of_sum,
-    weight_for_gradient,
+from seqkit.cells.activations import column_sums, sigmoid_of_biased, sigmoid_of_sum, tanh, tanh_of_biased, tanh_of_sum
+from seqkit.cells.recurrence import (
+    backward_columns,
+    forward_columns,
+    pack_backward,
+    pack_forward,
+    panel_product,
+    run_split,
+    threads_for,
+    wait_for,
 )
 from seqkit.cells.registry import Cell, Kernels
+from seqkit.cells.vector import lanes, tile_rows
+
+GATES = 4
+FORWARD_TILE = 2  # vectors a forward tile: a panel's four gate blocks, two at a time
+BACKWARD_GROUPS = 4  # unit groups of W hidden units in a backward panel (and vectors in its tile)
+FORWARD_ROWS, BACKWARD_ROWS = tile_rows(FORWARD_TILE), tile_rows(BACKWARD_GROUPS)
 
 
 @kernel
@@ -30,7 +45,7 @@ def lstm_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
     """One step: states[:, t] -> states[:, t + 1]; cache_t (B, 4H) receives the gates i, f, g, o."""
     h_prev, c_prev, h, c, gates = states[0, t], states[1, t], states[0, t + 1], states[1, t + 1], cache_t
     H, one = h.shape[1], h.dtype.type(1)
-    hidden_product(h_prev, weight_hh, gates)
+    np.dot(h_prev, weight_hh.T, gates)
     for b in range(h.shape[0]):
         row, x = gates[b], xproj_t[b]
         sigmoid_of_sum(row[:2 * H], x[:2 * H], bias_hh[:2 * H], one)  # i, f
@@ -51,22 +66,20 @@ def _lstm_state(i, f, g, o, c_prev, c, h, one):
 def lstm_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
     """Back through one step: dstate (2, B, H) = dLoss/d(h, c) after it. Writes dxproj_t (B, 4H),
     the gradient of the gate pre-activations (also that of bias_hh), and dstate_prev (2, B, H)."""
-    _step_backward(dstate, states, t, cache_t, weight_hh, weight_for_gradient(weight_hh, dxproj_t.shape[0]),
-                   dxproj_t, dstate_prev)
-
-
-@kernel
-def _step_backward(dstate, states, t, cache_t, weight_hh, turned, dxproj_t, dstate_prev):
-    """lstm_step_backward, given weight_for_gradient's pair (the sequence's backward makes it
-    once; lstm_step_backward, once a step)."""
     dh, dc, c_prev, c, gates = dstate[0], dstate[1], states[1, t], states[1, t + 1], cache_t
     H, one = c.shape[1], c.dtype.type(1)
     for b in range(c.shape[0]):
-        row, drow = gates[b], dxproj_t[b]
-        _lstm_gate_gradients(row[:H], row[H:2 * H], row[2 * H:3 * H], row[3 * H:], c_prev[b], c[b],
-                             dh[b], dc[b], drow[:H], drow[H:2 * H], drow[2 * H:3 * H], drow[3 * H:],
-                             dstate_prev[1, b], one)
-    gradient_product(dxproj_t, weight_hh, turned, dstate_prev[0])
+        _gate_gradients(gates[b], dxproj_t[b], 0, H, H, c_prev[b], c[b], dh[b], dc[b], dstate_prev[1, b], one)
+    np.dot(dxproj_t, weight_hh, dstate_prev[0])
+
+
+@kernel
+def _gate_gradients(row, drow, lo, hi, H, c_prev, c, dh, dc, dc_prev, one):
+    """The units [lo, hi) of one row: the gates' pre-activation gradients into drow (4H,) and
+    dc_prev, from dh and dc (c_prev, c, dh, dc, dc_prev: the row's (H,) arrays)."""
+    _lstm_gate_gradients(row[lo:hi], row[H + lo:H + hi], row[2 * H + lo:2 * H + hi], row[3 * H + lo:3 * H + hi],
+                         c_prev[lo:hi], c[lo:hi], dh[lo:hi], dc[lo:hi], drow[lo:hi], drow[H + lo:H + hi],
+                         drow[2 * H + lo:2 * H + hi], drow[3 * H + lo:3 * H + hi], dc_prev[lo:hi], one)
 
 
 @kernel
@@ -83,28 +96,121 @@ def _lstm_gate_gradients(i, f, g, o, c_prev, c, dh, dc, di, df, dg, do, dc_prev,
 
 
 @kernel
-def lstm_forward(xproj, states, weight_hh, bias_hh, cache):
-    """T steps of lstm_step_forward: states (2, T + 1, B, H), cache (T, B, 4H)."""
-    for t in range(xproj.shape[0]):
-        lstm_step_forward(xproj[t], states, t, weight_hh, bias_hh, cache[t])
+def _gates_to_state(gates, bias_hh, c_prev, c, h, lo, hi):
+    """The units [lo, hi) of every row: gates (B, 4H) hold xproj_t + h_prev @ W_hh.T; they get
+    bias_hh and their nonlinearities in place, and give c and h."""
+    H, one = c.shape[1], c.dtype.type(1)
+    for b in range(gates.shape[0]):
+        row = gates[b]
+        sigmoid_of_biased(row[lo:hi], bias_hh[lo:hi], one)
+        sigmoid_of_biased(row[H + lo:H + hi], bias_hh[H + lo:H + hi], one)
+        tanh_of_biased(row[2 * H + lo:2 * H + hi], bias_hh[2 * H + lo:2 * H + hi], one)
+        sigmoid_of_biased(row[3 * H + lo:3 * H + hi], bias_hh[3 * H + lo:3 * H + hi], one)
+        _lstm_state(row[lo:hi], row[H + lo:H + hi], row[2 * H + lo:2 * H + hi], row[3 * H + lo:3 * H + hi],
+                    c_prev[b, lo:hi], c[b, lo:hi], h[b, lo:hi], one)
 
 
 @kernel
-def lstm_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
-    """BPTT through lstm_forward (see seqkit.cells for the arguments)."""
+def _copy_units(source, target, lo, hi):
+    """target[b, g H + j] = source[b, g H + j] for every row b, gate block g and unit j in [lo, hi):
+    xproj_t read in order, so that the tiles then add their products to it where it is cached."""
+    H = target.shape[1] // GATES
+    for b in range(target.shape[0]):
+        for g in range(GATES):
+            target[b, g * H + lo:g * H + hi] = source[b, g * H + lo:g * H + hi]
+
+
+@kernel
+def _forward_units(xproj, states, packed, bias_hh, cache, columns, rows, first, stop, flags, thread):
+    """lstm_forward for the hidden units of the panels [first, stop), one thread's share."""
+    H = states.shape[3]
+    width = packed.shape[2] // GATES
+    lo, hi = first * width, min(stop * width, H)
+    for t in range(xproj.shape[0]):
+        _copy_units(xproj[t], cache[t], lo, hi)
+        for p in range(first, stop):
+            panel_product(states[0, t], packed, p, H, cache[t], cache[t], columns, FORWARD_TILE, rows)
+        _gates_to_state(cache[t], bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], lo, hi)
+        wait_for(flags, thread, t + 1)
+
+
+def lstm_forward(xproj, states, weight_hh, bias_hh, cache):
+    """T steps: states (2, T + 1, B, H), cache (T, B, 4H), on weights packed for the sequence."""
+    B, H = states.shape[2], states.shape[3]
+    width = lanes(states.dtype)
+    packed = pack_forward(weight_hh, GATES, 1, width)
+    blocks = np.arange(GATES) * H
+    columns = forward_columns(H, 1, width, blocks, blocks, FORWARD_TILE)
+    run_split(_forward_units, (xproj, states, packed, bias_hh, cache, columns, FORWARD_ROWS),
+              packed.shape[0], threads_for(2 * B * GATES * H * H, packed.shape[0]))
+
+
+@kernel
+def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, rows, dxproj, dh, dc, dinitial,
+                    first, stop, flags, thread):
+    """lstm_backward's recurrence for the hidden units of the panels [first, stop): each step's
+    gate gradients for these units, then (once every thread has written its units' gradients)
+    their share of dh_prev = dy[t - 1] + dxproj_t @ W_hh. dh, dc (2, B, H): the state gradient,
+    in turn."""
     T, B, H = dy.shape
-    dstate = dfinal.copy()
-    dstate[0] += dy[T - 1]
-    turned = weight_for_gradient(weight_hh, B)
+    lo, hi = first * packed.shape[2], min(stop * packed.shape[2], H)
+    one = states.dtype.type(1)
+    dh[0, :, lo:hi] = dfinal[0, :, lo:hi] + dy[T - 1, :, lo:hi]
+    dc[0, :, lo:hi] = dfinal[1, :, lo:hi]
     for t in range(T - 1, -1, -1):
-        # dinitial serves as every step's dstate_prev: after step 0 it holds the answer.
-        _step_backward(dstate, states, t, cache[t], weight_hh, turned, dxproj[t], dinitial)
-        if t > 0:
-            dstate[:] = dinitial
-            dstate[0] += dy[t - 1]
-    dpre_rows = dxproj.reshape(T * B, 4 * H)
-    np.dot(dpre_rows.T, states[0, :T].reshape(T * B, H), dweight_hh)
-    column_sums(dpre_rows, dbias_hh)
+        now, then = (T - 1 - t) % 2, (T - t) % 2
+        dc_prev = dc[then] if t > 0 else dinitial[1]
+        for b in range(B):
+            _gate_gradients(cache[t, b], dxproj[t, b], lo, hi, H, states[1, t, b], states[1, t + 1, b], dh[now, b],
+                            dc[now, b], dc_prev[b], one)
+        wait_for(flags, thread, T - t)
+        for p in range(first, stop):
+            if t > 0:
+                panel_product(dxproj[t], packed, p, GATES * H, dy[t - 1], dh[then], from_dy, BACKWARD_GROUPS, rows)
+            else:
+                panel_product(dxproj[t], packed, p, GATES * H, dy[0], dinitial[0], from_zero, BACKWARD_GROUPS, rows)
+
+
+@kernel
+def _weight_gradients(dxproj, states, dweight_hh, dbias_hh):
+    """dweight_hh = sum over steps of dxproj_t.T @ h_prev, dbias_hh the sum of dxproj's rows:
+    one product over all T * B rows."""
+    T, B, GH = dxproj.shape
+    rows = dxproj.reshape(T * B, GH)
+    np.dot(rows.T, states[0, :T].reshape(T * B, states.shape[3]), dweight_hh)
+    column_sums(rows, dbias_hh)
+
+
+def lstm_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
+    """BPTT through lstm_forward (see seqkit.cells.registry for the arguments)."""
+    T, B, H = dy.shape
+    width = lanes(dy.dtype)
+    packed = pack_backward(weight_hh, BACKWARD_GROUPS, width)
+    from_dy, from_zero = (backward_columns(H, BACKWARD_GROUPS, width, start) for start in (True, False))
+    dh, dc = np.empty((2, B, H), dy.dtype), np.empty((2, B, H), dy.dtype)
+    run_split(_backward_units, (dy, dfinal, states, cache, packed, from_dy, from_zero, BACKWARD_ROWS,
+                                dxproj, dh, dc, dinitial), packed.shape[0],
+              threads_for(2 * B * GATES * H * H, packed.shape[0]))
+    _weight_gradients(dxproj, states, dweight_hh, dbias_hh)
+
+
+def lstm_pack(weight_hh):
+    """weight_hh (4H, H) packed for lstm_step_packed, as one 2-d array."""
+    packed = pack_forward(weight_hh, GATES, 1, lanes(weight_hh.dtype))
+    return packed.reshape(-1, packed.shape[2])
+
+
+@kernel
+def lstm_step_packed(xproj_t, states, t, packed, bias_hh, cache_t):
+    """lstm_step_forward on lstm_pack's weights, as lstm_forward computes a step."""
+    H = states.shape[3]
+    panels = packed.reshape(-1, H, packed.shape[1])
+    width = packed.shape[1] // GATES
+    blocks = np.arange(GATES) * H
+    columns = forward_columns(H, 1, width, blocks, blocks, FORWARD_TILE)
+    for p in range(panels.shape[0]):
+        panel_product(states[0, t], panels, p, H, xproj_t, cache_t, columns, FORWARD_TILE, FORWARD_ROWS)
+    _gates_to_state(cache_t, bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], 0, H)
 
 
 def set_forget_bias(params, hidden_size, forget_bias):
@@ -117,5 +223,6 @@ def set_forget_bias(params, hidden_size, forget_bias):
 
 
 CELL = Cell("lstm", gates=4, state_size=2, cache_size=4,
-            kernels=Kernels(lstm_step_forward, lstm_step_backward, lstm_forward, lstm_backward),
+            kernels=Kernels(lstm_step_forward, lstm_step_backward, lstm_forward, lstm_backward, lstm_pack,
+                            lstm_step_packed),
             options={"forget_bias": None}, initialize=set_forget_bias)

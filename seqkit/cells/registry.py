@@ -24,8 +24,14 @@ order inputs, weights, outputs, scratch.
         the final state: writes dxproj (T, B, G*H), dinitial (S, B, H), dweight_hh (G*H, H) and
         dbias_hh (G*H,); scratch (T, B, K) is the cell's own.
 
-The compiled sampler calls step_forward through a first-class function pointer, so a cell
-added from outside seqkit samples at compiled speed with no edit to seqkit. Cells from other
+The step kernels are compiled (Numba); forward and backward may be compiled too or plain Python
+functions that call compiled pieces (the built-in cells run their recurrence on weights packed
+once per sequence, on threads of their own: seqkit.cells.recurrence). A cell may also give
+pack(weight_hh) -> a 2-d array, and step_packed, step_forward's signature taking that array
+for weight_hh: the sampler then steps on weights it packs once.
+
+The compiled sampler calls step_forward (or step_packed) through a first-class function
+pointer, so a cell added from outside seqkit samples at compiled speed with no edit to seqkit. Cells from other
 packages register through the entry-point group "seqkit.cells": an entry point that names a
 Cell (`mycell = mypackage.cells:MY_CELL` in the package's metadata) is registered, under the
 Cell's name, the first time the registry is read.
@@ -39,11 +45,16 @@ ENTRY_POINT_GROUP = "seqkit.cells"
 
 
 class Kernels(NamedTuple):
-    """The four compiled kernels of a cell, with the signatures of the module docstring."""
+    """The four kernels of a cell, with the signatures of the module docstring; and, optionally,
+    the step on packed weights that the compiled sampler takes instead of step_forward: pack
+    (weight_hh -> a 2-d array of its dtype, made once) and step_packed (step_forward's
+    signature, with that array for weight_hh)."""
     step_forward: Callable
     step_backward: Callable
     forward: Callable
     backward: Callable
+    pack: Callable | None = None
+    step_packed: Callable | None = None
 
 
 @dataclass(frozen=True)

@@ -3,30 +3,42 @@
     h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh),    act = tanh or relu
 
 One gate block (G = 1). State h: states[0], post-activation. No cache (backward derives the
-activation's derivative from h) and no scratch. The four verbs come in a tanh and a relu
-version, the same code with the activation fixed, so that each has the signature of
-seqkit.cells and the sampler can call it through a function pointer.
+activation's derivative from h) and no scratch. The verbs come in a tanh and a relu version,
+the same code with the activation fixed, so that each has the signature of
+seqkit.cells.registry and the sampler can call its step through a function pointer.
+
+The sequence kernels run on packed weights (seqkit.cells.recurrence): a forward panel holds 2 W
+hidden units, its product accumulates onto xproj_t straight into the next state, where the
+activation is applied. The step kernels are the plain per-step version (products by BLAS);
+the packed steps are the sampler's, to the bit what the sequence kernels compute.
 """
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells.activations import (
-    column_sums,
-    gradient_product,
-    hidden_product,
-    relu_of_sum,
-    tanh_of_sum,
-    weight_for_gradient,
+from seqkit.cells.activations import column_sums, relu_of_biased, relu_of_sum, tanh_of_biased, tanh_of_sum
+from seqkit.cells.recurrence import (
+    backward_columns,
+    forward_columns,
+    pack_backward,
+    pack_forward,
+    panel_product,
+    run_split,
+    threads_for,
+    wait_for,
 )
 from seqkit.cells.registry import Cell, Kernels
+from seqkit.cells.vector import lanes, tile_rows
 
 NONLINEARITIES = ("tanh", "relu")
+FORWARD_GROUPS = FORWARD_TILE = 2  # a forward panel and its tile: 2 unit groups of W hidden units
+BACKWARD_GROUPS = 4  # unit groups of W hidden units in a backward panel (and vectors in its tile)
+FORWARD_ROWS, BACKWARD_ROWS = tile_rows(FORWARD_TILE), tile_rows(BACKWARD_GROUPS)
 
 
 @kernel
 def _step_forward(xproj_t, h_prev, weight_hh, bias_hh, relu, h):
     """h = act(xproj_t + h_prev @ weight_hh.T + bias_hh), all (B, H)."""
-    hidden_product(h_prev, weight_hh, h)
+    np.dot(h_prev, weight_hh.T, h)
     one = h.dtype.type(1)
     for b in range(h.shape[0]):
         if relu:
@@ -36,12 +48,28 @@ def _step_forward(xproj_t, h_prev, weight_hh, bias_hh, relu, h):
 
 
 @kernel
-def _step_backward(dh, h, weight_hh, turned, relu, dpre, dh_prev):
-    """dpre = dh * act'(pre-activation) from the output h; dh_prev = dpre @ weight_hh (turned:
-    weight_for_gradient's pair, made once per backward)."""
+def _activate(h, bias_hh, relu, lo, hi):
+    """h = act(h + bias_hh) over the units [lo, hi) of every row, in place."""
+    one = h.dtype.type(1)
     for b in range(h.shape[0]):
-        _activation_gradient(dh[b], h[b], relu, dpre[b])
-    gradient_product(dpre, weight_hh, turned, dh_prev)
+        if relu:
+            relu_of_biased(h[b, lo:hi], bias_hh[lo:hi])
+        else:
+            tanh_of_biased(h[b, lo:hi], bias_hh[lo:hi], one)
+
+
+@kernel
+def _step_backward(dh, h, weight_hh, relu, dpre, dh_prev):
+    """dpre = dh * act'(pre-activation) from the output h; dh_prev = dpre @ weight_hh."""
+    _activation_gradients(dh, h, relu, dpre, 0, h.shape[1])
+    np.dot(dpre, weight_hh, dh_prev)
+
+
+@kernel
+def _activation_gradients(dh, h, relu, dpre, lo, hi):
+    """dpre = dh * act'(pre-activation) over the units [lo, hi) of every row, from h = act(...)."""
+    for b in range(h.shape[0]):
+        _activation_gradient(dh[b, lo:hi], h[b, lo:hi], relu, dpre[b, lo:hi])
 
 
 @kernel
@@ -56,17 +84,84 @@ def _activation_gradient(dh, h, relu, dpre):
 
 
 @kernel
+def _columns(H, width):
+    """The forward tiles' columns: onto xproj_t, into the next state."""
+    return forward_columns(H, FORWARD_GROUPS, width, np.zeros(1, np.int64), np.zeros(1, np.int64), FORWARD_TILE)
+
+
+@kernel
+def _forward_units(xproj, states, packed, bias_hh, relu, columns, rows, first, stop, flags, thread):
+    """The forward recurrence for the hidden units of the panels [first, stop), one thread's share."""
+    H = states.shape[3]
+    lo, hi = first * packed.shape[2], min(stop * packed.shape[2], H)
+    for t in range(xproj.shape[0]):
+        for p in range(first, stop):
+            panel_product(states[0, t], packed, p, H, xproj[t], states[0, t + 1], columns, FORWARD_TILE, rows)
+        _activate(states[0, t + 1], bias_hh, relu, lo, hi)
+        wait_for(flags, thread, t + 1)
+
+
+def _forward(xproj, states, weight_hh, bias_hh, relu):
+    B, H = states.shape[2], states.shape[3]
+    width = lanes(states.dtype)
+    packed = pack_forward(weight_hh, 1, FORWARD_GROUPS, width)
+    run_split(_forward_units, (xproj, states, packed, bias_hh, relu, _columns(H, width), FORWARD_ROWS),
+              packed.shape[0], threads_for(2 * B * H * H, packed.shape[0]))
+
+
+@kernel
+def _backward_units(dy, dfinal, states, packed, relu, from_dy, from_zero, rows, dxproj, dh, dinitial,
+                    first, stop, flags, thread):
+    """The backward recurrence for the hidden units of the panels [first, stop): each step's
+    pre-activation gradients for these units, then (once every thread has written its units')
+    their share of dh_prev = dy[t - 1] + dpre_t @ W_hh. dh (2, B, H): the state's gradient, in turn."""
+    T, B, H = dy.shape
+    lo, hi = first * packed.shape[2], min(stop * packed.shape[2], H)
+    dh[0, :, lo:hi] = dfinal[0, :, lo:hi] + dy[T - 1, :, lo:hi]
+    for t in range(T - 1, -1, -1):
+        now, then = (T - 1 - t) % 2, (T - t) % 2
+        _activation_gradients(dh[now], states[0, t + 1], relu, dxproj[t], lo, hi)
+        wait_for(flags, thread, T - t)
+        for p in range(first, stop):
+            if t > 0:
+                panel_product(dxproj[t], packed, p, H, dy[t - 1], dh[then], from_dy, BACKWARD_GROUPS, rows)
+            else:
+                panel_product(dxproj[t], packed, p, H, dy[0], dinitial[0], from_zero, BACKWARD_GROUPS, rows)
+
+
+@kernel
+def _weight_gradients(dxproj, states, dweight_hh, dbias_hh):
+    T, B, H = dxproj.shape
+    rows = dxproj.reshape(T * B, H)
+    np.dot(rows.T, states[0, :T].reshape(T * B, H), dweight_hh)
+    column_sums(rows, dbias_hh)
+
+
 def _backward(dy, dfinal, states, weight_hh, relu, dxproj, dinitial, dweight_hh, dbias_hh):
     T, B, H = dy.shape
-    dh = dfinal[0] + dy[T - 1]
-    turned = weight_for_gradient(weight_hh, B)
-    for t in range(T - 1, -1, -1):
-        _step_backward(dh, states[0, t + 1], weight_hh, turned, relu, dxproj[t], dinitial[0])  # dinitial as dh_prev
-        if t > 0:
-            np.add(dinitial[0], dy[t - 1], dh)
-    dpre_rows = dxproj.reshape(T * B, H)
-    np.dot(dpre_rows.T, states[0, :T].reshape(T * B, H), dweight_hh)
-    column_sums(dpre_rows, dbias_hh)
+    width = lanes(dy.dtype)
+    packed = pack_backward(weight_hh, BACKWARD_GROUPS, width)
+    from_dy, from_zero = (backward_columns(H, BACKWARD_GROUPS, width, start) for start in (True, False))
+    dh = np.empty((2, B, H), dy.dtype)
+    run_split(_backward_units, (dy, dfinal, states, packed, relu, from_dy, from_zero, BACKWARD_ROWS, dxproj, dh,
+                                dinitial), packed.shape[0], threads_for(2 * B * H * H, packed.shape[0]))
+    _weight_gradients(dxproj, states, dweight_hh, dbias_hh)
+
+
+def rnn_pack(weight_hh):
+    """weight_hh (H, H) packed for the packed steps, as one 2-d array."""
+    packed = pack_forward(weight_hh, 1, FORWARD_GROUPS, lanes(weight_hh.dtype))
+    return packed.reshape(-1, packed.shape[2])
+
+
+@kernel
+def _step_packed(xproj_t, states, t, packed, bias_hh, relu):
+    H = states.shape[3]
+    panels = packed.reshape(-1, H, packed.shape[1])
+    columns = _columns(H, packed.shape[1] // FORWARD_GROUPS)
+    for p in range(panels.shape[0]):
+        panel_product(states[0, t], panels, p, H, xproj_t, states[0, t + 1], columns, FORWARD_TILE, FORWARD_ROWS)
+    _activate(states[0, t + 1], bias_hh, relu, 0, H)
 
 
 @kernel
@@ -76,19 +171,20 @@ def rnn_tanh_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
 
 @kernel
 def rnn_tanh_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
-    _step_backward(dstate[0], states[0, t + 1], weight_hh, weight_for_gradient(weight_hh, dxproj_t.shape[0]), False,
-                   dxproj_t, dstate_prev[0])
+    _step_backward(dstate[0], states[0, t + 1], weight_hh, False, dxproj_t, dstate_prev[0])
 
 
-@kernel
 def rnn_tanh_forward(xproj, states, weight_hh, bias_hh, cache):
-    for t in range(xproj.shape[0]):
-        _step_forward(xproj[t], states[0, t], weight_hh, bias_hh, False, states[0, t + 1])
+    _forward(xproj, states, weight_hh, bias_hh, False)
 
 
-@kernel
 def rnn_tanh_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
     _backward(dy, dfinal, states, weight_hh, False, dxproj, dinitial, dweight_hh, dbias_hh)
+
+
+@kernel
+def rnn_tanh_step_packed(xproj_t, states, t, packed, bias_hh, cache_t):
+    _step_packed(xproj_t, states, t, packed, bias_hh, False)
 
 
 @kernel
@@ -98,23 +194,26 @@ def rnn_relu_step_forward(xproj_t, states, t, weight_hh, bias_hh, cache_t):
 
 @kernel
 def rnn_relu_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_prev, scratch_t):
-    _step_backward(dstate[0], states[0, t + 1], weight_hh, weight_for_gradient(weight_hh, dxproj_t.shape[0]), True,
-                   dxproj_t, dstate_prev[0])
+    _step_backward(dstate[0], states[0, t + 1], weight_hh, True, dxproj_t, dstate_prev[0])
 
 
-@kernel
 def rnn_relu_forward(xproj, states, weight_hh, bias_hh, cache):
-    for t in range(xproj.shape[0]):
-        _step_forward(xproj[t], states[0, t], weight_hh, bias_hh, True, states[0, t + 1])
+    _forward(xproj, states, weight_hh, bias_hh, True)
 
 
-@kernel
 def rnn_relu_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
     _backward(dy, dfinal, states, weight_hh, True, dxproj, dinitial, dweight_hh, dbias_hh)
 
 
-TANH = Kernels(rnn_tanh_step_forward, rnn_tanh_step_backward, rnn_tanh_forward, rnn_tanh_backward)
-RELU = Kernels(rnn_relu_step_forward, rnn_relu_step_backward, rnn_relu_forward, rnn_relu_backward)
+@kernel
+def rnn_relu_step_packed(xproj_t, states, t, packed, bias_hh, cache_t):
+    _step_packed(xproj_t, states, t, packed, bias_hh, True)
+
+
+TANH = Kernels(rnn_tanh_step_forward, rnn_tanh_step_backward, rnn_tanh_forward, rnn_tanh_backward, rnn_pack,
+               rnn_tanh_step_packed)
+RELU = Kernels(rnn_relu_step_forward, rnn_relu_step_backward, rnn_relu_forward, rnn_relu_backward, rnn_pack,
+               rnn_relu_step_packed)
 
 CELL = Cell("rnn", gates=1, state_size=1, kernels=TANH,
             options={"nonlinearity": "tanh"}, choices={"nonlinearity": NONLINEARITIES},

@@ -111,12 +111,13 @@ def _draw_block(step, one_hot, embedding, input_weight, weight_ih, weight_hh, bi
     tokens drawn: n, or with stop_at_end fewer, the first eos the last of them. The state of
     the last token drawn is not computed: the next call's feed starts with that token.
 
-    step: the cell's step_forward (seqkit.cells). Layer 0 reads embedding rows, or with one_hot a
-    column of input_weight (its weight_ih); layer k > 0 has weight_ih[k - 1]; weight_hh, bias_ih
-    and bias_hh are stacked over the L layers. states (L, S, 2, 1, H): each layer's state in
+    step: the cell's step_packed, with weight_hh its packed weights, or its step_forward
+    (seqkit.cells.registry). Layer 0 reads embedding rows, or with one_hot a column of
+    input_weight (its weight_ih); layer k > 0 has weight_ih[k - 1]; weight_hh, bias_ih and
+    bias_hh are stacked over the L layers. states (L, S, 2, 1, H): each layer's state in
     [:, :, 0], carried from call to call (the step writes [:, :, 1], copied back); cache (1, C)
     is the step's. banned ids are never drawn."""
-    L, GH = weight_hh.shape[0], weight_hh.shape[1]
+    L, GH = bias_ih.shape[0], bias_ih.shape[1]
     dtype = output_weight.dtype
     xproj = np.empty((1, GH), dtype)
     logits, probs = np.empty((1, output_weight.shape[0]), dtype), np.empty(output_weight.shape[0])
@@ -175,12 +176,16 @@ class Sampler:
         check_sampling_options(temperature, top_k, top_p)
         p, layers, dtype = model.parameters, [layer.params for layer in model.layers], model.dtype
         first, H = model.layers[0], model.layers[0].hidden_size
-        stacked = [np.stack([params[name] for params in layers]) for name in ("weight_hh", "bias_ih", "bias_hh")]
+        kernels = first.kernels
+        # The step on weights packed once here where the cell has one, else its plain step.
+        step, pack = (kernels.step_packed, kernels.pack) if kernels.step_packed else (kernels.step_forward, None)
+        recurrent = np.stack([pack(params["weight_hh"]) if pack else params["weight_hh"] for params in layers])
+        stacked = [recurrent] + [np.stack([params[name] for params in layers]) for name in ("bias_ih", "bias_hh")]
         later_weight_ih = (np.stack([params["weight_ih"] for params in layers[1:]]) if len(layers) > 1
                            else np.empty((0, first.gates * H, H), dtype))
         embedding = np.zeros((1, 1), dtype) if model.one_hot else p["embedding.weight"]
         self.draw_block = compiled_drawer(dtype)
-        self.weights = (first.kernels.step_forward, model.one_hot, embedding, layers[0]["weight_ih"],
+        self.weights = (step, model.one_hot, embedding, layers[0]["weight_ih"],
                         later_weight_ih, *stacked, model.output_weight, p["output.bias"])
         self.states = np.zeros((len(layers), first.state_size, 2, 1, H), dtype)
         self.cache = np.empty((1, first.cell.cache_size * H), dtype)

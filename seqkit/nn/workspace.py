@@ -3,7 +3,7 @@
 A training step needs hundreds of megabytes of activations and gradients of the same shapes
 every time. Allocated afresh, each large array is mapped from the operating system and
 zeroed page by page on first touch, which costs a small model a large share of its step
-(README, Performance). A Workspace hands out the same arrays again instead, by name.
+(docs/performance.md). A Workspace hands out the same arrays again instead, by name.
 
 The arrays a forward pass writes into a Workspace are its cache for backward: a later
 forward with the same Workspace overwrites them. The Trainer runs forward, backward, forward,

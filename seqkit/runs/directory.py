@@ -89,7 +89,7 @@ def new_run_dir(config, root="runs"):
 
 def write_run_files(run_dir, config, vocab, init_from=None):
     """config.json and vocab.json of a new run, the corpus's digest recorded for --resume, and
-    init_from (seqkit.finetune.Source.record) for a run that started from another."""
+    init_from (seqkit.training.finetune.Source.record) for a run that started from another."""
     run_dir = Path(run_dir)
     saved = {"seqkit_version": _version.__version__, "config": config.to_dict(), "vocab_size": len(vocab),
              "corpus_sha256": file_digest(corpus_path(config))}

@@ -1,7 +1,7 @@
 """Training: truncated backpropagation through time over parallel streams, evaluation,
 checkpoints and exact resumption.
 
-The token stream is cut into B parallel streams (seqkit.data.batchify) and consumed in chunks
+The token stream is cut into B parallel streams (seqkit.text.batching.batchify) and consumed in chunks
 of T rows; the hidden state is carried from one chunk to the next (reset at each epoch start)
 and gradients stop at chunk borders, as char-rnn and Zaremba et al. train. Everything a
 resumed run needs to continue bit for bit (weights, optimizer moments, schedule, the dropout
@@ -56,10 +56,10 @@ SUMMED_EXTRAS = 3  # after the gradients in the buffer processes sum: the loss, 
 
 class Trainer:
     """One training run in a run directory. Build it with Trainer.start or Trainer.resume, or in
-    a group of processes with seqkit.joining.join."""
+    a group of processes with seqkit.training.joining.join."""
 
     def __init__(self, config, run_dir, vocab, ids, group=ALONE):
-        """Prefer start, resume and seqkit.joining.join; `ids` is the training corpus, encoded by vocab; group:
+        """Prefer start, resume and seqkit.training.joining.join; `ids` is the training corpus, encoded by vocab; group:
         the processes that train together (seqkit.training.group), this one alone by default."""
         self.config, self.run_dir, self.vocab, self.group = config, Path(run_dir), vocab, group
         check_split(config.batch_size, group.size)
@@ -91,7 +91,7 @@ class Trainer:
     def start(cls, config: TrainConfig, run_dir: str | os.PathLike, group: Any = ALONE,
               init_from: Any = None) -> "Trainer":
         """A fresh run: builds the vocabulary from the corpus and writes config.json and vocab.json.
-        init_from: a seqkit.finetune.Source whose weights and vocabulary the run starts from
+        init_from: a seqkit.training.finetune.Source whose weights and vocabulary the run starts from
         (config must have its architecture: Source.config_for). With a group of processes,
         rank 0 calls it inside join."""
         run_dir = Path(run_dir)
@@ -121,7 +121,7 @@ class Trainer:
         """Continue the run in run_dir from its latest checkpoint, exactly where it stopped.
         `changes`: config fields seqkit.training.resuming allows to change (the learning rate, the
         stopping rules, ...), each recorded in the run. With a group of processes, rank 0 calls
-        it inside seqkit.joining.join."""
+        it inside seqkit.training.joining.join."""
         run_dir = Path(run_dir)
         lock = lock_run_dir(run_dir)
         try:
@@ -152,7 +152,7 @@ class Trainer:
 
     def restore(self, arrays, meta):
         """Continue from a checkpoint (load_arrays's arrays and meta), taking the carried state
-        of this process's block of streams (Trainer.resume and seqkit.joining.join call it)."""
+        of this process's block of streams (Trainer.resume and seqkit.training.joining.join call it)."""
         restore_model(self.model, arrays, self.run_dir / LATEST)
         self.optimizer.load_state_dict(
             {k[len("optim."):]: v for k, v in arrays.items() if k.startswith("optim.")}, meta["optimizer"])

@@ -1,19 +1,10 @@
-"""The exp, the gate nonlinearities and the per-step products the kernels are built on, against
-NumPy."""
+"""The exp and the gate nonlinearities the kernels are built on, against NumPy (the per-step
+products are tests/cells/test_recurrence.py's)."""
 import numba
 import numpy as np
 import pytest
 
-from seqkit.cells.activations import (
-    TURNED_GRADIENT_BATCHES,
-    TURNED_GRADIENT_SIZE,
-    exp_nonpositive,
-    gradient_product,
-    hidden_product,
-    sigmoid,
-    tanh,
-    weight_for_gradient,
-)
+from seqkit.cells.activations import exp_nonpositive, sigmoid, tanh
 
 ULP = {np.float32: np.finfo(np.float32).eps, np.float64: np.finfo(np.float64).eps}
 
@@ -71,23 +62,3 @@ def test_sigmoid_and_tanh_match_numpy_and_never_overflow(dtype):
     assert np.all((ours_sigmoid >= 0) & (ours_sigmoid <= 1)) and np.all(np.abs(ours_tanh) <= 1)
     assert np.isnan(apply(sigmoid, np.array([np.nan], dtype))[0])
     assert np.isnan(apply(tanh, np.array([np.nan], dtype))[0])
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_per_step_products_equal_numpy_whichever_way_round_they_run(dtype):
-    """hidden_product and gradient_product run turned round at some batches and weight sizes;
-    at each, on both sides of every threshold, they give the plain product."""
-    rng = np.random.default_rng(0)
-    low, high = TURNED_GRADIENT_BATCHES
-    for gates, hidden in ((4, 16), (4, 182)):  # weight_hh below and above TURNED_GRADIENT_SIZE
-        weight_hh = rng.standard_normal((gates * hidden, hidden)).astype(dtype)
-        for batch in (1, low - 1, low, 32, 63, high, high + 1):
-            h, dgates = (rng.standard_normal(shape).astype(dtype) for shape in ((batch, hidden), (batch, gates * hidden)))
-            gates_out, hidden_out = np.empty((batch, gates * hidden), dtype), np.empty((batch, hidden), dtype)
-            hidden_product(h, weight_hh, gates_out)
-            np.testing.assert_allclose(gates_out, h @ weight_hh.T, rtol=1e-5, atol=1e-4)
-            weight_hh_t, product = weight_for_gradient(weight_hh, batch)
-            turned = low <= batch <= high and weight_hh.size >= TURNED_GRADIENT_SIZE
-            assert weight_hh_t.size == (weight_hh.size if turned else 0) and product.size == (batch * hidden if turned else 0)
-            gradient_product(dgates, weight_hh, (weight_hh_t, product), hidden_out)
-            np.testing.assert_allclose(hidden_out, dgates @ weight_hh, rtol=1e-5, atol=1e-4)

@@ -110,7 +110,10 @@ def test_local_processes_share_the_cores():
     assert "OPENBLAS_NUM_THREADS" not in chosen  # the user's choice stands
     alone = {}
     share_cores(alone)
-    assert alone == {}
+    assert alone == {"OPENBLAS_THREAD_TIMEOUT": "4"}  # idle BLAS threads sleep at once, whatever the processes
+    kept = {"OPENBLAS_THREAD_TIMEOUT": "20"}
+    share_cores(kept)
+    assert kept == {"OPENBLAS_THREAD_TIMEOUT": "20"}  # unless the user chose
 
 
 # --- real MPI jobs ------------------------------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""GFLOP/s of a recurrence's per-step products on one core: seqkit's packed micro-kernel
+(seqkit.cells.recurrence.panel_product) against OpenBLAS both ways round, as a share of the
+core's float32 FMA peak.
+
+    forward   gates (B, 4H) = xproj_t + h_{t-1} (B, H) @ W_hh.T      (LSTM: W_hh is (4H, H))
+              OpenBLAS: h @ W_hh.T, and W_hh @ h.T (the product turned; its transpose not counted)
+    backward  dh_{t-1} (B, H) = dgates_t (B, 4H) @ W_hh
+              OpenBLAS: dgates @ W_hh, and W_hh.T (a copy) @ dgates.T
+
+The peak is measured here, with twelve independent chains of vector FMAs. One thread throughout:
+OPENBLAS_NUM_THREADS=1 is set before NumPy loads. Each figure is the median of 9 runs of 64
+steps. About 2 minutes:
+
+    python bench/kernel_speed.py [--quick]
+"""
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from llvmlite import ir  # noqa: E402
+from numba import njit, types  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
+
+from seqkit.cells.recurrence import backward_columns, forward_columns, pack_backward, pack_forward, panel_product  # noqa: E402
+from seqkit.cells.vector import ISA, VECTOR_BYTES, lanes, tile_rows  # noqa: E402
+
+STEPS, RUNS = 64, 9
+GATES = 4
+
+
+@intrinsic
+def _fma_chains(typingctx, n, out):
+    """out (W,) = the sum of twelve chains of n vector FMAs each (their result keeps them live)."""
+    def codegen(context, builder, signature, args):
+        width = VECTOR_BYTES // 4
+        vector = ir.VectorType(ir.FloatType(), width)
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3),
+                                             f"llvm.fma.v{width}f32")
+        chains = [cgutils.alloca_once_value(builder, ir.Constant(vector, [float(i)] * width)) for i in range(12)]
+        a, b = ir.Constant(vector, [1.0000001] * width), ir.Constant(vector, [0.9999999] * width)
+        with cgutils.for_range(builder, args[0]):
+            for chain in chains:
+                builder.store(builder.call(fma, [builder.load(chain), a, b]), chain)
+        total = builder.load(chains[0])
+        for chain in chains[1:]:
+            total = builder.fadd(total, builder.load(chain))
+        data = context.make_array(signature.args[1])(context, builder, args[1]).data
+        builder.store(total, builder.bitcast(data, vector.as_pointer()), align=1)
+        return context.get_dummy_value()
+    return types.none(n, out), codegen
+
+
+@njit
+def _chains(n, out):
+    _fma_chains(n, out)
+
+
+def fma_peak():
+    """float32 GFLOP/s of one core at full FMA throughput."""
+    out = np.zeros(VECTOR_BYTES // 4, np.float32)
+    _chains(10, out)
+    n, best = 20_000_000, float("inf")
+    for _ in range(5):
+        began = time.perf_counter()
+        _chains(n, out)
+        best = min(best, time.perf_counter() - began)
+    return 12 * n * (VECTOR_BYTES // 4) * 2 / best / 1e9
+
+
+@njit
+def _forward_steps(h, packed, x, y, columns, rows):
+    for _ in range(STEPS):
+        for p in range(packed.shape[0]):
+            panel_product(h, packed, p, h.shape[1], x, y, columns, 2, rows)
+
+
+@njit
+def _backward_steps(d, packed, init, out, columns, groups, rows):
+    for _ in range(STEPS):
+        for p in range(packed.shape[0]):
+            panel_product(d, packed, p, d.shape[1], init, out, columns, groups, rows)
+
+
+def median_seconds(run):
+    run()
+    times = []
+    for _ in range(RUNS):
+        began = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - began)
+    return float(np.median(times)) / STEPS
+
+
+def cpu_model():
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def measure(B, H):
+    rng = np.random.default_rng(0)
+    weight = (rng.standard_normal((GATES * H, H)) / np.sqrt(H)).astype(np.float32)
+    h, x = rng.standard_normal((B, H)).astype(np.float32), rng.standard_normal((B, GATES * H)).astype(np.float32)
+    gates, width = np.empty_like(x), lanes(np.float32)
+    packed = pack_forward(weight, GATES, 1, width)
+    blocks = np.arange(GATES) * H
+    columns = forward_columns(H, 1, width, blocks, blocks, 2)
+    flops = 2 * B * GATES * H * H
+    forward = (median_seconds(lambda: _forward_steps(h, packed, x, gates, columns, tile_rows(2))),
+               median_seconds(lambda: [np.dot(h, weight.T, gates) for _ in range(STEPS)]),
+               median_seconds(lambda: [np.dot(weight, h.T) for _ in range(STEPS)]))
+    dgates, dh = x, np.empty_like(h)
+    backward_packed = pack_backward(weight, 4, width)
+    backward_cols = backward_columns(H, 4, width, True)
+    weight_t = np.ascontiguousarray(weight.T)
+    backward = (median_seconds(lambda: _backward_steps(dgates, backward_packed, h, dh, backward_cols, 4, tile_rows(4))),
+                median_seconds(lambda: [np.dot(dgates, weight, dh) for _ in range(STEPS)]),
+                median_seconds(lambda: [np.dot(weight_t, dgates.T) for _ in range(STEPS)]))
+    return [flops / s / 1e9 for s in forward], [flops / s / 1e9 for s in backward]
+
+
+def main():
+    quick = "--quick" in sys.argv
+    peak = fma_peak()
+    print(f"{cpu_model()}, {ISA} ({VECTOR_BYTES * 8}-bit vectors), OpenBLAS 1 thread, numpy {np.__version__}")
+    print(f"float32 FMA peak of one core: {peak:.1f} GFLOP/s; LSTM per-step products (4 gates), GFLOP/s and % of peak")
+    print(f"{'batch':>5} {'hidden':>6} | {'forward: seqkit':>16} {'OpenBLAS':>9} {'turned':>7} | "
+          f"{'backward: seqkit':>17} {'OpenBLAS':>9} {'turned':>7}")
+    batches, hiddens = ((1, 16, 64), (256, 1024)) if quick else ((1, 16, 32, 64), (128, 256, 512, 1024))
+    for H in hiddens:
+        for B in batches:
+            (ours, blas, turned), (bours, bblas, bturned) = measure(B, H)
+            print(f"{B:5d} {H:6d} | {ours:7.1f} ({100 * ours / peak:3.0f}%) {blas:9.1f} {turned:7.1f} | "
+                  f"{bours:8.1f} ({100 * bours / peak:3.0f}%) {bblas:9.1f} {bturned:7.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

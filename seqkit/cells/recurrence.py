@@ -1,0 +1,233 @@
+"""The per-step products of a recurrence on weights packed once per sequence, and the threads
+that share a recurrence's hidden units.
+
+Letters as in seqkit.cells.registry; W the lanes of a vector register (seqkit.cells.vector),
+U the unit groups of W hidden units that one panel holds.
+
+Forward, a step's product accumulates onto the projected input, gates = xproj_t + h_{t-1} @
+W_hh.T, with W_hh packed into panels: panel p holds the rows of every gate block for the U W
+hidden units from p U W, k-major, so a tile reads one contiguous row of vectors for each k:
+
+    forward[p, k, (g U + u) W + l] = W_hh[g H + (p U + u) W + l, k]        (0 for a unit >= H)
+
+Backward, dh_{t-1} = init + dgates_t @ W_hh, with W_hh packed by its columns:
+
+    backward[p, k, u W + l] = W_hh[k, (p U + u) W + l]
+
+A tile writes where a `columns` row says (seqkit.cells.vector.tile): for each of its vectors,
+the column of its first lane, the lanes that lie inside the array, and the column its initial
+value comes from (or -1: zero). Layouts are made once per sequence by forward_columns and
+backward_columns.
+
+Threads: each takes a fixed range of panels (its hidden units) for the whole sequence, so its
+share of the packed weights stays in its core's cache, and waits for the others once a step
+(wait_for). Every element's sum runs over k in the same order whichever tile or thread
+computes it, so results do not depend on the number of threads or the batch's split.
+"""
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from seqkit._jit import kernel
+from seqkit.cells.vector import observe, pause, prefetch, publish, tile
+
+MAX_ROWS = 8  # the most rows a tile has (tile_rows is at most this for the shapes used here)
+
+
+@kernel
+def pack_forward(weight_hh, gates, groups, width):
+    """The forward panels (P, H, gates * groups * width) of weight_hh (G H, H)."""
+    H = weight_hh.shape[1]
+    span = groups * width
+    panels = -(-H // span)
+    packed = np.zeros((panels, H, gates * span), weight_hh.dtype)
+    for p in range(panels):
+        for g in range(gates):
+            for u in range(groups):
+                for lane in range(width):
+                    unit = p * span + u * width + lane
+                    if unit < H:
+                        row = weight_hh[g * H + unit]
+                        column = (g * groups + u) * width + lane
+                        for k in range(H):
+                            packed[p, k, column] = row[k]
+    return packed
+
+
+@kernel
+def pack_backward(weight_hh, groups, width):
+    """The backward panels (P, G H, groups * width) of weight_hh (G H, H)."""
+    depth, H = weight_hh.shape
+    span = groups * width
+    panels = -(-H // span)
+    packed = np.zeros((panels, depth, span), weight_hh.dtype)
+    for p in range(panels):
+        for k in range(depth):
+            row = weight_hh[k]
+            for j in range(min(span, H - p * span)):
+                packed[p, k, j] = row[p * span + j]
+    return packed
+
+
+@kernel
+def forward_columns(H, groups, width, destinations, sources, per_tile):
+    """columns (P, tiles, 3 NV) for the forward tiles of every panel, NV = per_tile vectors a
+    tile: the vectors of a panel in order, gate g's written at column destinations[g] + unit
+    and started from sources[g] + unit (sources[g] < 0: from zero)."""
+    span = groups * width
+    panels, vectors = -(-H // span), destinations.size * groups
+    tiles = vectors // per_tile
+    columns = np.empty((panels, tiles, 3 * per_tile), np.int64)
+    for p in range(panels):
+        for v in range(vectors):
+            g, u = v // groups, v % groups
+            unit = p * span + u * width
+            t, i = v // per_tile, v % per_tile
+            columns[p, t, i] = destinations[g] + unit
+            columns[p, t, per_tile + i] = min(width, H - unit)
+            columns[p, t, 2 * per_tile + i] = sources[g] + unit if sources[g] >= 0 else -1
+    return columns
+
+
+@kernel
+def backward_columns(H, groups, width, from_init):
+    """columns (P, 1, 3 groups) for the backward tiles: panel p writes the U W units from p U W,
+    started from the same columns of the initial value if from_init, else from zero."""
+    span = groups * width
+    panels = -(-H // span)
+    columns = np.empty((panels, 1, 3 * groups), np.int64)
+    for p in range(panels):
+        for u in range(groups):
+            unit = p * span + u * width
+            columns[p, 0, u] = unit
+            columns[p, 0, groups + u] = min(width, H - unit)
+            columns[p, 0, 2 * groups + u] = unit if from_init else -1
+    return columns
+
+
+@kernel
+def panel_product(a, packed, p, depth, x, y, columns, per_tile, rows):
+    """For panel p and each of its tiles (columns[p]): y (B, .) = x (B, .) + a (B, depth) @ the
+    panel, in tiles of `rows` rows (the last tiles of B rows split evenly, none over `rows`).
+    While a tile runs, the next tile's operand is prefetched (the next panel's after the last)."""
+    B = a.shape[0]
+    a_flat, x_flat, y_flat, b = a.reshape(-1), x.reshape(-1), y.reshape(-1), packed.reshape(-1)
+    lda, ldx, ldy = a.shape[1], x.shape[1], y.shape[1]
+    panel_size, ldb, tiles = packed.shape[1] * packed.shape[2], packed.shape[2], columns.shape[1]
+    width = ldb // (tiles * per_tile)  # W: a panel row is tiles * per_tile vectors
+    for t in range(tiles):
+        cols, b_start = columns[p, t], p * panel_size + t * per_tile * width
+        b_next = b_start + per_tile * width if t + 1 < tiles else (p + 1) * panel_size
+        if b_next >= b.size:
+            b_next = -1
+        r = 0
+        while r < B:
+            left = B - r
+            n = rows if left >= 2 * rows else (left if left <= rows else (left + 1) // 2)
+            _tile(n, per_tile, a_flat, r * lda, lda, b, b_start, b_next, ldb, depth, x_flat, r * ldx, ldx, y_flat,
+                  r * ldy, ldy, cols)
+            r += n
+
+
+@kernel
+def prefetch_panel(columns, p, x, y):
+    """Bring the lines panel p's tiles will read of x and write of y (B, .) into the cache, ahead
+    of time: a step's rows are far apart in memory, where the CPU's own prefetching does not look."""
+    x_flat, y_flat = x.reshape(-1), y.reshape(-1)
+    vectors = columns.shape[2] // 3
+    for t in range(columns.shape[1]):
+        cols = columns[p, t]
+        for v in range(vectors):
+            if cols[vectors + v] > 0:
+                for b in range(y.shape[0]):
+                    prefetch(y_flat, b * y.shape[1] + cols[v], True)
+                    if cols[2 * vectors + v] >= 0:
+                        prefetch(x_flat, b * x.shape[1] + cols[2 * vectors + v], False)
+
+
+@kernel
+def _tile(n, per_tile, a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols):
+    """tile with n rows and per_tile vectors, both known only at run time: one branch a shape."""
+    if per_tile == 2:
+        _tile_2(n, a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols)
+    elif per_tile == 3:
+        _tile_3(n, a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols)
+    else:
+        _tile_4(n, a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols)
+
+
+def _rows_dispatch(vectors):
+    """A kernel running `tile` with n rows (1 <= n <= MAX_ROWS) and `vectors` vectors."""
+    def run(n, a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols):
+        if n == 1:
+            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 1, vectors)
+        elif n == 2:
+            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 2, vectors)
+        elif n == 3:
+            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 3, vectors)
+        elif n == 4:
+            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 4, vectors)
+        elif n == 5:
+            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 5, vectors)
+        elif n == 6:
+            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 6, vectors)
+        elif n == 7:
+            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 7, vectors)
+        else:
+            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 8, vectors)
+    return run
+
+
+_tile_2 = kernel(_rows_dispatch(2))
+_tile_3 = kernel(_rows_dispatch(3))
+_tile_4 = kernel(_rows_dispatch(4))
+
+
+@kernel
+def wait_for(flags, thread, step):
+    """Say that this thread has finished `step`, then wait until every thread has: the one
+    barrier a time step needs. flags (threads,) int64, zero when the sequence begins."""
+    publish(flags, thread, step)
+    for other in range(flags.size):
+        while observe(flags, other) < step:
+            pause()
+
+
+# --- threads ------------------------------------------------------------------------------------------
+MIN_THREAD_FLOPS = 1 << 20  # a step's product below this many FLOPs a thread runs on one thread
+_pool: ThreadPoolExecutor | None = None
+_split_lock = threading.Lock()  # one split recurrence at a time; a concurrent caller runs on one thread
+
+
+def threads_for(step_flops, panels):
+    """How many threads a recurrence of this many FLOPs a step and panels runs on: the cores
+    this process may use (SEQKIT_THREADS, or OPENBLAS_NUM_THREADS as seqkit.share_cores sets it
+    under mpiexec, bound them), each with at least MIN_THREAD_FLOPS a step and a panel."""
+    chosen = os.environ.get("SEQKIT_THREADS") or os.environ.get("OPENBLAS_NUM_THREADS") or ""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    limit = int(chosen) if chosen.isdigit() and int(chosen) > 0 else cores
+    return max(1, min(limit, cores, panels, int(step_flops // MIN_THREAD_FLOPS)))
+
+
+def run_split(kernel_, args, panels, threads):
+    """kernel_(*args, first, stop, flags, thread) on `threads` threads at once, thread i taking
+    the panels [first, stop) of an even split of `panels`; this thread runs the first share."""
+    global _pool
+    if threads > 1 and not _split_lock.acquire(blocking=False):
+        threads = 1
+    if threads == 1:
+        kernel_(*args, 0, panels, np.zeros(1, np.int64), 0)
+        return
+    try:
+        if _pool is None or _pool._max_workers < threads - 1:
+            _pool = ThreadPoolExecutor(max_workers=threads - 1, thread_name_prefix="seqkit-recurrence")
+        flags = np.zeros(threads, np.int64)
+        bounds = [panels * i // threads for i in range(threads + 1)]
+        others = [_pool.submit(kernel_, *args, bounds[i], bounds[i + 1], flags, i) for i in range(1, threads)]
+        kernel_(*args, bounds[0], bounds[1], flags, 0)
+        for other in others:
+            other.result()
+    finally:
+        _split_lock.release()

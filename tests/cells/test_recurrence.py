@@ -1,0 +1,162 @@
+"""The packed per-step products (seqkit.cells.recurrence, seqkit.cells.vector) against NumPy at
+the shapes around every tile and vector boundary, in float32 and float64; the threads that
+share a recurrence give the bits one thread gives; the sampler's packed steps give the
+sequence kernels' bits; and the vector width compiled in is the CPU's."""
+import llvmlite.binding as llvm
+import numpy as np
+import pytest
+from numba.core.registry import cpu_target
+
+from seqkit.cells import gru, lstm, recurrence, rnn
+from seqkit.cells.recurrence import backward_columns, forward_columns, pack_backward, pack_forward, panel_product, threads_for
+from seqkit.cells.vector import AVX512, ISA, VECTOR_BYTES, lanes, tile_rows
+
+HIDDEN = (1, 7, 8, 9, 15, 16, 17, 63, 64, 65)
+BATCHES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65)
+DTYPES = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+# Each cell's forward layout: (gates, unit groups a panel, vectors a tile, where gate g's product
+# goes and what it starts from, as multiples of H; None: from zero).
+LAYOUTS = {"lstm": (4, 1, 2, [0, 1, 2, 3], [0, 1, 2, 3]), "gru": (3, 2, 2, [0, 1, 3], [0, 1, None]),
+           "rnn": (1, 2, 2, [0], [0])}
+
+
+def forward_product(weight, h, x, gates, groups, per_tile, destinations, sources, width, rows):
+    """Every panel's tiles: what a step's product writes, in an array of the cache's width."""
+    H = h.shape[1]
+    packed = pack_forward(weight, gates, groups, width)
+    columns = forward_columns(H, groups, width, np.array(destinations) * H,
+                              np.array([-1 if s is None else s * H for s in sources]), per_tile)
+    out = np.full((h.shape[0], (max(destinations) + 1) * H), np.nan, weight.dtype)
+    for p in range(packed.shape[0]):
+        panel_product(h, packed, p, H, x, out, columns, per_tile, rows)
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cell", LAYOUTS)
+def test_forward_products_equal_numpy_around_every_boundary(cell, dtype):
+    gates, groups, per_tile, destinations, sources = LAYOUTS[cell]
+    width = lanes(dtype)
+    for H in HIDDEN:
+        rng = np.random.default_rng(H)
+        weight = rng.standard_normal((gates * H, H)).astype(dtype)
+        for B in BATCHES:
+            h, x = rng.standard_normal((B, H)).astype(dtype), rng.standard_normal((B, gates * H)).astype(dtype)
+            for rows in {1, tile_rows(per_tile)}:
+                out = forward_product(weight, h, x, gates, groups, per_tile, destinations, sources, width, rows)
+                product = h.astype(np.float64) @ weight.T.astype(np.float64)
+                for g, (to, start) in enumerate(zip(destinations, sources)):
+                    expected = product[:, g * H:(g + 1) * H] + (0 if start is None else x[:, start * H:(start + 1) * H])
+                    np.testing.assert_allclose(out[:, to * H:(to + 1) * H], expected, **DTYPES[dtype],
+                                               err_msg=f"{cell} H {H} B {B} gate {g}")
+                # Nothing outside the gates' columns is written (a tail's lanes past H included).
+                written = {to for to in destinations}
+                for block in set(range(out.shape[1] // H)) - written:
+                    assert np.isnan(out[:, block * H:(block + 1) * H]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("gates", [1, 3, 4])
+def test_backward_products_equal_numpy_around_every_boundary(gates, dtype):
+    width = lanes(dtype)
+    for H in HIDDEN:
+        rng = np.random.default_rng(H)
+        weight = rng.standard_normal((gates * H, H)).astype(dtype)
+        for groups in (2, 4):
+            packed = pack_backward(weight, groups, width)
+            for B in BATCHES:
+                d, init = rng.standard_normal((B, gates * H)).astype(dtype), rng.standard_normal((B, H)).astype(dtype)
+                for start in (True, False):
+                    columns = backward_columns(H, groups, width, start)
+                    out = np.full((B, H), np.nan, dtype)
+                    for p in range(packed.shape[0]):
+                        panel_product(d, packed, p, gates * H, init, out, columns, groups, tile_rows(groups))
+                    expected = d.astype(np.float64) @ weight.astype(np.float64) + (init if start else 0)
+                    np.testing.assert_allclose(out, expected, **DTYPES[dtype], err_msg=f"H {H} B {B} U {groups}")
+
+
+def test_the_tile_sums_in_one_order_whatever_its_rows():
+    """An element's sum runs over k in one order: any tile height gives the same bits."""
+    rng = np.random.default_rng(0)
+    H, B = 37, 13
+    weight, h = rng.standard_normal((4 * H, H)).astype(np.float32), rng.standard_normal((B, H)).astype(np.float32)
+    x = rng.standard_normal((B, 4 * H)).astype(np.float32)
+    results = [forward_product(weight, h, x, 4, 1, 2, [0, 1, 2, 3], [0, 1, 2, 3], lanes(np.float32), rows)
+               for rows in range(1, recurrence.MAX_ROWS + 1)]
+    assert all(np.array_equal(results[0], other) for other in results[1:])
+
+
+KERNELS = {"lstm": lstm.CELL.kernels, "gru": gru.CELL.kernels, "rnn_tanh": rnn.TANH, "rnn_relu": rnn.RELU}
+
+
+def sequence(kernels, cell, T, B, H, dtype, seed=0):
+    """forward then backward on random inputs: (states, cache, dxproj, dinitial, dweight_hh, dbias_hh)."""
+    spec = {"lstm": lstm.CELL, "gru": gru.CELL}.get(cell, rnn.CELL)
+    G, S, C, K = spec.gates * H, spec.state_size, spec.cache_size * H, spec.scratch_size * H
+    rng = np.random.default_rng(seed)
+    weight = (rng.standard_normal((G, H)) / np.sqrt(H)).astype(dtype)
+    bias, xproj = (0.1 * rng.standard_normal(G)).astype(dtype), rng.standard_normal((T, B, G)).astype(dtype)
+    states = np.zeros((S, T + 1, B, H), dtype)
+    states[:, 0] = rng.uniform(-0.9, 0.9, (S, B, H))
+    cache = np.empty((T, B, C), dtype)
+    kernels.forward(xproj, states, weight, bias, cache)
+    dy, dfinal = rng.standard_normal((T, B, H)).astype(dtype), rng.standard_normal((S, B, H)).astype(dtype)
+    dxproj, dinitial = np.empty((T, B, G), dtype), np.empty((S, B, H), dtype)
+    dweight, dbias = np.empty_like(weight), np.empty_like(bias)
+    kernels.backward(dy, dfinal, states, cache, weight, dxproj, dinitial, dweight, dbias, np.empty((T, B, K), dtype))
+    return (states, cache, dxproj, dinitial, dweight, dbias), (weight, bias, xproj)
+
+
+@pytest.mark.parametrize("cell", KERNELS)
+def test_threads_share_a_recurrence_to_the_bit(cell, monkeypatch):
+    """The hidden units split between 2 or 3 threads, with a barrier a step: the bits of one thread."""
+    monkeypatch.setattr(recurrence, "MIN_THREAD_FLOPS", 1)
+    for dtype in DTYPES:
+        for T, B, H in ((4, 3, 9), (3, 17, 65), (5, 16, 130)):
+            results = []
+            for threads in ("1", "2", "3"):
+                monkeypatch.setenv("SEQKIT_THREADS", threads)
+                results.append(sequence(KERNELS[cell], cell, T, B, H, dtype)[0])
+            for other in results[1:]:
+                assert all(np.array_equal(a, b) for a, b in zip(results[0], other)), (cell, dtype, T, B, H)
+
+
+@pytest.mark.parametrize("cell", KERNELS)
+def test_the_samplers_packed_step_gives_the_sequence_kernels_bits(cell):
+    kernels = KERNELS[cell]
+    for dtype in DTYPES:
+        for B, H in ((1, 9), (1, 64), (3, 17)):
+            (states, cache, *_), (weight, bias, xproj) = sequence(kernels, cell, 4, B, H, dtype)
+            stepped = np.zeros_like(states)
+            stepped[:, 0] = states[:, 0]
+            step_cache = np.empty_like(cache)
+            packed = kernels.pack(weight)
+            for t in range(len(xproj)):
+                kernels.step_packed(np.ascontiguousarray(xproj[t]), stepped, t, packed, bias, step_cache[t])
+            assert np.array_equal(stepped, states)
+
+
+def test_a_step_runs_on_as_many_threads_as_its_work_and_the_cores_allow(monkeypatch):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("SEQKIT_THREADS", "2")
+    assert threads_for(10 * recurrence.MIN_THREAD_FLOPS, 64) == min(2, len(__import__("os").sched_getaffinity(0)))
+    assert threads_for(recurrence.MIN_THREAD_FLOPS - 1, 64) == 1  # too little work to share
+    assert threads_for(10 * recurrence.MIN_THREAD_FLOPS, 1) == 1  # one panel cannot be shared
+    monkeypatch.setenv("SEQKIT_THREADS", "1")
+    assert threads_for(100 * recurrence.MIN_THREAD_FLOPS, 64) == 1
+    monkeypatch.delenv("SEQKIT_THREADS")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # as seqkit.share_cores sets it for 2 processes on 2 cores
+    assert threads_for(100 * recurrence.MIN_THREAD_FLOPS, 64) == 1
+
+
+def test_the_vector_width_is_the_cpus_and_the_disk_cache_is_keyed_on_it():
+    """The width compiled into the kernels comes from the host's features, which Numba's cache
+    index keys every compiled function on (with the CPU's name), so a cache written on one CPU
+    is never loaded on another."""
+    features = llvm.get_host_cpu_features()
+    assert AVX512 == bool(features.get("avx512f"))
+    assert VECTOR_BYTES == (64 if AVX512 else 32 if features.get("avx") else 16)
+    assert ISA in ("AVX-512", "AVX2", "AVX", "SSE")
+    _, cpu_name, target_features = cpu_target.target_context.codegen().magic_tuple()
+    assert cpu_name == llvm.get_host_cpu_name()
+    assert ("+avx512f" in target_features) == AVX512
