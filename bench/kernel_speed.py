@@ -7,9 +7,10 @@ core's float32 FMA peak.
     backward  dh_{t-1} (B, H) = dgates_t (B, 4H) @ W_hh
               OpenBLAS: dgates @ W_hh, and W_hh.T (a copy) @ dgates.T
 
-The peak is measured here, with twelve independent chains of vector FMAs. One thread throughout:
-OPENBLAS_NUM_THREADS=1 is set before NumPy loads. Each figure is the median of 9 runs of 64
-steps. About 2 minutes:
+The peak is measured here, with twelve independent chains of vector FMAs, in turn with the
+products (the machine's speed drifts; each share is against the peak of the same rounds). One
+thread throughout: OPENBLAS_NUM_THREADS=1 is set before NumPy loads. Each figure is the median
+of 9 rounds of 64 steps. About 2 minutes:
 
     python bench/kernel_speed.py [--quick]
 """
@@ -28,11 +29,18 @@ from numba import njit, types  # noqa: E402
 from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 
-from seqkit.cells.recurrence import backward_columns, forward_columns, pack_backward, pack_forward, panel_product  # noqa: E402
-from seqkit.cells.vector import ISA, VECTOR_BYTES, lanes, tile_rows  # noqa: E402
+from seqkit.cells.recurrence import (  # noqa: E402
+    ROWS_2,
+    backward_columns,
+    forward_columns,
+    pack_backward,
+    pack_forward,
+    panel_product,
+)
+from seqkit.cells.vector import ISA, VECTOR_BYTES, lanes  # noqa: E402
 
 STEPS, RUNS = 64, 9
-GATES = 4
+GATES, BACKWARD_GROUPS = 4, 4
 
 
 @intrinsic
@@ -62,16 +70,12 @@ def _chains(n, out):
     _fma_chains(n, out)
 
 
-def fma_peak():
-    """float32 GFLOP/s of one core at full FMA throughput."""
+def fma_peak_run():
+    """A callable running the FMA chains for about 20 ms, and the float32 FLOPs it does."""
     out = np.zeros(VECTOR_BYTES // 4, np.float32)
     _chains(10, out)
-    n, best = 20_000_000, float("inf")
-    for _ in range(5):
-        began = time.perf_counter()
-        _chains(n, out)
-        best = min(best, time.perf_counter() - began)
-    return 12 * n * (VECTOR_BYTES // 4) * 2 / best / 1e9
+    n = 400_000
+    return (lambda: _chains(n, out)), 12 * n * (VECTOR_BYTES // 4) * 2
 
 
 @njit
@@ -88,14 +92,18 @@ def _backward_steps(d, packed, init, out, columns, groups, rows):
             panel_product(d, packed, p, d.shape[1], init, out, columns, groups, rows)
 
 
-def median_seconds(run):
-    run()
-    times = []
-    for _ in range(RUNS):
-        began = time.perf_counter()
+def interleaved(runs, flops):
+    """GFLOP/s of each callable, medians over RUNS rounds that run each in turn (so that the
+    machine's slower and faster moments reach every one alike)."""
+    for run in runs.values():
         run()
-        times.append(time.perf_counter() - began)
-    return float(np.median(times)) / STEPS
+    seconds = {name: [] for name in runs}
+    for _ in range(RUNS):
+        for name, run in runs.items():
+            began = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - began)
+    return {name: flops[name] / float(np.median(times)) / 1e9 for name, times in seconds.items()}
 
 
 def cpu_model():
@@ -106,6 +114,7 @@ def cpu_model():
 
 
 def measure(B, H):
+    """GFLOP/s of the six products at batch B, hidden H, and of the FMA peak, measured in turns."""
     rng = np.random.default_rng(0)
     weight = (rng.standard_normal((GATES * H, H)) / np.sqrt(H)).astype(np.float32)
     h, x = rng.standard_normal((B, H)).astype(np.float32), rng.standard_normal((B, GATES * H)).astype(np.float32)
@@ -113,33 +122,38 @@ def measure(B, H):
     packed = pack_forward(weight, GATES, 1, width)
     blocks = np.arange(GATES) * H
     columns = forward_columns(H, 1, width, blocks, blocks, 2)
-    flops = 2 * B * GATES * H * H
-    forward = (median_seconds(lambda: _forward_steps(h, packed, x, gates, columns, tile_rows(2))),
-               median_seconds(lambda: [np.dot(h, weight.T, gates) for _ in range(STEPS)]),
-               median_seconds(lambda: [np.dot(weight, h.T) for _ in range(STEPS)]))
     dgates, dh = x, np.empty_like(h)
-    backward_packed = pack_backward(weight, 4, width)
-    backward_cols = backward_columns(H, 4, width, True)
+    backward_packed = pack_backward(weight, BACKWARD_GROUPS, width)
+    backward_cols = backward_columns(H, BACKWARD_GROUPS, width, True)
     weight_t = np.ascontiguousarray(weight.T)
-    backward = (median_seconds(lambda: _backward_steps(dgates, backward_packed, h, dh, backward_cols, 4, tile_rows(4))),
-                median_seconds(lambda: [np.dot(dgates, weight, dh) for _ in range(STEPS)]),
-                median_seconds(lambda: [np.dot(weight_t, dgates.T) for _ in range(STEPS)]))
-    return [flops / s / 1e9 for s in forward], [flops / s / 1e9 for s in backward]
+    peak, peak_flops = fma_peak_run()
+    product = 2 * B * GATES * H * H * STEPS
+    runs = {"peak": peak,
+            "forward": lambda: _forward_steps(h, packed, x, gates, columns, ROWS_2),
+            "forward OpenBLAS": lambda: [np.dot(h, weight.T, gates) for _ in range(STEPS)],
+            "forward turned": lambda: [np.dot(weight, h.T) for _ in range(STEPS)],
+            "backward": lambda: _backward_steps(dgates, backward_packed, h, dh, backward_cols, BACKWARD_GROUPS, 2),
+            "backward OpenBLAS": lambda: [np.dot(dgates, weight, dh) for _ in range(STEPS)],
+            "backward turned": lambda: [np.dot(weight_t, dgates.T) for _ in range(STEPS)]}
+    return interleaved(runs, {name: peak_flops if name == "peak" else product for name in runs})
 
 
 def main():
     quick = "--quick" in sys.argv
-    peak = fma_peak()
     print(f"{cpu_model()}, {ISA} ({VECTOR_BYTES * 8}-bit vectors), OpenBLAS 1 thread, numpy {np.__version__}")
-    print(f"float32 FMA peak of one core: {peak:.1f} GFLOP/s; LSTM per-step products (4 gates), GFLOP/s and % of peak")
-    print(f"{'batch':>5} {'hidden':>6} | {'forward: seqkit':>16} {'OpenBLAS':>9} {'turned':>7} | "
+    print("LSTM per-step products (4 gates), one core: GFLOP/s, and seqkit's as a share of the core's float32 FMA "
+          "peak measured in the same rounds")
+    print(f"{'batch':>5} {'hidden':>6} {'peak':>6} | {'forward: seqkit':>16} {'OpenBLAS':>9} {'turned':>7} | "
           f"{'backward: seqkit':>17} {'OpenBLAS':>9} {'turned':>7}")
     batches, hiddens = ((1, 16, 64), (256, 1024)) if quick else ((1, 16, 32, 64), (128, 256, 512, 1024))
     for H in hiddens:
         for B in batches:
-            (ours, blas, turned), (bours, bblas, bturned) = measure(B, H)
-            print(f"{B:5d} {H:6d} | {ours:7.1f} ({100 * ours / peak:3.0f}%) {blas:9.1f} {turned:7.1f} | "
-                  f"{bours:8.1f} ({100 * bours / peak:3.0f}%) {bblas:9.1f} {bturned:7.1f}", flush=True)
+            g = measure(B, H)
+            peak = g["peak"]
+            print(f"{B:5d} {H:6d} {peak:6.1f} | {g['forward']:7.1f} ({100 * g['forward'] / peak:3.0f}%) "
+                  f"{g['forward OpenBLAS']:9.1f} {g['forward turned']:7.1f} | {g['backward']:8.1f} "
+                  f"({100 * g['backward'] / peak:3.0f}%) {g['backward OpenBLAS']:9.1f} {g['backward turned']:7.1f}",
+                  flush=True)
 
 
 if __name__ == "__main__":

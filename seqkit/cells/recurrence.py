@@ -31,9 +31,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells.vector import observe, pause, prefetch, publish, tile
+from seqkit.cells.vector import observe, pause, prefetch, publish, tile_rows, tiles
 
-MAX_ROWS = 8  # the most rows a tile has (tile_rows is at most this for the shapes used here)
+MAX_ROWS = 8  # the most rows a tile has
+# The rows of a tile of 2, 3 or 4 vectors: as many as the registers hold, at most MAX_ROWS.
+ROWS_2, ROWS_3, ROWS_4 = (min(MAX_ROWS, tile_rows(n)) for n in (2, 3, 4))
+BLOCK_BYTES = 16 * 1024  # a tile column's share of a panel over one block of k: half an L1 cache
 
 
 @kernel
@@ -109,26 +112,47 @@ def backward_columns(H, groups, width, from_init):
 
 @kernel
 def panel_product(a, packed, p, depth, x, y, columns, per_tile, rows):
-    """For panel p and each of its tiles (columns[p]): y (B, .) = x (B, .) + a (B, depth) @ the
-    panel, in tiles of `rows` rows (the last tiles of B rows split evenly, none over `rows`).
-    While a tile runs, the next tile's operand is prefetched (the next panel's after the last)."""
-    B = a.shape[0]
-    a_flat, x_flat, y_flat, b = a.reshape(-1), x.reshape(-1), y.reshape(-1), packed.reshape(-1)
-    lda, ldx, ldy = a.shape[1], x.shape[1], y.shape[1]
+    """For panel p and each of its columns of tiles (columns[p]): y (B, .) = x (B, .) + a (B,
+    depth) @ the panel, in tiles of one row if `rows` is 1, else of ROWS_n; over k in blocks
+    whose share of the panel fits in the L1 cache beside the block of a (BLOCK_BYTES), each
+    block's sums going on from the last's in y. While a column runs, the next one's operand is
+    prefetched."""
+    b = packed.reshape(-1)
     panel_size, ldb, tiles = packed.shape[1] * packed.shape[2], packed.shape[2], columns.shape[1]
     width = ldb // (tiles * per_tile)  # W: a panel row is tiles * per_tile vectors
-    for t in range(tiles):
-        cols, b_start = columns[p, t], p * panel_size + t * per_tile * width
-        b_next = b_start + per_tile * width if t + 1 < tiles else (p + 1) * panel_size
-        if b_next >= b.size:
-            b_next = -1
-        r = 0
-        while r < B:
-            left = B - r
-            n = rows if left >= 2 * rows else (left if left <= rows else (left + 1) // 2)
-            _tile(n, per_tile, a_flat, r * lda, lda, b, b_start, b_next, ldb, depth, x_flat, r * ldx, ldx, y_flat,
-                  r * ldy, ldy, cols)
-            r += n
+    span = max(1, BLOCK_BYTES // (per_tile * width * packed.itemsize))
+    a_flat = a.reshape(-1)
+    for k in range(0, depth, span):
+        block = min(span, depth - k)
+        for t in range(tiles):
+            b_start = p * panel_size + k * ldb + t * per_tile * width
+            b_next = b_start + per_tile * width if t + 1 < tiles else b_start + block * ldb - t * per_tile * width
+            if t + 1 == tiles and k + block >= depth:
+                b_next = (p + 1) * panel_size
+            _tiles(per_tile, rows, a_flat[k:], a.shape[1], a.shape[0], b, b_start, b_next if b_next < b.size else -1,
+                   ldb, block, x, y, columns[p, t], k > 0)
+
+
+@kernel
+def _tiles(per_tile, rows, a, lda, count, b, b_start, b_next, ldb, depth, x, y, cols, onto_y):
+    """vector.tiles, with the tile's width known only at run time: one branch a width; rows 1
+    asks for tiles of one row, anything more for as many as the registers hold (ROWS_n)."""
+    x_flat, y_flat, ldx, ldy = x.reshape(-1), y.reshape(-1), x.shape[1], y.shape[1]
+    if per_tile == 2:
+        if rows > 1:
+            tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, ROWS_2, 2)
+        else:
+            tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, 1, 2)
+    elif per_tile == 3:
+        if rows > 1:
+            tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, ROWS_3, 3)
+        else:
+            tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, 1, 3)
+    else:
+        if rows > 1:
+            tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, ROWS_4, 4)
+        else:
+            tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, 1, 4)
 
 
 @kernel
@@ -145,44 +169,6 @@ def prefetch_panel(columns, p, x, y):
                     prefetch(y_flat, b * y.shape[1] + cols[v], True)
                     if cols[2 * vectors + v] >= 0:
                         prefetch(x_flat, b * x.shape[1] + cols[2 * vectors + v], False)
-
-
-@kernel
-def _tile(n, per_tile, a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols):
-    """tile with n rows and per_tile vectors, both known only at run time: one branch a shape."""
-    if per_tile == 2:
-        _tile_2(n, a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols)
-    elif per_tile == 3:
-        _tile_3(n, a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols)
-    else:
-        _tile_4(n, a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols)
-
-
-def _rows_dispatch(vectors):
-    """A kernel running `tile` with n rows (1 <= n <= MAX_ROWS) and `vectors` vectors."""
-    def run(n, a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols):
-        if n == 1:
-            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 1, vectors)
-        elif n == 2:
-            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 2, vectors)
-        elif n == 3:
-            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 3, vectors)
-        elif n == 4:
-            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 4, vectors)
-        elif n == 5:
-            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 5, vectors)
-        elif n == 6:
-            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 6, vectors)
-        elif n == 7:
-            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 7, vectors)
-        else:
-            tile(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, cols, 8, vectors)
-    return run
-
-
-_tile_2 = kernel(_rows_dispatch(2))
-_tile_3 = kernel(_rows_dispatch(3))
-_tile_4 = kernel(_rows_dispatch(4))
 
 
 @kernel

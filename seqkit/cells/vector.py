@@ -41,121 +41,142 @@ def _int(value):
 
 
 @intrinsic(prefer_literal=True)
-def tile(typingctx, a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, columns, MR, NV):
-    """For r < MR and v < NV, with c = columns[v], n = columns[NV + v] and m = columns[2 NV + v]:
+def tiles(typingctx, a, lda, b, b_start, b_next, ldb, depth, x, ldx, y, ldy, columns, count, onto_y, MR, NV):
+    """One column of tiles, NV vectors wide, down `count` rows. For rows r < count and v < NV,
+    with c = columns[v], n = columns[NV + v] and m = columns[2 NV + v]:
 
-        y[y_row + r ldy + c + l] = x0 + sum over k < depth of a[a_start + r lda + k] * b[b_start + k ldb + v W + l]
+        y[r ldy + c + l] = x0 + sum over k < depth of a[r lda + k] * b[b_start + k ldb + v W + l]
 
-    for the lanes l < n (at most W; none when n <= 0), where x0 = x[x_row + r ldx + m + l] when
-    m >= 0 and 0 when m < 0. `columns` is an int64 array (3 NV,). The sum runs k = 0, 1, ... in
-    that order with one fused multiply-add each, so an element's result does not depend on the
+    for the lanes l < n (at most W; none when n <= 0), where x0 = x[r ldx + m + l] when m >= 0
+    and 0 when m < 0 (with onto_y, x0 = y[r ldy + c + l]: the sum goes on from an earlier call's
+    over other k); `columns` is an int64 array (3 NV,). The rows go in tiles of MR (the last
+    ones split evenly), each with MR * NV accumulators in registers. Each sum runs k = 0, 1, ...
+    in that order, one fused multiply-add each, so an element's result does not depend on the
     tile it was computed in. MR and NV are compile-time constants. With b_next >= 0, the line at
-    b[b_next + k ldb] is prefetched at each k: the next tile's operand, brought in meanwhile."""
+    b[b_next + k ldb] is prefetched at each k: the next column's operand, brought in meanwhile."""
     if not (isinstance(MR, types.IntegerLiteral) and isinstance(NV, types.IntegerLiteral)):
         return None
-    rows, vectors = MR.literal_value, NV.literal_value
+    most, vectors = MR.literal_value, NV.literal_value
     dtype = a.dtype
 
     def codegen(context, builder, signature, args):
-        a_, a_start_, lda_, b_, b_start_, b_next_, ldb_, depth_, x_, x_row_, ldx_, y_, y_row_, ldy_, columns_ = args[:15]
+        a_, lda_, b_, b_start_, b_next_, ldb_, depth_, x_, ldx_, y_, ldy_, columns_, count_, onto_y_ = args[:14]
         float_type = context.get_value_type(dtype)
         width = VECTOR_BYTES // (4 if float_type == ir.FloatType() else 8)
         vector = ir.VectorType(float_type, width)
-        i32 = ir.IntType(32)
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        suffix = f"v{width}{'f32' if float_type == ir.FloatType() else 'f64'}"
+        mask_type = ir.VectorType(ir.IntType(1), width)
 
-        def pointer(array, position):
-            return context.make_array(signature.args[position])(context, builder, array).data
+        def function(name, result, arguments):
+            return cgutils.get_or_insert_function(builder.module, ir.FunctionType(result, arguments), name)
 
-        A, B, X, Y = pointer(a_, 0), pointer(b_, 3), pointer(x_, 8), pointer(y_, 11)
-        C = pointer(columns_, 14)
-        ahead = builder.select(builder.icmp_signed(">=", b_next_, _int(0)), b_next_, b_start_)
-        prefetcher = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32]),
-            "llvm.prefetch.p0i8")
+        fma = function(f"llvm.fma.{suffix}", vector, [vector] * 3)
+        masked_load = function(f"llvm.masked.load.{suffix}.p0{suffix}", vector,
+                               [vector.as_pointer(), i32, mask_type, vector])
+        masked_store = function(f"llvm.masked.store.{suffix}.p0{suffix}", ir.VoidType(),
+                                [vector, vector.as_pointer(), i32, mask_type])
+        prefetcher = function("llvm.prefetch.p0i8", ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32])
+
+        def data(position):
+            return context.make_array(signature.args[position])(context, builder, args[position]).data
+
+        A, B, X, Y, C = data(0), data(2), data(7), data(9), data(11)
         column = [builder.load(builder.gep(C, [_int(v)])) for v in range(vectors)]
         valid = [builder.load(builder.gep(C, [_int(vectors + v)])) for v in range(vectors)]
-        source = [builder.load(builder.gep(C, [_int(2 * vectors + v)])) for v in range(vectors)]
-        lane_numbers = ir.Constant(ir.VectorType(ir.IntType(64), width), list(range(width)))
+        source = [builder.select(onto_y_, c, builder.load(builder.gep(C, [_int(2 * vectors + v)])))
+                  for v, c in enumerate(column)]
+        X, ldx_ = builder.select(onto_y_, Y, X), builder.select(onto_y_, ldy_, ldx_)
+        whole = [builder.icmp_signed(">=", n, _int(width)) for n in valid]
+        partial = [builder.icmp_signed(">", n, _int(0)) for n in valid]
+        loads = [builder.and_(p, builder.icmp_signed(">=", m, _int(0))) for p, m in zip(partial, source)]
+        lanes = ir.Constant(ir.VectorType(i64, width), list(range(width)))
+        masks = [builder.icmp_signed("<", lanes, splat(builder, n, ir.VectorType(i64, width))) for n in valid]
+        zero = ir.Constant(vector, [0.0] * width)
+        ahead = builder.select(builder.icmp_signed(">=", b_next_, _int(0)), b_next_, b_start_)
 
-        def mask(n):
-            splat = builder.shuffle_vector(builder.insert_element(ir.Constant(ir.VectorType(ir.IntType(64), width),
-                                                                              ir.Undefined), n, ir.Constant(i32, 0)),
-                                           ir.Constant(ir.VectorType(ir.IntType(64), width), ir.Undefined),
-                                           ir.Constant(ir.VectorType(i32, width), [0] * width))
-            return builder.icmp_signed("<", lane_numbers, splat)
-
-        def vector_pointer(base, index):
+        def vector_at(base, index):
             return builder.bitcast(builder.gep(base, [index]), vector.as_pointer())
 
-        suffix = f"v{width}{'f32' if float_type == ir.FloatType() else 'f64'}"
-        masked_load = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vector, [vector.as_pointer(), i32, ir.VectorType(ir.IntType(1), width),
-                                                     vector]), f"llvm.masked.load.{suffix}.p0{suffix}")
-        masked_store = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [vector, vector.as_pointer(), i32,
-                                                            ir.VectorType(ir.IntType(1), width)]),
-            f"llvm.masked.store.{suffix}.p0{suffix}")
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fma.{suffix}")
-        zero = ir.Constant(vector, [0.0] * width)
+        def emit_tile(rows, row):
+            """The tile of `rows` rows from row `row`: initial values, the k loop, the stores."""
+            slots = [[cgutils.alloca_once(builder, vector) for _ in range(vectors)] for _ in range(rows)]
+            for v in range(vectors):
+                for r in range(rows):
+                    builder.store(zero, slots[r][v])
+                    with builder.if_then(loads[v]):
+                        where = vector_at(X, builder.add(builder.mul(builder.add(row, _int(r)), ldx_), source[v]))
+                        with builder.if_else(whole[v]) as (full, part):
+                            with full:
+                                builder.store(builder.load(where, align=1), slots[r][v])
+                            with part:
+                                builder.store(builder.call(masked_load, [where, ir.Constant(i32, 1), masks[v], zero]),
+                                              slots[r][v])
+            a_rows = [builder.mul(builder.add(row, _int(r)), lda_) for r in range(rows)]
+            with cgutils.for_range(builder, depth_) as loop:
+                k = loop.index
+                offset = builder.mul(k, ldb_)
+                upcoming = builder.gep(B, [builder.add(ahead, offset)])
+                builder.call(prefetcher, [builder.bitcast(upcoming, ir.IntType(8).as_pointer()), ir.Constant(i32, 0),
+                                          ir.Constant(i32, 3), ir.Constant(i32, 1)])
+                row_of_b = builder.add(b_start_, offset)
+                operands = [builder.load(vector_at(B, builder.add(row_of_b, _int(v * width))), align=1)
+                            for v in range(vectors)]
+                for r in range(rows):
+                    broadcast = splat(builder, builder.load(builder.gep(A, [builder.add(a_rows[r], k)])), vector)
+                    for v in range(vectors):
+                        if FMA:
+                            value = builder.call(fma, [broadcast, operands[v], builder.load(slots[r][v])])
+                        else:
+                            value = builder.fadd(builder.load(slots[r][v]), builder.fmul(broadcast, operands[v]))
+                        builder.store(value, slots[r][v])
+            for v in range(vectors):
+                for r in range(rows):
+                    with builder.if_then(partial[v]):
+                        where = vector_at(Y, builder.add(builder.mul(builder.add(row, _int(r)), ldy_), column[v]))
+                        value = builder.load(slots[r][v])
+                        with builder.if_else(whole[v]) as (full, part):
+                            with full:
+                                builder.store(value, where, align=1)
+                            with part:
+                                builder.call(masked_store, [value, where, ir.Constant(i32, 1), masks[v]])
 
-        accumulators = [[cgutils.alloca_once(builder, vector) for _ in range(vectors)] for _ in range(rows)]
-        for v in range(vectors):
-            whole = builder.icmp_signed(">=", valid[v], _int(width))
-            partial = builder.icmp_signed(">", valid[v], _int(0))
-            loads = builder.and_(partial, builder.icmp_signed(">=", source[v], _int(0)))
-            lane_mask = mask(valid[v])
-            for r in range(rows):
-                slot = accumulators[r][v]
-                builder.store(zero, slot)
-                with builder.if_then(loads):
-                    index = builder.add(builder.add(x_row_, builder.mul(_int(r), ldx_)), source[v])
-                    where = vector_pointer(X, index)
-                    with builder.if_else(whole) as (full, part):
-                        with full:
-                            builder.store(builder.load(where, align=1), slot)
-                        with part:
-                            builder.store(builder.call(masked_load, [where, ir.Constant(i32, 1), lane_mask, zero]), slot)
-
-        with cgutils.for_range(builder, depth_) as loop:
-            k = loop.index
-            row_of_b = builder.add(b_start_, builder.mul(k, ldb_))
-            upcoming = builder.bitcast(builder.gep(B, [builder.add(ahead, builder.mul(k, ldb_))]),
-                                       ir.IntType(8).as_pointer())
-            builder.call(prefetcher, [upcoming, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-            operands = [builder.load(vector_pointer(B, builder.add(row_of_b, _int(v * width))), align=1)
-                        for v in range(vectors)]
-            for r in range(rows):
-                scalar = builder.load(builder.gep(A, [builder.add(builder.add(a_start_, builder.mul(_int(r), lda_)), k)]))
-                splat = builder.shuffle_vector(builder.insert_element(ir.Constant(vector, ir.Undefined), scalar,
-                                                                      ir.Constant(i32, 0)),
-                                               ir.Constant(vector, ir.Undefined),
-                                               ir.Constant(ir.VectorType(i32, width), [0] * width))
-                for v in range(vectors):
-                    slot = accumulators[r][v]
-                    if FMA:
-                        value = builder.call(fma, [splat, operands[v], builder.load(slot)])
-                    else:
-                        value = builder.fadd(builder.load(slot), builder.fmul(splat, operands[v]))
-                    builder.store(value, slot)
-
-        for v in range(vectors):
-            whole = builder.icmp_signed(">=", valid[v], _int(width))
-            partial = builder.icmp_signed(">", valid[v], _int(0))
-            lane_mask = mask(valid[v])
-            for r in range(rows):
-                index = builder.add(builder.add(y_row_, builder.mul(_int(r), ldy_)), column[v])
-                with builder.if_then(partial):
-                    where = vector_pointer(Y, index)
-                    value = builder.load(accumulators[r][v])
-                    with builder.if_else(whole) as (full, part):
-                        with full:
-                            builder.store(value, where, align=1)
-                        with part:
-                            builder.call(masked_store, [value, where, ir.Constant(i32, 1), lane_mask])
+        # The rows in tiles: MR at a time while 2 MR or more are left, then the rest in one or two.
+        position = cgutils.alloca_once_value(builder, _int(0))
+        head = builder.append_basic_block("rows")
+        done = builder.append_basic_block("rows_done")
+        builder.branch(head)
+        builder.position_at_end(head)
+        row = builder.load(position)
+        left = builder.sub(count_, row)
+        builder.cbranch(builder.icmp_signed("<=", left, _int(0)), done, head.function.append_basic_block("row_tile"))
+        builder.position_at_end(head.function.basic_blocks[-1])
+        halves = builder.sdiv(builder.add(left, _int(1)), _int(2))
+        rest = builder.select(builder.icmp_signed("<=", left, _int(most)), left, halves)
+        size = builder.select(builder.icmp_signed(">=", left, _int(2 * most)), _int(most), rest)
+        after = builder.append_basic_block("row_tile_done")
+        switch = builder.switch(size, after)
+        for rows in range(1, most + 1):
+            case = builder.append_basic_block(f"tile_{rows}")
+            switch.add_case(_int(rows), case)
+            builder.position_at_end(case)
+            emit_tile(rows, row)
+            builder.branch(after)
+        builder.position_at_end(after)
+        builder.store(builder.add(row, size), position)
+        builder.branch(head)
+        builder.position_at_end(done)
         return context.get_dummy_value()
 
-    return (types.none(a, a_start, lda, b, b_start, b_next, ldb, depth, x, x_row, ldx, y, y_row, ldy, columns, MR, NV),
-            codegen)
+    return types.none(a, lda, b, b_start, b_next, ldb, depth, x, ldx, y, ldy, columns, count, onto_y, MR, NV), codegen
+
+
+def splat(builder, value, vector_type):
+    """A vector of vector_type with `value` in every lane."""
+    count = vector_type.count
+    single = builder.insert_element(ir.Constant(vector_type, ir.Undefined), value, ir.Constant(ir.IntType(32), 0))
+    return builder.shuffle_vector(single, ir.Constant(vector_type, ir.Undefined),
+                                  ir.Constant(ir.VectorType(ir.IntType(32), count), [0] * count))
 
 
 @intrinsic
