@@ -2,11 +2,12 @@
 names spelled as options, here and nowhere else), option types, and finding the run a command
 reads."""
 import math
+import warnings
 from pathlib import Path
 
 import click
 
-from seqkit.errors import CheckpointError, OptionError, SeqkitError, TrainingError
+from seqkit.errors import CheckpointError, OptionError, SeqkitError, SeqkitWarning, TrainingError
 from seqkit.runs.directory import latest_run
 
 RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
@@ -76,3 +77,12 @@ def resolve_run(run_dir, best=False):
                                "`seqkit train` or name one")
     click.echo(f"using {found}", err=True)
     return found
+
+
+def say_warnings():
+    """Print the library's warnings (seqkit.errors.SeqkitWarning) as one line each on stderr,
+    "warning: ...", in seqkit's words rather than Python's file-and-line form."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        click.echo(f"warning: {message}" if issubclass(category, SeqkitWarning)
+                   else warnings.formatwarning(message, category, filename, lineno, line).rstrip(), err=True)
+    warnings.showwarning = show

@@ -13,7 +13,7 @@ import click
 import cloup
 
 from seqkit import _version, cells
-from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, FiniteFloat, fail, flag, flag_setting
+from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, FiniteFloat, fail, flag, flag_setting, say_warnings
 from seqkit.cli.evaluating import evaluate
 from seqkit.cli.interop import export, import_
 from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
@@ -38,6 +38,7 @@ from seqkit.training.trainer import Trainer
 @click.version_option(_version.__version__, "-V", "--version", prog_name="seqkit")
 def main():
     """Recurrent language models (RNN, LSTM, GRU) compiled with Numba: train, sample, evaluate."""
+    say_warnings()
 
 
 DEFAULT = {f.name: f.default for f in dataclasses.fields(TrainConfig)}

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
+from seqkit._memory import available_bytes
 from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, fail, message, resolve_run
 from seqkit.generation.sampler import check_sampling_options, new_seed
 from seqkit.lm import LanguageModel, load
 from seqkit.runs.checkpoint import atomic_write
 from seqkit.runs.directory import BEST, CONFIG, LATEST, METRICS, VOCAB
-from seqkit.training.memory import available_bytes
 
 SAMPLE = {name: p.default for name, p in inspect.signature(LanguageModel.sample).parameters.items()}
 SEPARATOR = "\n\n"  # a blank line between samples, as before --separator; --jsonl where samples hold blank lines

@@ -1,5 +1,8 @@
 """Checks at the library's edges, written once: counts, dtypes and arrays, each failing with a
 message that names the argument, what came and what to do."""
+import os
+import stat
+
 import numpy as np
 
 from seqkit.errors import CheckpointError, OptionError, option
@@ -54,3 +57,27 @@ def copy_into(targets, arrays, what):
                                   f"expected {target.dtype} {target.shape}")
     for name, target in targets.items():
         target[...] = arrays[name]
+
+
+def check_regular_file(path, error, what="file"):
+    """Raise `error` (a seqkit.errors type) naming path unless it is a regular file (a device,
+    a FIFO or a directory would be read without end, block, or fail with an OS message)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as failure:
+        raise error(f"{path}: the {what} could not be read ({failure.strerror or failure})", file=path) from None
+    if not stat.S_ISREG(mode):
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+        raise error(f"{path} is {kind}, not a {what}: give a regular file", file=path)
+
+
+def check_finite(arrays, what, error):
+    """Raise `error` naming `what` and the first array (by name) with a NaN or an infinity:
+    weights that are not finite sample noise and evaluate to nan, and training on them trains
+    on nan."""
+    for name, array in arrays.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad = np.count_nonzero(~np.isfinite(array))
+            raise error(f"{what}: {name} holds {bad:,} values that are not finite (NaN or infinite): these weights "
+                        f"cannot be used; load another checkpoint, or train from fresh weights")

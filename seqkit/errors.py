@@ -70,3 +70,8 @@ class CheckpointError(SeqkitError, ValueError):
 
 class TrainingError(SeqkitError, RuntimeError):
     """Training cannot start or go on; the message says why and what to do."""
+
+
+class SeqkitWarning(UserWarning):
+    """Something seqkit worked round and says so: a log line cut short, tokens a vocabulary lacks.
+    The command line prints each as one line, "warning: ..."."""

@@ -17,7 +17,7 @@ PACKAGE = ROOT / "seqkit"
 # Lowest first: a module may import modules of its own rank and below, and within its own rank
 # only modules of its own package (nn, text and optim are independent of each other).
 RANKS = [
-    ["seqkit._version", "seqkit._jit", "seqkit._cores", "seqkit.errors"],
+    ["seqkit._version", "seqkit._jit", "seqkit._cores", "seqkit._memory", "seqkit.errors"],
     ["seqkit._checks"],
     ["seqkit.cells"],
     ["seqkit.nn", "seqkit.text", "seqkit.optim"],

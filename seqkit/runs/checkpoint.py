@@ -7,12 +7,15 @@ rename. Members are written in the order given with a fixed timestamp, so the sa
 content gives the same bytes: two runs with the same seed end in identical files.
 """
 import json
+import math
 import os
 import tempfile
 import zipfile
 
 import numpy as np
 
+from seqkit._checks import check_regular_file
+from seqkit._memory import available_bytes, gigabytes
 from seqkit.errors import CheckpointError
 
 META = "__meta__"
@@ -61,20 +64,74 @@ def save_arrays(path, arrays, meta):
     atomic_write(path, write)
 
 
-def load_arrays(path):
-    """Read a checkpoint written by save_arrays: returns (arrays, meta). Raises CheckpointError
-    naming the file for anything else: a truncated or corrupt archive, a pickled object."""
+def load_arrays(path, available=None):
+    """Read a checkpoint written by save_arrays: returns (arrays, meta). Every member's header
+    is read first, and what it declares (shape, dtype) checked against the member's size and,
+    all members together, against the memory available (available_bytes() unless given) before
+    any array is allocated. Raises CheckpointError naming the file for anything else: not a
+    regular file, a truncated or corrupt archive, a pickled object, a size that lies."""
+    check_regular_file(path, CheckpointError, "checkpoint")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+        with zipfile.ZipFile(path) as archive:
+            members = [(info, *_member_header(archive, info)) for info in archive.infolist()]
+            needed = sum(nbytes for *_, nbytes in members)
+            available = available_bytes() if available is None else available
+            if available is not None and needed > available:
+                raise CheckpointError(f"{path} declares {gigabytes(needed)} of arrays, more than the "
+                                      f"{gigabytes(available)} of memory available: it is not a seqkit "
+                                      f"checkpoint of this machine's size", file=path)
+            arrays = {info.filename[:-len(".npy")]: _read_member(archive, info, shape, dtype, fortran, offset)
+                      for info, shape, dtype, fortran, offset, _ in members}
         meta = json.loads(arrays.pop(META).tobytes().decode())
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"{path} is not a readable seqkit checkpoint ({error})") from None
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError, MemoryError) as error:
+        raise CheckpointError(f"{path} is not a readable seqkit checkpoint ({error})", file=path) from None
     found = meta.get("format") if isinstance(meta, dict) else None
     if found != FORMAT_VERSION:
         raise CheckpointError(f"{path} has checkpoint format {found!r}, this seqkit reads format "
-                              f"{FORMAT_VERSION}")
+                              f"{FORMAT_VERSION}", file=path)
     return arrays, meta
+
+
+ARRAY_KINDS = "biuf"  # what a checkpoint's arrays hold: bools, integers, floats (never objects)
+
+
+def _member_header(archive, info):
+    """(shape, dtype, fortran_order, header bytes, data bytes) an .npy member declares, checked
+    against the member's own size; ValueError for anything else."""
+    if not info.filename.endswith(".npy"):
+        raise ValueError(f"member {info.filename!r} is not an array")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"member {info.filename!r} is an .npy file of version {version}")
+        offset = member.tell()
+    if dtype.hasobject or dtype.kind not in ARRAY_KINDS:
+        raise ValueError(f"member {info.filename!r} holds {dtype} items, not numbers: seqkit never unpickles")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if offset + nbytes != info.file_size:
+        raise ValueError(f"member {info.filename!r} declares {shape} of {dtype} ({nbytes:,} bytes) but holds "
+                         f"{info.file_size - offset:,}")
+    return shape, dtype, fortran, offset, nbytes
+
+
+def _read_member(archive, info, shape, dtype, fortran, offset):
+    """The array of one member, read into memory allocated for exactly what it declared."""
+    array = np.empty(shape[::-1] if fortran else shape, dtype)
+    with archive.open(info) as member:
+        member.read(offset)
+        view = memoryview(array.reshape(-1).view(np.uint8))
+        while view.nbytes:
+            got = member.readinto(view)
+            if not got:
+                raise EOFError(f"member {info.filename!r} ends early")
+            view = view[got:]
+    return np.ascontiguousarray(array.T) if fortran else array
 
 
 def write_text(path, text):

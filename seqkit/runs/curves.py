@@ -5,6 +5,7 @@ Two panels: the training and validation loss against steps (the learning rate on
 its own) and against seconds of training; each run in its own colour, named in the legend
 with its key options, its best validation loss marked.
 """
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,20 +52,23 @@ def read_curves(run_dir):
     curves = Curves(f"{run_dir.name} ({config.cell} {config.layers}x{config.hidden}, {config.text.level}, "
                     f"lr {config.lr:g})")
     average = None
-    for record in read_metrics(run_dir):
-        if record.get("kind") == "train" and isinstance(record.get("loss"), float):
+    for record in read_metrics(run_dir):  # records without the numbers a curve needs are left out
+        step, seconds = record.get("step"), record.get("seconds")
+        if not _number(step):
+            continue
+        if record.get("kind") == "train" and _number(record.get("loss")) and _number(record.get("lr")):
             average = record["loss"] if average is None else SMOOTHING * average + (1 - SMOOTHING) * record["loss"]
-            curves.steps.append(record["step"])
+            curves.steps.append(step)
             curves.loss.append(average)
             curves.lr.append(record["lr"])
-            if "seconds" in record:
-                curves.seconds.append(record["seconds"])
+            if _number(seconds):
+                curves.seconds.append(seconds)
                 curves.timed_loss.append(average)
-        elif record.get("kind") == "eval":
-            curves.val_steps.append(record["step"])
+        elif record.get("kind") == "eval" and _number(record.get("val_loss")):
+            curves.val_steps.append(step)
             curves.val_loss.append(record["val_loss"])
-            if "seconds" in record:
-                curves.val_seconds.append(record["seconds"])
+            if _number(seconds):
+                curves.val_seconds.append(seconds)
                 curves.timed_val_loss.append(record["val_loss"])
     if not curves.steps and not curves.val_steps:
         raise CurvesError(f"{path} has no training steps yet: plot it once training has begun")
@@ -128,3 +132,8 @@ def terminal_plot(runs, width, height, colour=True):
                 panel.draw(panel.signal(getattr(curves, val_x), getattr(curves, val_y), marker="*"))
     text = figure.build()
     return text if colour else plotext.uncolorize(text)
+
+
+def _number(value):
+    """Whether value is a finite number (JSON's, not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -8,13 +8,14 @@ seqkit.load read.
                    state.<layer>.<array>, and the meta the trainer needs to resume
     best.npz       the checkpoint with the lowest validation loss so far
     metrics.jsonl  one JSON object per step and per evaluation (seqkit.runs.metrics)
-    .lock          locked while a trainer writes here
 
-Every file but metrics.jsonl is replaced atomically. Errors name the file and what to do.
+Every file but metrics.jsonl is replaced atomically; a trainer holds a lock on the directory
+itself while it writes there. Errors name the file and what to do.
 """
 import hashlib
 import itertools
 import json
+import os
 from pathlib import Path
 
 try:
@@ -23,7 +24,7 @@ except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
 from seqkit import _version
-from seqkit._checks import copy_into
+from seqkit._checks import check_finite, copy_into
 from seqkit.errors import CheckpointError, TrainingError, option, setting
 from seqkit.runs.checkpoint import (FORMAT_VERSION, load_arrays, read_json, save_arrays,
                                write_json, write_text)
@@ -32,7 +33,6 @@ from seqkit.nn.model import Model
 from seqkit.text.vocab import Vocab
 
 CONFIG, VOCAB, LATEST, BEST, METRICS = "config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"
-LOCK = ".lock"
 
 
 def shipped_corpus():
@@ -56,20 +56,56 @@ def file_digest(path):
 
 
 def lock_run_dir(run_dir):
-    """Hold an exclusive lock on run_dir/.lock, so that a second `seqkit train` on the same run
-    refuses to start instead of writing beside the first. Returns the open lock file: closing it,
-    or the process ending in any way (SIGKILL included), releases the lock, so a crashed run
-    never leaves a stale one. Without fcntl (Windows) there is no lock."""
-    file = open(Path(run_dir) / LOCK, "a")
-    if fcntl is None:
-        return file
+    """Hold an exclusive lock on the run directory itself, so that a second `seqkit train` on the
+    same run refuses to start instead of writing beside the first: a lock on the directory's
+    inode, which no file inside it can take away (deleting or replacing a lock file would).
+    Returns a DirectoryLock: closing it, or the process ending in any way (SIGKILL
+    included), releases the lock, so a crashed run never leaves a stale one. Without fcntl
+    (Windows) there is no lock."""
     try:
-        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        descriptor = os.open(run_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as error:
+        raise TrainingError(f"could not open the run directory {run_dir} ({error.strerror or error})",
+                            file=run_dir) from None
+    held = DirectoryLock(descriptor)
+    if fcntl is None:
+        return held
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        file.close()
-        raise TrainingError(f"{run_dir} is in use by another seqkit train (it holds {Path(run_dir) / LOCK}): "
-                            f"wait for that one to finish, or train into another directory with -o") from None
-    return file
+        held.close()
+        raise TrainingError(f"{run_dir} is in use by another seqkit train: wait for that one to finish, or train "
+                            f"into another directory ({option('out')})", file=run_dir) from None
+    return held
+
+
+class DirectoryLock:
+    """An open descriptor of a run directory, whose flock closing releases."""
+
+    def __init__(self, descriptor):
+        self.descriptor = descriptor
+
+    def close(self):
+        if self.descriptor is not None:
+            os.close(self.descriptor)
+            self.descriptor = None
+
+
+def remove_run_files(run_dir, remove_directory=False):
+    """Remove what a new run writes (the run files, the checkpoints, the log, a temporary file
+    of an interrupted write), and the directory itself if remove_directory and it is empty: a
+    run that failed before its first checkpoint leaves nothing a re-run would refuse."""
+    run_dir = Path(run_dir)
+    for path in [run_dir / name for name in (CONFIG, VOCAB, LATEST, BEST, METRICS)] + list(run_dir.glob(".*.tmp")):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    if remove_directory:
+        try:
+            run_dir.rmdir()
+        except OSError:
+            pass  # it holds something else: leave it
 
 
 def holds_run(run_dir):
@@ -176,9 +212,11 @@ def checkpoint_contents(model, optimizer, schedule, rng, step=0, epoch=0, positi
 
 
 def restore_model(model, arrays, source):
-    """Copy the `model.*` arrays into the model, refusing any mismatch of names, shapes or dtypes."""
-    copy_into(model_arrays(model), {k: v for k, v in arrays.items() if k.startswith("model.")},
-              f"the parameters in {source}")
+    """Copy the `model.*` arrays into the model, refusing any mismatch of names, shapes or dtypes,
+    and weights that are not finite."""
+    parameters = {k: v for k, v in arrays.items() if k.startswith("model.")}
+    copy_into(model_arrays(model), parameters, f"the parameters in {source}")
+    check_finite(parameters, str(source), CheckpointError)
 
 
 def save_checkpoint(run_dir, name, arrays, meta):

@@ -36,6 +36,7 @@ from safetensors.numpy import save
 
 from seqkit import _version
 from seqkit import cells
+from seqkit._checks import check_finite
 from seqkit.errors import CheckpointError
 from seqkit.runs.checkpoint import atomic_write, read_json
 from seqkit.config import TrainConfig
@@ -152,6 +153,7 @@ def read(path, vocab=None, level=None, cell=None, nonlinearity=None):
     if config.tie_weights and not np.array_equal(tensors["encoder.weight"], tensors["decoder.weight"]):
         raise CheckpointError(f"{path}: decoder.weight differs from encoder.weight, but the model ties them "
                               f"(tie_weights): save the one weight under both names")
+    check_finite(tensors, str(path), CheckpointError)
     model.load_state_dict(tensors)
     return Imported(model, vocab, config, path, metadata.get("seqkit_corpus_sha256"), from_seqkit)
 

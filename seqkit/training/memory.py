@@ -1,39 +1,12 @@
 """What a training run needs of memory, estimated before anything is allocated, so that an
 option too large for the machine is refused by name instead of ending in a MemoryError
 traceback or an out-of-memory kill."""
-import os
-from pathlib import Path
-
 import numpy as np
 
 from seqkit import cells
+from seqkit._memory import available_bytes, gigabytes
 from seqkit.errors import TrainingError, option
 from seqkit.optim.optimizers import state_slots
-
-
-def available_bytes():
-    """Memory the system can give without swapping (Linux's MemAvailable, within a container's
-    cgroup limit), else the physical memory; None where neither can be read."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            system = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
-    except (OSError, StopIteration):
-        try:
-            system = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (AttributeError, OSError, ValueError):
-            return None
-    return min(system, _cgroup_room())
-
-
-def _cgroup_room():
-    """What this process's cgroup (v2) may still take: memory.max - memory.current; unbounded
-    outside a limited cgroup."""
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        used = int(Path("/sys/fs/cgroup/memory.current").read_text())
-        return int(limit) - used if limit != "max" else float("inf")
-    except (OSError, ValueError):
-        return float("inf")
 
 
 def training_bytes(config, vocab_size):
@@ -69,7 +42,3 @@ def check_training_fits(config, vocab_size, available=None):
     largest = max(needs, key=needs.get)
     raise TrainingError(f"training this model needs about {gigabytes(sum(needs.values()))} of memory, more than "
                       f"the {gigabytes(available)} available: lower {LOWER[largest]}")
-
-
-def gigabytes(n):
-    return f"{n / 1e9:,.1f} GB" if n < 1e15 else f"{n:.1e} bytes"

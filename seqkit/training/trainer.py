@@ -35,6 +35,7 @@ from seqkit.runs.directory import (
     holds_run,
     load_run_files,
     lock_run_dir,
+    remove_run_files,
     restore_model,
     save_checkpoint,
     write_run_files,
@@ -107,13 +108,23 @@ class Trainer:
         if init_from is not None:
             init_from.initialize(trainer.model)
             trainer.unknown_tokens = int(np.count_nonzero(ids == UNK_ID))
-        run_dir.mkdir(parents=True, exist_ok=True)
+        created = not run_dir.exists()
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise TrainingError(f"could not make the run directory {run_dir} ({error.strerror or error})",
+                                file=run_dir) from None
         trainer._lock = lock_run_dir(run_dir)
         if holds_run(run_dir):  # another process started a run here first
             trainer.release()
             raise TrainingError(f"{run_dir} already holds a run: continue it with {setting('resume', run_dir)}")
-        write_run_files(run_dir, config, vocab, init_from and init_from.record())
-        trainer._save_latest()  # from here on the run directory always loads and resumes
+        try:
+            write_run_files(run_dir, config, vocab, init_from and init_from.record())
+            trainer._save_latest()  # from here on the run directory always loads and resumes
+        except BaseException:  # a full disk, say: leave nothing that a re-run would refuse
+            trainer.release()
+            remove_run_files(run_dir, remove_directory=created)
+            raise
         return trainer
 
     @classmethod
@@ -269,6 +280,9 @@ class Trainer:
             self.optimizer.lr = self.schedule.lr_at(self.step, self.epoch, self.progress())
             self.optimizer.step(grads)
             self.state = state
+        elif self.step == 0:  # nothing was learnt yet: the learning rate cannot be at fault
+            raise StopEverywhere(f"the loss or gradient was not finite at the first step ({loss!r}, gradient norm "
+                                 f"{norm!r}): the starting weights or the data are at fault, not the learning rate")
         else:  # skip the update, and do not carry a state that may hold NaN
             self.bad_steps += 1
             self.state = None

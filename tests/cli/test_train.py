@@ -115,8 +115,8 @@ def test_train_refuses_a_run_directory_another_process_is_writing(char_run, tmp_
         lock.close()
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        f"Error: {run} is in use by another seqkit train (it holds {run / '.lock'}): wait for that "
-        f"one to finish, or train into another directory with -o"]
+        f"Error: {run} is in use by another seqkit train: wait for that one to finish, or train into "
+        f"another directory (--out)"]
     assert "Traceback" not in result.output
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
 

@@ -1,6 +1,7 @@
 """Checkpoint files: exact round trips, identical bytes for identical content, atomic
 replacement, and refusal of anything that is not what seqkit wrote (pickles included)."""
 import io
+import os
 import pickle
 import zipfile
 
@@ -112,3 +113,51 @@ def test_copy_into_checks_everything_before_copying():
     assert not targets["a"].any() and not targets["b"].any()
     copy_into(targets, good, "the weights")
     assert targets["a"].all() and targets["b"].all()
+
+
+def archive_with_member(path, name, header_shape, dtype, data):
+    """An npz whose member `name` declares header_shape of dtype but holds `data` bytes."""
+    save_arrays(path, sample_arrays(), META)
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                  "fortran_order": False, "shape": header_shape})
+    members[f"{name}.npy"] = header.getvalue() + data  # the header begins with the magic and version
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, content in members.items():
+            archive.writestr(member, content)
+
+
+@pytest.mark.parametrize("shape, data, said", [
+    ((10 ** 12,), b"\x00" * 64, r"declares \(1000000000000,\) of float32 \(4,000,000,000,000 bytes\) but holds 64"),
+    ((2 ** 62, 4), b"", r"declares \(4611686018427387904, 4\)"),
+    ((3, 4), b"\x00" * 40, r"declares \(3, 4\) of float32 \(48 bytes\) but holds 40"),
+])
+def test_a_member_whose_header_lies_about_its_size_is_refused_before_allocating(tmp_path, shape, data, said):
+    path = tmp_path / "c.npz"
+    archive_with_member(path, "model.output.weight", shape, np.float32, data)
+    with pytest.raises(CheckpointError, match=f"c.npz is not a readable seqkit checkpoint .*{said}"):
+        load_arrays(path)
+
+
+def test_arrays_larger_than_the_memory_available_are_refused_by_their_headers(tmp_path):
+    path = tmp_path / "c.npz"
+    save_arrays(path, sample_arrays(), META)
+    with pytest.raises(CheckpointError, match=r"c.npz declares 0.0 GB of arrays, more than the 0.0 GB of memory "
+                                              r"available"):
+        load_arrays(path, available=100)
+    assert load_arrays(path, available=10 ** 6)[1] == META
+
+
+def test_what_is_not_a_regular_file_is_refused_by_name(tmp_path):
+    with pytest.raises(CheckpointError, match=f"{tmp_path} is a directory, not a checkpoint: give a regular file"):
+        load_arrays(tmp_path)
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(CheckpointError, match="fifo.npz is a FIFO, not a checkpoint"):
+        load_arrays(fifo)  # refused without opening it: opening a FIFO blocks until a writer comes
+    with pytest.raises(CheckpointError, match="/dev/zero is a device, not a checkpoint"):
+        load_arrays("/dev/zero")
+    with pytest.raises(CheckpointError, match=r"none.npz: the checkpoint could not be read \(No such file"):
+        load_arrays(tmp_path / "none.npz")

@@ -58,3 +58,36 @@ def test_a_full_disk_stops_training_and_keeps_the_checkpoint(trainer, monkeypatc
     assert not list(trainer.run_dir.glob(".*.tmp"))
     monkeypatch.undo()
     assert Trainer.resume(trainer.run_dir).step == 2
+
+
+@pytest.mark.parametrize("fails", ["write_array", "write_json"])
+@pytest.mark.parametrize("existed", [False, True])
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing_in_the_way(corpus, tmp_path, monkeypatch,
+                                                                               fails, existed):
+    """A disk that is full when a run starts (its first checkpoint, or its config.json, cannot
+    be written): the run directory is removed if the run made it, emptied of the run's files if
+    it was there before; the same command then trains."""
+    config = TrainConfig(corpus=str(corpus), hidden=8, layers=1, batch_size=2, seq_len=8, steps=1, seed=0)
+    run = tmp_path / "run"
+    if existed:
+        run.mkdir()
+        (run / "notes.txt").write_text("mine")
+    import seqkit.runs.directory
+    target = (np.lib.format, "write_array") if fails == "write_array" else (seqkit.runs.directory, "write_json")
+    monkeypatch.setattr(*target, disk_full)
+    with pytest.raises((TrainingError, OSError)):
+        Trainer.start(config, run)
+    monkeypatch.undo()
+    assert sorted(p.name for p in run.iterdir()) == ["notes.txt"] if existed else not run.exists()
+    Trainer.start(config, run).run()
+    assert (run / "latest.npz").exists()
+
+
+def test_a_loss_that_is_not_finite_at_the_first_step_blames_the_weights_or_data(corpus, tmp_path, monkeypatch):
+    trainer = Trainer.start(TrainConfig(corpus=str(corpus), hidden=8, layers=1, batch_size=2, seq_len=8, steps=5,
+                                        seed=0), tmp_path / "run")
+    forward = trainer.model.forward
+    monkeypatch.setattr(trainer.model, "forward", lambda *a, **k: (float("nan"), *forward(*a, **k)[1:]))
+    with pytest.raises(TrainingError, match=r"not finite at the first step \(nan, gradient norm .*\): the starting "
+                                            r"weights or the data are at fault, not the learning rate"):
+        trainer.run()

@@ -50,7 +50,7 @@ def test_a_vocabulary_too_big_names_max_vocab():
 
 
 def test_a_containers_limit_bounds_the_memory_available(monkeypatch):
-    from seqkit.training import memory
-    unbounded = memory.available_bytes()
-    monkeypatch.setattr(memory, "_cgroup_room", lambda: 10**9)
-    assert memory.available_bytes() == min(unbounded, 10**9)
+    from seqkit import _memory
+    unbounded = _memory.available_bytes()
+    monkeypatch.setattr(_memory, "_cgroup_room", lambda: 10**9)
+    assert _memory.available_bytes() == min(unbounded, 10**9)
