@@ -61,8 +61,6 @@ def import_(file, out, vocab, level, cell, nonlinearity):
 
     try:
         imported = interop.import_run(file, out, vocab=vocab, level=level, cell=cell, nonlinearity=nonlinearity)
-    except interop.OptionError as error:
-        raise click.UsageError(error.for_cli()) from None
     except RUNTIME_ERRORS as error:
         fail(error)
     config = imported.config

@@ -1,7 +1,9 @@
 """Checks at the library's edges, written once: counts, dtypes and arrays, each failing with a
 message that names the argument, what came and what to do."""
+import dataclasses
 import os
 import stat
+import types
 
 import numpy as np
 
@@ -81,3 +83,32 @@ def check_finite(arrays, what, error):
             bad = np.count_nonzero(~np.isfinite(array))
             raise error(f"{what}: {name} holds {bad:,} values that are not finite (NaN or infinite): these weights "
                         f"cannot be used; load another checkpoint, or train from fresh weights")
+
+
+def check_field_types(instance):
+    """Raise OptionError naming the first field of a dataclass instance whose value is not of its
+    annotated type (str, int, float, bool, a union of them with None, a dataclass): a
+    configuration read from a file may hold anything."""
+    for field in dataclasses.fields(instance):
+        if field.init and not _of_type(getattr(instance, field.name), field.type):
+            value = getattr(instance, field.name)
+            raise OptionError(f"{option(field.name)} must be {_described(field.type)}, got {value!r}",
+                              field=field.name, value=value)
+
+
+def _of_type(value, annotation):
+    if isinstance(annotation, types.UnionType):
+        return any(_of_type(value, member) for member in annotation.__args__)
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, annotation) if isinstance(annotation, type) else True
+
+
+def _described(annotation):
+    members = annotation.__args__ if isinstance(annotation, types.UnionType) else (annotation,)
+    names = {str: "text", int: "an integer", float: "a number", bool: "true or false", type(None): "none"}
+    return " or ".join(names.get(member, getattr(member, "__name__", str(member))) for member in members)

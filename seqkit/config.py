@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from seqkit import cells
-from seqkit._checks import is_count
+from seqkit._checks import check_field_types, is_count
 from seqkit.errors import OptionError, option
 from seqkit.nn.init import SCHEMES
 from seqkit.optim.optimizers import OPTIMIZERS
@@ -105,6 +105,7 @@ class TrainConfig:
             value = getattr(self, f.name)
             if isinstance(value, (np.integer, np.floating)):
                 object.__setattr__(self, f.name, value.item())
+        check_field_types(self)
         self._resolve_policy()
         positive = ["val_blocks", "layers", "hidden", "batch_size", "seq_len", "eval_every"]
         for name in positive + ["embed", "epochs", "steps"]:

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import tempfile
+import tokenize
 import zipfile
 
 import numpy as np
@@ -85,7 +86,8 @@ def load_arrays(path, available=None):
         meta = json.loads(arrays.pop(META).tobytes().decode())
     except CheckpointError:
         raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError, MemoryError) as error:
+    except (OSError, ValueError, KeyError, TypeError, SyntaxError, tokenize.TokenError, OverflowError, zipfile.BadZipFile,
+            EOFError, UnicodeDecodeError, MemoryError) as error:  # what NumPy's header parser and zipfile raise
         raise CheckpointError(f"{path} is not a readable seqkit checkpoint ({error})", file=path) from None
     found = meta.get("format") if isinstance(meta, dict) else None
     if found != FORMAT_VERSION:

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqkit.errors import SeqkitError
 from seqkit.runs.checkpoint import atomic_write
 from seqkit.runs.directory import METRICS, load_run_files
 from seqkit.runs.metrics import read_metrics
@@ -18,7 +19,7 @@ FORMATS = ("png", "svg", "pdf")
 SMOOTHING = 0.9  # the training loss is drawn as an exponential moving average with this factor
 
 
-class CurvesError(ValueError):
+class CurvesError(SeqkitError, ValueError):
     """A run whose curves cannot be drawn; the message says why and what to do."""
 
 

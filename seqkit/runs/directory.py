@@ -14,7 +14,6 @@ itself while it writes there. Errors name the file and what to do.
 """
 import hashlib
 import itertools
-import json
 import os
 from pathlib import Path
 
@@ -25,11 +24,10 @@ except ImportError:  # Windows
 
 from seqkit import _version
 from seqkit._checks import check_finite, copy_into
-from seqkit.errors import CheckpointError, TrainingError, option, setting
-from seqkit.runs.checkpoint import (FORMAT_VERSION, load_arrays, read_json, save_arrays,
-                               write_json, write_text)
 from seqkit.config import TrainConfig
+from seqkit.errors import CheckpointError, TrainingError, option, setting
 from seqkit.nn.model import Model
+from seqkit.runs.checkpoint import FORMAT_VERSION, load_arrays, read_json, save_arrays, write_json
 from seqkit.text.vocab import Vocab
 
 CONFIG, VOCAB, LATEST, BEST, METRICS = "config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"

@@ -34,13 +34,12 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save
 
-from seqkit import _version
-from seqkit import cells
+from seqkit import _version, cells
 from seqkit._checks import check_finite
-from seqkit.errors import CheckpointError
-from seqkit.runs.checkpoint import atomic_write, read_json
 from seqkit.config import TrainConfig
+from seqkit.errors import CheckpointError, OptionError, option
 from seqkit.nn.model import Model
+from seqkit.runs.checkpoint import atomic_write, read_json
 from seqkit.runs.directory import CONFIG, file_digest, version_tuple
 from seqkit.runs.saving import check_free, save_run
 from seqkit.text.options import LEVELS, TextOptions
@@ -50,18 +49,6 @@ SUFFIX = ".safetensors"
 SEQKIT_FORMAT = "1"
 DTYPES = {"F32": np.dtype(np.float32), "F64": np.dtype(np.float64)}  # safetensors' names -> ours
 GATED = {4: "lstm", 3: "gru", 1: "rnn"}  # the built-in cell of each gate count, for files without metadata
-
-
-class OptionError(ValueError):
-    """A file that needs an option it was not given, or was given one it does not take. The
-    message names the option as `{opt}`: `vocab=` from Python, `--vocab` on the command line."""
-
-    def __init__(self, template, option):
-        self.template, self.option = template, option
-        super().__init__(template.replace("{opt}", f"{option}="))
-
-    def for_cli(self):
-        return self.template.replace("{opt}", f"--{self.option.replace('_', '-')}")
 
 
 class Imported(NamedTuple):
@@ -128,19 +115,20 @@ def read(path, vocab=None, level=None, cell=None, nonlinearity=None):
                                           ("nonlinearity", nonlinearity)) if value is not None]
         if given:
             raise OptionError(f"{path} carries its own configuration and vocabulary (seqkit metadata): "
-                              f"drop {{opt}}", given[0])
+                              f"drop {option(given[0])}", field=given[0], file=path)
         config, vocab = _seqkit_metadata(path, metadata)
         dtype = _common_dtype(path, specs)
         if dtype != np.dtype(config.dtype):
             raise CheckpointError(f"{path}: the tensors are {dtype}, but its seqkit configuration says {config.dtype}")
     else:
         if vocab is None:
-            raise OptionError(f"{path} has no seqkit metadata, so its vocabulary is needed: give {{opt}} (a "
+            raise OptionError(f"{path} has no seqkit metadata, so its vocabulary is needed: give {option('vocab')} (a "
                               f"vocab.json as seqkit writes it, or a text file of the tokens, one a line in id order)",
-                              "vocab")
+                              field="vocab", file=path)
         vocab = vocab if isinstance(vocab, Vocab) else read_vocab(vocab, level)
         if level is not None and level != vocab.options.level:
-            raise OptionError(f"the vocabulary is {vocab.options.level} level, not {level}: drop {{opt}}", "level")
+            raise OptionError(f"the vocabulary is {vocab.options.level} level, not {level}: drop {option('level')}",
+                              field="level")
         config = _infer_config(path, specs, vocab, cell, nonlinearity, _common_dtype(path, specs))
     model = Model(**config.model_options(len(vocab)), seed=0)
     _check_shapes(path, specs, model, config)
@@ -180,8 +168,8 @@ def read_vocab(path, level=None):
         if not (isinstance(parsed, list) and all(isinstance(token, str) for token in parsed)):
             raise ValueError("expected a seqkit vocab.json, a JSON array of strings or one token a line")
         if level is None:
-            raise OptionError(f"{path} lists the tokens but not how text is split into them: give {{opt}} "
-                              f"{' or '.join(LEVELS)}", "level")
+            raise OptionError(f"{path} lists the tokens but not how text is split into them: give {option('level')} "
+                              f"{' or '.join(LEVELS)}", field="level", file=path)
         return Vocab(parsed, TextOptions(level=level))
     except OptionError:
         raise
@@ -267,9 +255,10 @@ def _infer_config(path, specs, vocab, cell, nonlinearity, dtype):
         cell = GATED[gates]
     elif cells.get(cell).gates != gates:
         raise OptionError(f"the {cell} cell has {cells.get(cell).gates} gates, but rnn.weight_hh_l0 has "
-                          f"{gates}*H rows: drop {{opt}} or name a cell of {gates} gates", "cell")
+                          f"{gates}*H rows: drop {option('cell')} or name a cell of {gates} gates", field="cell")
     if nonlinearity is not None and "nonlinearity" not in cells.get(cell).options:
-        raise OptionError(f"{path} holds a {cell}, which takes no nonlinearity: drop {{opt}}", "nonlinearity")
+        raise OptionError(f"{path} holds a {cell}, which takes no nonlinearity: drop {option('nonlinearity')}",
+                          field="nonlinearity", file=path)
     layers = 1
     while f"rnn.weight_hh_l{layers}" in specs:  # any rnn.*_l{k} above the last layer is unexpected
         layers += 1

@@ -10,10 +10,10 @@ import numpy as np
 
 from seqkit import _version
 from seqkit.errors import CheckpointError
-from seqkit.runs.checkpoint import save_arrays, write_json
-from seqkit.runs.directory import BEST, CONFIG, LATEST, VOCAB, checkpoint_contents, holds_run
 from seqkit.optim.optimizers import optimizer_for
 from seqkit.optim.schedules import schedule_for
+from seqkit.runs.checkpoint import save_arrays, write_json
+from seqkit.runs.directory import BEST, CONFIG, LATEST, VOCAB, checkpoint_contents, holds_run
 
 
 def save_run(run_dir, model, vocab, config, corpus_sha256=None, **record):

@@ -4,7 +4,7 @@ vocabulary begins with."""
 import dataclasses
 from dataclasses import dataclass
 
-from seqkit._checks import check_count, is_count
+from seqkit._checks import check_count, check_field_types, is_count
 from seqkit.errors import OptionError, option, setting
 
 UNK, BOS, EOS = "<unk>", "<s>", "</s>"
@@ -24,6 +24,7 @@ class TextOptions:
     min_count: int = 1             # drop tokens seen fewer times; they read as <unk>
 
     def __post_init__(self):
+        check_field_types(self)
         for name, allowed in (("level", LEVELS), ("tokenize", TOKENIZERS), ("unit", UNITS)):
             value = getattr(self, name)
             if value not in allowed and not (name == "unit" and value is None):

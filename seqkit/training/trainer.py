@@ -18,8 +18,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from seqkit._checks import is_count
 from seqkit.config import TrainConfig
-from seqkit.errors import TrainingError, option, setting
+from seqkit.errors import CheckpointError, SeqkitError, TrainingError, option, setting
 from seqkit.generation.sampler import generate
 from seqkit.nn.model import Model
 from seqkit.nn.workspace import Workspace
@@ -163,17 +164,45 @@ class Trainer:
 
     def restore(self, arrays, meta):
         """Continue from a checkpoint (load_arrays's arrays and meta), taking the carried state
-        of this process's block of streams (Trainer.resume and seqkit.training.joining.join call it)."""
-        restore_model(self.model, arrays, self.run_dir / LATEST)
+        of this process's block of streams (Trainer.resume and seqkit.training.joining.join call
+        it). What the checkpoint holds is checked first: a CheckpointError names what does not fit."""
+        source = self.run_dir / LATEST
+        try:
+            self._restore(arrays, meta, source)
+        except SeqkitError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as error:
+            raise CheckpointError(f"{source} does not hold what seqkit writes in a checkpoint ({type(error).__name__}: "
+                                  f"{error}): resume from another copy of the run, or start a new one",
+                                  file=source) from None
+
+    def _restore(self, arrays, meta, source):
+        restore_model(self.model, arrays, source)
         self.optimizer.load_state_dict(
             {k[len("optim."):]: v for k, v in arrays.items() if k.startswith("optim.")}, meta["optimizer"])
         self.schedule.resume_from(meta["schedule"])
         self.rng.bit_generator.state = meta["rng"]
-        self.step, self.epoch, self.position = meta["step"], meta["epoch"], meta["position"]
-        self.best_val_loss = meta["best_val_loss"]
-        self.trained_by = meta.get("processes", 1)
+        step, epoch, position = meta["step"], meta["epoch"], meta["position"]
+        if not (is_count(step, 0) and is_count(epoch, 0) and is_count(position, 0)
+                and position < len(self.train_streams) - 1):
+            raise ValueError(f"step {step!r}, epoch {epoch!r} and position {position!r} are not a place in the "
+                             f"{len(self.train_streams):,} rows of this run's streams")
+        best = meta["best_val_loss"]
+        if best is not None and not isinstance(best, (int, float)):
+            raise ValueError(f"best_val_loss is {best!r}")
         count = meta["state_arrays"]  # arrays per layer's state; 0: the state was zero (epoch start)
-        layers = [[arrays[f"state.{k}.{i}"][self.streams] for i in range(count)] for k in range(self.config.layers)]
+        if count not in (0, self.model.layers[0].state_size):
+            raise ValueError(f"state_arrays is {count!r}, not 0 or {self.model.layers[0].state_size}")
+        shape = (self.config.batch_size, self.config.hidden)
+        layers = [[arrays[f"state.{k}.{i}"] for i in range(count)] for k in range(self.config.layers)]
+        for k, layer in enumerate(layers):
+            for i, array in enumerate(layer):
+                if array.shape != shape or array.dtype != self.model.dtype or not np.isfinite(array).all():
+                    raise ValueError(f"state.{k}.{i} is {array.dtype} {array.shape}, expected finite "
+                                     f"{self.model.dtype} {shape}")
+        self.step, self.epoch, self.position, self.best_val_loss = step, epoch, position, best
+        self.trained_by = meta.get("processes", 1)
+        layers = [[array[self.streams] for array in layer] for layer in layers]
         self.state = self.model.pack_state(layers) if count else None
 
     # --- the loop --------------------------------------------------------------------------------

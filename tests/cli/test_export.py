@@ -261,5 +261,5 @@ def test_an_import_that_fails_leaves_no_directory(architecture_runs, tmp_path, m
         1, f"Error: could not write {tmp_path / 'run'} (No space left on device); nothing was written there\n")
     assert sorted(os.listdir(tmp_path)) == ["m.safetensors"]
     hand_written(seqkit.load(architecture_runs["lstm32"]), tmp_path / "torch.safetensors")
-    with pytest.raises(interop.OptionError, match=r"has no seqkit metadata, so its vocabulary is needed: give vocab= "):
+    with pytest.raises(seqkit.OptionError, match=r"has no seqkit metadata, so its vocabulary is needed: give vocab "):
         interop.import_run(tmp_path / "torch.safetensors", tmp_path / "run")

@@ -22,7 +22,8 @@ def test_a_last_line_cut_short_is_dropped_with_a_warning(char_run, tmp_path):
     assert log.read_text().endswith("}\n") and read_metrics(run) == whole  # the cut line is gone
 
 
-@pytest.mark.parametrize("bad, said", [('{"kind": "train", "st\n', "not a JSON record"), ("[1, 2]\n", "a JSON list, not a record")])
+@pytest.mark.parametrize("bad, said", [('{"kind": "train", "st\n', "not a JSON record"),
+                                       ("[1, 2]\n", "a JSON list, not a record")])
 def test_any_other_bad_line_is_an_error_naming_the_file_and_line(char_run, tmp_path, bad, said):
     run = copied_run(char_run, tmp_path)
     log = run / "metrics.jsonl"
