@@ -1,7 +1,10 @@
 """What the seqkit commands share: the errors they turn into one line (with the library's field
 names spelled as options, here and nowhere else), option types, and finding the run a command
 reads."""
+import codecs
+import errno
 import math
+import sys
 import warnings
 from pathlib import Path
 
@@ -50,9 +53,40 @@ def flag_setting(field, value):
     return flag(field) if value is None else f"{flag(field)} {value}"
 
 
+# What to do about an operating system's error, by its errno.
+OS_ADVICE = {errno.ENOSPC: "make room on that disk, then try again", errno.EDQUOT: "make room, then try again",
+             errno.EACCES: "check its permissions", errno.EPERM: "check its permissions",
+             errno.EROFS: "it is on a read-only file system: use another place",
+             errno.ENOENT: "check the path", errno.ENOTDIR: "check the path",
+             errno.EISDIR: "give a file, not a directory", errno.EEXIST: "give another name, or remove it"}
+
+
 def message(error):
-    """An error's message, with the fields a seqkit error names written as options."""
-    return error.spelled(flag_setting) if isinstance(error, SeqkitError) else str(error)
+    """An error's message in seqkit's words: the fields a seqkit error names written as options;
+    an operating system's error as the file, what went wrong and what to do; output that the
+    terminal's encoding cannot show as one line saying so."""
+    if isinstance(error, SeqkitError):
+        return error.spelled(flag_setting)
+    if isinstance(error, UnicodeEncodeError):
+        return (f"the output's encoding ({error.encoding}) cannot show the text ({error.object[error.start:error.end]!a}): "
+                f"set PYTHONIOENCODING=utf-8, or write to a file with -o")
+    if isinstance(error, OSError) and error.strerror:
+        where = f"{error.filename}: " if error.filename else ""
+        advice = OS_ADVICE.get(error.errno)
+        return f"{where}{error.strerror}" + (f"; {advice}" if advice else "")
+    return str(error)
+
+
+class Encoding(click.ParamType):
+    """A text encoding Python knows (utf-8, latin-1, ...), refused as a usage error otherwise."""
+    name = "encoding"
+
+    def convert(self, value, param, ctx):
+        try:
+            codecs.lookup(value)
+            return value
+        except LookupError:
+            self.fail(f"{value!r} is not a text encoding Python knows: give one such as utf-8 or latin-1", param, ctx)
 
 
 def fail(error):
@@ -86,3 +120,10 @@ def say_warnings():
         click.echo(f"warning: {message}" if issubclass(category, SeqkitWarning)
                    else warnings.formatwarning(message, category, filename, lineno, line).rstrip(), err=True)
     warnings.showwarning = show
+
+
+def shown_as_possible(text):
+    """Echo text on stderr with the characters its encoding cannot show escaped (\\u2019): an
+    evaluation's sample must not stop a training run whose terminal is ASCII."""
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    click.echo(text.encode(encoding, "backslashreplace").decode(encoding), err=True)

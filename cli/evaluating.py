@@ -5,7 +5,7 @@ import os
 import click
 import numpy as np
 
-from seqkit.cli.common import RUNTIME_ERRORS, fail, resolve_run
+from seqkit.cli.common import RUNTIME_ERRORS, Encoding, fail, resolve_run
 from seqkit.config import ENCODING_ERRORS
 from seqkit.lm import load
 from seqkit.text.corpus import read_text
@@ -17,7 +17,7 @@ SHOWN_UNKNOWN = 20  # unknown characters listed in the warning
 @click.command(name="eval")
 @click.argument("paths", nargs=-1, metavar="[RUN] TEXT_FILE")
 @click.option("--best", is_flag=True, help="Use the checkpoint with the best validation loss.")
-@click.option("--encoding", help="Text encoding of TEXT_FILE. [default: the run's]")
+@click.option("--encoding", type=Encoding(), help="Text encoding of TEXT_FILE. [default: the run's]")
 @click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), help="As for train. [default: the run's]")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a line.")
 def evaluate(paths, best, encoding, encoding_errors, as_json):

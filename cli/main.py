@@ -13,7 +13,18 @@ import click
 import cloup
 
 from seqkit import _version, cells
-from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, FiniteFloat, fail, flag, flag_setting, say_warnings
+from seqkit.cli.common import (
+    POSITIVE,
+    RUNTIME_ERRORS,
+    Encoding,
+    Finite,
+    FiniteFloat,
+    fail,
+    flag,
+    flag_setting,
+    say_warnings,
+    shown_as_possible,
+)
 from seqkit.cli.evaluating import evaluate
 from seqkit.cli.interop import export, import_
 from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
@@ -76,7 +87,8 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
     click.option("--max-vocab", type=POSITIVE, help="Keep only the most frequent tokens; the rest become <unk>."),
     click.option("--min-count", type=POSITIVE, default=TEXT["min_count"], show_default=True,
                   help="Drop tokens seen fewer times."),
-    click.option("--encoding", default=DEFAULT["encoding"], show_default=True, help="Text encoding of the corpus."),
+    click.option("--encoding", type=Encoding(), default=DEFAULT["encoding"], show_default=True,
+                 help="Text encoding of the corpus."),
     click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), default=DEFAULT["encoding_errors"],
                   show_default=True,
                   help="Bytes not valid in --encoding: stop with an error, replace them (U+FFFD), or drop them."),
@@ -309,7 +321,7 @@ def report(metrics, plot_dir=None):
         line += f"  bpc {metrics['val_bits_per_char']:.3f}"
     click.echo(("\n" if sys.stderr.isatty() else "") + line, err=True)
     if metrics["sample"]:
-        click.echo("  " + metrics["sample"].replace("\n", "\n  "), err=True)
+        shown_as_possible("  " + metrics["sample"].replace("\n", "\n  "))
     if plot_dir is not None:
         save_image([read_curves(plot_dir)], plot_dir / CURVES)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from seqkit._memory import available_bytes
-from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, fail, message, resolve_run
+from seqkit.cli.common import OS_ADVICE, POSITIVE, RUNTIME_ERRORS, fail, message, resolve_run
 from seqkit.generation.sampler import check_sampling_options, new_seed
 from seqkit.lm import LanguageModel, load
 from seqkit.runs.checkpoint import atomic_write
@@ -158,9 +158,10 @@ def _one_line_errors(call, where, after=""):
     except BrokenPipeError:
         raise  # the reader went away (| head): click ends quietly
     except OSError as error:
-        fail(f"could not write {where} ({error.strerror or error}){after}")
+        advice = OS_ADVICE.get(error.errno)
+        fail(f"could not write {where} ({error.strerror or error}){after}" + (f"; {advice}" if advice else ""))
     except RUNTIME_ERRORS as error:
-        fail(f"{error}{after}")
+        fail(f"{message(error)}{after}")
 
 
 def check_output(output, checkpoint):

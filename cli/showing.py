@@ -3,7 +3,7 @@ import os
 
 import click
 
-from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, fail
+from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Encoding, fail
 from seqkit.config import ENCODING_ERRORS
 from seqkit.generation.show import MAX_TOKENS, page
 from seqkit.lm import load
@@ -22,7 +22,7 @@ DEFAULT_OUTPUT = "show.html"
 @click.option("--best", is_flag=True, help="Use the checkpoint with the best validation loss.")
 @click.option("--max-tokens", type=POSITIVE, default=MAX_TOKENS, show_default=True,
               help="Show at most this many tokens of TEXT_FILE: a longer text is cut, which keeps the page fast.")
-@click.option("--encoding", help="Text encoding of TEXT_FILE. [default: the run's]")
+@click.option("--encoding", type=Encoding(), help="Text encoding of TEXT_FILE. [default: the run's]")
 @click.option("--encoding-errors", type=click.Choice(ENCODING_ERRORS), help="As for train. [default: the run's]")
 def show(run, text_file, output, best, max_tokens, encoding, encoding_errors):
     """Write one HTML page (no network, nothing to build: open it in a browser) that shows

@@ -15,6 +15,7 @@ and decayed along a cosine over the run, an embedding at char level too; a littl
 char level and Zaremba et al.'s (2014) 0.5 at word level, where a corpus holds far fewer tokens
 and a few minutes pass over it dozens of times.
 """
+import codecs
 import dataclasses
 import random
 from dataclasses import dataclass, field
@@ -143,6 +144,7 @@ class TrainConfig:
             ("clip_value", self.clip_value is None or self.clip_value > 0, "positive"),
             ("minutes", self.minutes is None or self.minutes > 0, "positive"),
             ("sample_length", 0 <= self.sample_length <= MAX_EVAL_SAMPLE, f"from 0 to {MAX_EVAL_SAMPLE:,}"),
+            ("encoding", _known_encoding(self.encoding), "a text encoding Python knows, such as utf-8 or latin-1"),
         ]
         for name, ok, expected in checks:
             if not ok:
@@ -198,3 +200,11 @@ class TrainConfig:
         values (a word-level copy gets its embedding), unless `changes` sets them."""
         underived = {name: DERIVED[name] for name in self._derived if name not in changes}
         return dataclasses.replace(self, **underived, **changes)
+
+
+def _known_encoding(name):
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True

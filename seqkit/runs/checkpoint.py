@@ -35,7 +35,10 @@ def atomic_write(path, write):
     """Call write(file) on a temporary file beside `path`, fsync it, then rename it over `path`:
     a reader sees the old file or the new one, never a half-written one."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(path)) from None  # named by the file meant, not the temporary
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would keep other users from sampling a run
         with os.fdopen(fd, "wb") as file:
@@ -43,6 +46,9 @@ def atomic_write(path, write):
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        os.unlink(tmp)
+        raise OSError(error.errno, error.strerror, str(path)) from None
     except BaseException:
         os.unlink(tmp)
         raise

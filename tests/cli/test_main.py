@@ -6,6 +6,7 @@ changed (nothing in a run directory is ever unpickled)."""
 import dataclasses
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -159,3 +160,45 @@ def test_a_pickled_object_planted_in_the_run_is_refused_and_never_run(run, tmp_p
         archive.writestr("__meta__.npy", buffer.getvalue())
     refused_everywhere(run, str(run / "latest.npz"), "is not a readable seqkit checkpoint")
     assert not marker.exists()
+
+
+def test_an_unknown_encoding_is_a_usage_error_naming_the_option(char_run, corpus):
+    for command in (["train", corpus], ["eval", char_run, corpus]):
+        result = invoke(*command, "--encoding", "klingon")
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert ("Error: Invalid value for '--encoding': 'klingon' is not a text encoding Python knows: give one "
+                "such as utf-8 or latin-1") in result.stderr
+    with pytest.raises(seqkit.OptionError, match="encoding must be a text encoding Python knows"):
+        TrainConfig(encoding="klingon")
+
+
+def test_output_the_terminal_cannot_show_is_one_line_saying_so(text_file, tmp_path):
+    """PYTHONIOENCODING=ascii: a sample with a character ASCII lacks is refused in one line that
+    says what to do; training shows its evaluation samples with that character escaped."""
+    corpus = text_file(2000, "Caf\u00e9 au lait, caf\u00e9 noir.\n" * 20)
+    environment = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    seqkit_command = [sys.executable, "-m", "seqkit"]
+    trained = subprocess.run(seqkit_command + ["train", str(corpus), "-o", str(tmp_path / "run"), "--hidden", "8",
+                                               "--layers", "1", "--steps", "2", "--eval-every", "1", "--sample-length",
+                                               "300", "--seed", "3"], capture_output=True, text=True, env=environment,
+                             cwd=tmp_path, timeout=300)
+    assert trained.returncode == 0 and "Traceback" not in trained.stderr, trained.stderr
+    sampled = subprocess.run(seqkit_command + ["sample", str(tmp_path / "run"), "--prime", "Caf\u00e9", "--seed", "1",
+                                               "--length", "5"], capture_output=True, env=environment, cwd=tmp_path,
+                             timeout=300)
+    assert sampled.returncode == 1 and b"Traceback" not in sampled.stderr
+    assert sampled.stderr.decode("ascii").strip().splitlines()[-1] == (
+        "Error: the output's encoding (ascii) cannot show the text ('\\xe9'): set PYTHONIOENCODING=utf-8, or write to "
+        "a file with -o")
+
+
+def test_an_operating_systems_error_names_the_file_and_what_to_do():
+    """The translation of OSError, the one place Python's wording is turned into seqkit's."""
+    import errno
+
+    from seqkit.cli.common import message
+    assert message(OSError(errno.ENOSPC, "No space left on device", "runs/x/config.json")) == \
+        "runs/x/config.json: No space left on device; make room on that disk, then try again"
+    assert message(OSError(errno.EACCES, "Permission denied", "/etc/out.txt")) == \
+        "/etc/out.txt: Permission denied; check its permissions"
+    assert message(OSError(errno.EEXIST, "File exists")) == "File exists; give another name, or remove it"

@@ -161,3 +161,13 @@ def test_what_is_not_a_regular_file_is_refused_by_name(tmp_path):
         load_arrays("/dev/zero")
     with pytest.raises(CheckpointError, match=r"none.npz: the checkpoint could not be read \(No such file"):
         load_arrays(tmp_path / "none.npz")
+
+
+def test_a_failed_write_is_named_by_the_file_it_was_for_and_leaves_nothing(tmp_path, monkeypatch):
+    def full(fd):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as failed:
+        write_json(tmp_path / "config.json", {"a": 1})
+    assert (failed.value.errno, failed.value.filename) == (28, str(tmp_path / "config.json"))
+    assert list(tmp_path.iterdir()) == []
