@@ -4,14 +4,18 @@ reads."""
 import codecs
 import errno
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
 
 import click
 
-from seqkit.errors import CheckpointError, OptionError, SeqkitError, SeqkitWarning, TrainingError
+from seqkit._checks import check_regular_file
+from seqkit._memory import available_bytes, gigabytes
+from seqkit.errors import CheckpointError, InputError, OptionError, SeqkitError, SeqkitWarning, TrainingError
 from seqkit.runs.directory import latest_run
+from seqkit.text.corpus import read_text
 
 RUNTIME_ERRORS = (ValueError, CheckpointError, TrainingError, OSError)
 POSITIVE = click.IntRange(min=1)
@@ -127,3 +131,18 @@ def shown_as_possible(text):
     evaluation's sample must not stop a training run whose terminal is ASCII."""
     encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
     click.echo(text.encode(encoding, "backslashreplace").decode(encoding), err=True)
+
+
+TEXT_BYTES_PER_BYTE = 16  # a rough bound on the memory a text read whole takes per byte: text, ids, pieces
+
+
+def read_whole_text(path, encoding, errors, option_name):
+    """A text file read whole (eval's, show's, score's), after checking that it is a regular file
+    (a device would be read without end, a FIFO block) and that memory can hold it: a one-line
+    error naming the file otherwise."""
+    check_regular_file(path, InputError, "text file")
+    size, available = os.path.getsize(path), available_bytes()
+    if available is not None and size * TEXT_BYTES_PER_BYTE > available:
+        raise InputError(f"{path} is {size:,} bytes, more than the memory available ({gigabytes(available)}) can "
+                         f"read whole for {option_name}: give a shorter text", file=path)
+    return read_text(path, encoding, errors)

@@ -5,10 +5,9 @@ import os
 import click
 import numpy as np
 
-from seqkit.cli.common import RUNTIME_ERRORS, Encoding, fail, resolve_run
+from seqkit.cli.common import RUNTIME_ERRORS, Encoding, fail, read_whole_text, resolve_run
 from seqkit.config import ENCODING_ERRORS
 from seqkit.lm import load
-from seqkit.text.corpus import read_text
 from seqkit.text.options import UNK_ID
 
 SHOWN_UNKNOWN = 20  # unknown characters listed in the warning
@@ -34,7 +33,8 @@ def evaluate(paths, best, encoding, encoding_errors, as_json):
             raise click.BadParameter(f"{path!r} does not exist", param_hint=name)
     try:
         lm = load(resolve_run(run[0] if run else None, best), best=best)
-        text = read_text(text_file, encoding or lm.config.encoding, encoding_errors or lm.config.encoding_errors)
+        text = read_whole_text(text_file, encoding or lm.config.encoding, encoding_errors or lm.config.encoding_errors,
+                               "eval")
         unknown = int(np.count_nonzero(lm.vocab.encode(text) == UNK_ID))
         metrics = lm.evaluate(text)
     except RUNTIME_ERRORS as error:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import click
 
+from seqkit._checks import check_regular_file
 from seqkit._memory import available_bytes
 from seqkit.cli.common import OS_ADVICE, POSITIVE, RUNTIME_ERRORS, fail, message, resolve_run
+from seqkit.errors import InputError
 from seqkit.generation.sampler import check_sampling_options, new_seed
 from seqkit.lm import LanguageModel, load
 from seqkit.runs.checkpoint import atomic_write
@@ -183,6 +185,7 @@ def unescape(text):
 
 def read_prime(path, config):
     """The text of --prime-file, read in the run's encoding (a BOM dropped, CRLF as "\\n")."""
+    check_regular_file(path, InputError, "prime file")
     size, available = os.path.getsize(path), available_bytes()
     if available is not None and size * PRIME_BYTES_PER_BYTE > available:
         raise ValueError(f"--prime-file {path} is {size:,} bytes, more than the memory available "

@@ -3,12 +3,11 @@ import os
 
 import click
 
-from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Encoding, fail
+from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Encoding, fail, read_whole_text
 from seqkit.config import ENCODING_ERRORS
 from seqkit.generation.show import MAX_TOKENS, page
 from seqkit.lm import load
 from seqkit.runs.checkpoint import atomic_write
-from seqkit.text.corpus import read_text
 
 DEFAULT_OUTPUT = "show.html"
 
@@ -43,7 +42,8 @@ def show(run, text_file, output, best, max_tokens, encoding, encoding_errors):
                                  param_hint="'-o' / '--output'")
     try:
         lm = load(run, best=best)
-        text = read_text(text_file, encoding or lm.config.encoding, encoding_errors or lm.config.encoding_errors)
+        text = read_whole_text(text_file, encoding or lm.config.encoding, encoding_errors or lm.config.encoding_errors,
+                               "show")
         if not text:
             raise ValueError(f"{text_file} is empty: there is nothing to show")
         document, result = page(lm, text, title=f"seqkit show: {os.path.basename(text_file)}", max_tokens=max_tokens)

@@ -2,8 +2,10 @@
 the tokens the vocabulary lacks said, JSON, the latest run by default, and arguments that are not
 what it takes said plainly."""
 import json
+import os
 import re
 
+import pytest
 from shared import invoke
 
 
@@ -57,3 +59,23 @@ def test_run_arguments_that_are_not_runs_are_said_plainly(char_run, tmp_path):
     text.write_text("First")
     best_file = invoke("eval", "--best", char_run / "latest.npz", text)
     assert best_file.exit_code == 2 and "Error: --best picks best.npz in a run directory, but" in best_file.stderr
+
+
+@pytest.mark.parametrize("command", [["eval"], ["show"], ["sample", "--prime-file"]])
+def test_a_device_or_a_fifo_is_refused_by_name_before_it_is_read(char_run, tmp_path, command):
+    """/dev/zero would be read without end (gigabytes within seconds), a FIFO opened would block."""
+    fifo = tmp_path / "fifo.txt"
+    os.mkfifo(fifo)
+    what = "prime file" if "--prime-file" in command else "text file"
+    for path, kind in (("/dev/zero", "a device"), (fifo, "a FIFO")):
+        result = invoke(command[0], char_run, *command[1:], path)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert result.stderr.strip().splitlines()[-1] == f"Error: {path} is {kind}, not a {what}: give a regular file"
+
+
+def test_a_text_too_large_for_memory_is_refused_before_it_is_read(char_run, corpus, monkeypatch):
+    import seqkit.cli.common
+    monkeypatch.setattr(seqkit.cli.common, "available_bytes", lambda: 1000)
+    result = invoke("eval", char_run, corpus)
+    assert result.exit_code == 1
+    assert f"Error: {corpus} is {corpus.stat().st_size:,} bytes, more than the memory available" in result.stderr
