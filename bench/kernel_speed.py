@@ -32,7 +32,9 @@ from numba.extending import intrinsic  # noqa: E402
 from seqkit.cells.recurrence import (  # noqa: E402
     ROWS_2,
     backward_columns,
+    backward_groups,
     forward_columns,
+    forward_shape,
     pack_backward,
     pack_forward,
     panel_product,
@@ -79,10 +81,10 @@ def fma_peak_run():
 
 
 @njit
-def _forward_steps(h, packed, x, y, columns, rows):
+def _forward_steps(h, packed, x, y, columns, per_tile, rows):
     for _ in range(STEPS):
         for p in range(packed.shape[0]):
-            panel_product(h, packed, p, h.shape[1], x, y, columns, 2, rows)
+            panel_product(h, packed, p, h.shape[1], x, y, columns, per_tile, rows)
 
 
 @njit
@@ -119,20 +121,22 @@ def measure(B, H):
     weight = (rng.standard_normal((GATES * H, H)) / np.sqrt(H)).astype(np.float32)
     h, x = rng.standard_normal((B, H)).astype(np.float32), rng.standard_normal((B, GATES * H)).astype(np.float32)
     gates, width = np.empty_like(x), lanes(np.float32)
-    packed = pack_forward(weight, GATES, 1, width)
+    groups, per_tile = forward_shape(B, GATES, 1, 2)  # as lstm_forward packs at this batch
+    packed = pack_forward(weight, GATES, groups, width)
     blocks = np.arange(GATES) * H
-    columns = forward_columns(H, 1, width, blocks, blocks, 2)
+    columns = forward_columns(H, groups, width, blocks, blocks, per_tile)
     dgates, dh = x, np.empty_like(h)
-    backward_packed = pack_backward(weight, BACKWARD_GROUPS, width)
-    backward_cols = backward_columns(H, BACKWARD_GROUPS, width, True)
+    backward = backward_groups(B, BACKWARD_GROUPS)
+    backward_packed = pack_backward(weight, backward, width)
+    backward_cols = backward_columns(H, backward, width, True)
     weight_t = np.ascontiguousarray(weight.T)
     peak, peak_flops = fma_peak_run()
     product = 2 * B * GATES * H * H * STEPS
     runs = {"peak": peak,
-            "forward": lambda: _forward_steps(h, packed, x, gates, columns, ROWS_2),
+            "forward": lambda: _forward_steps(h, packed, x, gates, columns, per_tile, ROWS_2),
             "forward OpenBLAS": lambda: [np.dot(h, weight.T, gates) for _ in range(STEPS)],
             "forward turned": lambda: [np.dot(weight, h.T) for _ in range(STEPS)],
-            "backward": lambda: _backward_steps(dgates, backward_packed, h, dh, backward_cols, BACKWARD_GROUPS, 2),
+            "backward": lambda: _backward_steps(dgates, backward_packed, h, dh, backward_cols, backward, 2),
             "backward OpenBLAS": lambda: [np.dot(dgates, weight, dh) for _ in range(STEPS)],
             "backward turned": lambda: [np.dot(weight_t, dgates.T) for _ in range(STEPS)]}
     return interleaved(runs, {name: peak_flops if name == "peak" else product for name in runs})

@@ -22,8 +22,11 @@ import numpy as np
 from seqkit._jit import kernel
 from seqkit.cells.activations import column_sums, sigmoid_of_biased, sigmoid_of_sum, tanh
 from seqkit.cells.recurrence import (
+    WIDE,
     backward_columns,
+    backward_groups,
     forward_columns,
+    forward_shape,
     pack_backward,
     pack_forward,
     panel_product,
@@ -133,14 +136,14 @@ def _add_reset_path(cache_t, dh, dh_prev, lo, hi):
 
 
 @kernel
-def _forward_units(xproj, states, packed, bias_hh, cache, columns, rows, first, stop, flags, thread):
+def _forward_units(xproj, states, packed, bias_hh, cache, columns, per_tile, rows, first, stop, flags, thread):
     """gru_forward for the hidden units of the panels [first, stop), one thread's share."""
     H = states.shape[3]
     span = packed.shape[2] // GATES
     lo, hi = first * span, min(stop * span, H)
     for t in range(xproj.shape[0]):
         for p in range(first, stop):
-            panel_product(states[0, t], packed, p, H, xproj[t], cache[t], columns, FORWARD_TILE, rows)
+            panel_product(states[0, t], packed, p, H, xproj[t], cache[t], columns, per_tile, rows)
         _finish_gates(cache[t], xproj[t], bias_hh, states[0, t], states[0, t + 1], lo, hi, True)
         wait_for(flags, thread, t + 1)
 
@@ -148,15 +151,15 @@ def _forward_units(xproj, states, packed, bias_hh, cache, columns, rows, first, 
 def gru_forward(xproj, states, weight_hh, bias_hh, cache):
     """T steps: states (1, T + 1, B, H), cache (T, B, 4H), on weights packed for the sequence."""
     B, H = states.shape[2], states.shape[3]
-    width = lanes(states.dtype)
-    packed = pack_forward(weight_hh, GATES, FORWARD_GROUPS, width)
-    columns = forward_columns(H, FORWARD_GROUPS, width, *_layout(H), FORWARD_TILE)
-    run_split(_forward_units, (xproj, states, packed, bias_hh, cache, columns, FORWARD_ROWS), packed.shape[0],
+    width, (groups, per_tile) = lanes(states.dtype), forward_shape(B, GATES, FORWARD_GROUPS, FORWARD_TILE)
+    packed = pack_forward(weight_hh, GATES, groups, width)
+    columns = forward_columns(H, groups, width, *_layout(H), per_tile)
+    run_split(_forward_units, (xproj, states, packed, bias_hh, cache, columns, per_tile, FORWARD_ROWS), packed.shape[0],
               threads_for(2 * B * GATES * H * H, packed.shape[0]))
 
 
 @kernel
-def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, rows, dxproj, scratch, dh, dinitial,
+def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, groups, rows, dxproj, scratch, dh, dinitial,
                     first, stop, flags, thread):
     """gru_backward's recurrence for the hidden units of the panels [first, stop): each step's
     gate gradients for these units, then (once every thread has written its units' gradients)
@@ -172,7 +175,7 @@ def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, rows,
         out = dh[then] if t > 0 else dinitial[0]
         for p in range(first, stop):
             panel_product(scratch[t], packed, p, GATES * H, dy[t - 1] if t > 0 else dy[0], out,
-                          from_dy if t > 0 else from_zero, BACKWARD_GROUPS, rows)
+                          from_dy if t > 0 else from_zero, groups, rows)
         _add_reset_path(cache[t], dh[now], out, lo, hi)
 
 
@@ -188,18 +191,19 @@ def _weight_gradients(scratch, states, dweight_hh, dbias_hh):
 def gru_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
     """BPTT through gru_forward (see seqkit.cells.registry for the arguments); scratch (T, B, 3H)."""
     T, B, H = dy.shape
-    width = lanes(dy.dtype)
-    packed = pack_backward(weight_hh, BACKWARD_GROUPS, width)
-    from_dy, from_zero = (backward_columns(H, BACKWARD_GROUPS, width, start) for start in (True, False))
+    width, groups = lanes(dy.dtype), backward_groups(B, BACKWARD_GROUPS)
+    packed = pack_backward(weight_hh, groups, width)
+    from_dy, from_zero = (backward_columns(H, groups, width, start) for start in (True, False))
     dh = np.empty((2, B, H), dy.dtype)
-    run_split(_backward_units, (dy, dfinal, states, cache, packed, from_dy, from_zero, BACKWARD_ROWS, dxproj, scratch,
-                                dh, dinitial), packed.shape[0], threads_for(2 * B * GATES * H * H, packed.shape[0]))
+    run_split(_backward_units, (dy, dfinal, states, cache, packed, from_dy, from_zero, groups, BACKWARD_ROWS, dxproj,
+                                scratch, dh, dinitial), packed.shape[0],
+              threads_for(2 * B * GATES * H * H, packed.shape[0]))
     _weight_gradients(scratch, states, dweight_hh, dbias_hh)
 
 
 def gru_pack(weight_hh):
-    """weight_hh (3H, H) packed for gru_step_packed, as one 2-d array."""
-    packed = pack_forward(weight_hh, GATES, FORWARD_GROUPS, lanes(weight_hh.dtype))
+    """weight_hh (3H, H) packed for gru_step_packed (panels for a batch of 1), as one 2-d array."""
+    packed = pack_forward(weight_hh, GATES, WIDE // GATES, lanes(weight_hh.dtype))
     return packed.reshape(-1, packed.shape[2])
 
 
@@ -208,10 +212,10 @@ def gru_step_packed(xproj_t, states, t, packed, bias_hh, cache_t):
     """gru_step_forward on gru_pack's weights, as gru_forward computes a step."""
     H = states.shape[3]
     panels = packed.reshape(-1, H, packed.shape[1])
-    width = packed.shape[1] // (GATES * FORWARD_GROUPS)
-    columns = forward_columns(H, FORWARD_GROUPS, width, *_layout(H), FORWARD_TILE)
+    width = packed.shape[1] // WIDE
+    columns = forward_columns(H, WIDE // GATES, width, *_layout(H), WIDE)
     for p in range(panels.shape[0]):
-        panel_product(states[0, t], panels, p, H, xproj_t, cache_t, columns, FORWARD_TILE, FORWARD_ROWS)
+        panel_product(states[0, t], panels, p, H, xproj_t, cache_t, columns, WIDE, 1)
     _finish_gates(cache_t, xproj_t, bias_hh, states[0, t], states[0, t + 1], 0, H, True)
 
 

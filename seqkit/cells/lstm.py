@@ -22,8 +22,11 @@ import numpy as np
 from seqkit._jit import kernel
 from seqkit.cells.activations import column_sums, sigmoid_of_biased, sigmoid_of_sum, tanh, tanh_of_biased, tanh_of_sum
 from seqkit.cells.recurrence import (
+    WIDE,
     backward_columns,
+    backward_groups,
     forward_columns,
+    forward_shape,
     pack_backward,
     pack_forward,
     panel_product,
@@ -121,15 +124,15 @@ def _copy_units(source, target, lo, hi):
 
 
 @kernel
-def _forward_units(xproj, states, packed, bias_hh, cache, columns, rows, first, stop, flags, thread):
+def _forward_units(xproj, states, packed, bias_hh, cache, columns, per_tile, rows, first, stop, flags, thread):
     """lstm_forward for the hidden units of the panels [first, stop), one thread's share."""
     H = states.shape[3]
-    width = packed.shape[2] // GATES
-    lo, hi = first * width, min(stop * width, H)
+    span = packed.shape[2] // GATES  # hidden units a panel
+    lo, hi = first * span, min(stop * span, H)
     for t in range(xproj.shape[0]):
         _copy_units(xproj[t], cache[t], lo, hi)
         for p in range(first, stop):
-            panel_product(states[0, t], packed, p, H, cache[t], cache[t], columns, FORWARD_TILE, rows)
+            panel_product(states[0, t], packed, p, H, cache[t], cache[t], columns, per_tile, rows)
         _gates_to_state(cache[t], bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], lo, hi)
         wait_for(flags, thread, t + 1)
 
@@ -137,16 +140,16 @@ def _forward_units(xproj, states, packed, bias_hh, cache, columns, rows, first, 
 def lstm_forward(xproj, states, weight_hh, bias_hh, cache):
     """T steps: states (2, T + 1, B, H), cache (T, B, 4H), on weights packed for the sequence."""
     B, H = states.shape[2], states.shape[3]
-    width = lanes(states.dtype)
-    packed = pack_forward(weight_hh, GATES, 1, width)
+    width, (groups, per_tile) = lanes(states.dtype), forward_shape(B, GATES, 1, FORWARD_TILE)
+    packed = pack_forward(weight_hh, GATES, groups, width)
     blocks = np.arange(GATES) * H
-    columns = forward_columns(H, 1, width, blocks, blocks, FORWARD_TILE)
-    run_split(_forward_units, (xproj, states, packed, bias_hh, cache, columns, FORWARD_ROWS),
+    columns = forward_columns(H, groups, width, blocks, blocks, per_tile)
+    run_split(_forward_units, (xproj, states, packed, bias_hh, cache, columns, per_tile, FORWARD_ROWS),
               packed.shape[0], threads_for(2 * B * GATES * H * H, packed.shape[0]))
 
 
 @kernel
-def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, rows, dxproj, dh, dc, dinitial,
+def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, groups, rows, dxproj, dh, dc, dinitial,
                     first, stop, flags, thread):
     """lstm_backward's recurrence for the hidden units of the panels [first, stop): each step's
     gate gradients for these units, then (once every thread has written its units' gradients)
@@ -166,9 +169,9 @@ def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, rows,
         wait_for(flags, thread, T - t)
         for p in range(first, stop):
             if t > 0:
-                panel_product(dxproj[t], packed, p, GATES * H, dy[t - 1], dh[then], from_dy, BACKWARD_GROUPS, rows)
+                panel_product(dxproj[t], packed, p, GATES * H, dy[t - 1], dh[then], from_dy, groups, rows)
             else:
-                panel_product(dxproj[t], packed, p, GATES * H, dy[0], dinitial[0], from_zero, BACKWARD_GROUPS, rows)
+                panel_product(dxproj[t], packed, p, GATES * H, dy[0], dinitial[0], from_zero, groups, rows)
 
 
 @kernel
@@ -184,19 +187,19 @@ def _weight_gradients(dxproj, states, dweight_hh, dbias_hh):
 def lstm_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight_hh, dbias_hh, scratch):
     """BPTT through lstm_forward (see seqkit.cells.registry for the arguments)."""
     T, B, H = dy.shape
-    width = lanes(dy.dtype)
-    packed = pack_backward(weight_hh, BACKWARD_GROUPS, width)
-    from_dy, from_zero = (backward_columns(H, BACKWARD_GROUPS, width, start) for start in (True, False))
+    width, groups = lanes(dy.dtype), backward_groups(B, BACKWARD_GROUPS)
+    packed = pack_backward(weight_hh, groups, width)
+    from_dy, from_zero = (backward_columns(H, groups, width, start) for start in (True, False))
     dh, dc = np.empty((2, B, H), dy.dtype), np.empty((2, B, H), dy.dtype)
-    run_split(_backward_units, (dy, dfinal, states, cache, packed, from_dy, from_zero, BACKWARD_ROWS,
+    run_split(_backward_units, (dy, dfinal, states, cache, packed, from_dy, from_zero, groups, BACKWARD_ROWS,
                                 dxproj, dh, dc, dinitial), packed.shape[0],
               threads_for(2 * B * GATES * H * H, packed.shape[0]))
     _weight_gradients(dxproj, states, dweight_hh, dbias_hh)
 
 
 def lstm_pack(weight_hh):
-    """weight_hh (4H, H) packed for lstm_step_packed, as one 2-d array."""
-    packed = pack_forward(weight_hh, GATES, 1, lanes(weight_hh.dtype))
+    """weight_hh (4H, H) packed for lstm_step_packed (panels for a batch of 1), as one 2-d array."""
+    packed = pack_forward(weight_hh, GATES, WIDE // GATES, lanes(weight_hh.dtype))
     return packed.reshape(-1, packed.shape[2])
 
 
@@ -205,11 +208,11 @@ def lstm_step_packed(xproj_t, states, t, packed, bias_hh, cache_t):
     """lstm_step_forward on lstm_pack's weights, as lstm_forward computes a step."""
     H = states.shape[3]
     panels = packed.reshape(-1, H, packed.shape[1])
-    width = packed.shape[1] // GATES
+    width = packed.shape[1] // WIDE
     blocks = np.arange(GATES) * H
-    columns = forward_columns(H, 1, width, blocks, blocks, FORWARD_TILE)
+    columns = forward_columns(H, WIDE // GATES, width, blocks, blocks, WIDE)
     for p in range(panels.shape[0]):
-        panel_product(states[0, t], panels, p, H, xproj_t, cache_t, columns, FORWARD_TILE, FORWARD_ROWS)
+        panel_product(states[0, t], panels, p, H, xproj_t, cache_t, columns, WIDE, 1)
     _gates_to_state(cache_t, bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], 0, H)
 
 

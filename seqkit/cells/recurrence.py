@@ -36,7 +36,21 @@ from seqkit.cells.vector import observe, pause, prefetch, publish, tile_rows, ti
 MAX_ROWS = 8  # the most rows a tile has
 # The rows of a tile of 2, 3 or 4 vectors: as many as the registers hold, at most MAX_ROWS.
 ROWS_2, ROWS_3, ROWS_4 = (min(MAX_ROWS, tile_rows(n)) for n in (2, 3, 4))
+# At batch WIDE_ROWS or less a tile has one or two rows, too few accumulators to keep the FMA
+# units busy: such batches take panels of WIDE vectors, a tile as wide as the panel.
+WIDE, WIDE_ROWS = 12, 2
 BLOCK_BYTES = 16 * 1024  # a tile column's share of a panel over one block of k: half an L1 cache
+
+
+def forward_shape(batch, gates, groups, per_tile):
+    """(unit groups a forward panel holds, vectors a tile) at this batch: the cell's own, or at
+    a batch of WIDE_ROWS or less panels of WIDE vectors, a tile each."""
+    return (max(1, WIDE // gates), WIDE) if batch <= WIDE_ROWS else (groups, per_tile)
+
+
+def backward_groups(batch, groups):
+    """Unit groups a backward panel holds (and vectors its tiles have) at this batch."""
+    return WIDE if batch <= WIDE_ROWS else groups
 
 
 @kernel
@@ -120,7 +134,8 @@ def panel_product(a, packed, p, depth, x, y, columns, per_tile, rows):
     b = packed.reshape(-1)
     panel_size, ldb, tiles = packed.shape[1] * packed.shape[2], packed.shape[2], columns.shape[1]
     width = ldb // (tiles * per_tile)  # W: a panel row is tiles * per_tile vectors
-    span = max(1, BLOCK_BYTES // (per_tile * width * packed.itemsize))
+    # With one or two rows the panel is read once: blocks of k would only add loads and stores.
+    span = depth if a.shape[0] <= WIDE_ROWS else max(1, BLOCK_BYTES // (per_tile * width * packed.itemsize))
     a_flat = a.reshape(-1)
     for k in range(0, depth, span):
         block = min(span, depth - k)
@@ -148,11 +163,13 @@ def _tiles(per_tile, rows, a, lda, count, b, b_start, b_next, ldb, depth, x, y, 
             tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, ROWS_3, 3)
         else:
             tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, 1, 3)
-    else:
+    elif per_tile == 4:
         if rows > 1:
             tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, ROWS_4, 4)
         else:
             tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, 1, 4)
+    else:  # WIDE, one row at a time (batch 1: twelve accumulators, where a tall tile would have one row)
+        tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, 1, WIDE)
 
 
 @kernel

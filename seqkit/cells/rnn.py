@@ -17,8 +17,11 @@ import numpy as np
 from seqkit._jit import kernel
 from seqkit.cells.activations import column_sums, relu_of_biased, relu_of_sum, tanh_of_biased, tanh_of_sum
 from seqkit.cells.recurrence import (
+    WIDE,
     backward_columns,
+    backward_groups,
     forward_columns,
+    forward_shape,
     pack_backward,
     pack_forward,
     panel_product,
@@ -84,33 +87,34 @@ def _activation_gradient(dh, h, relu, dpre):
 
 
 @kernel
-def _columns(H, width):
+def _columns(H, groups, width, per_tile):
     """The forward tiles' columns: onto xproj_t, into the next state."""
-    return forward_columns(H, FORWARD_GROUPS, width, np.zeros(1, np.int64), np.zeros(1, np.int64), FORWARD_TILE)
+    return forward_columns(H, groups, width, np.zeros(1, np.int64), np.zeros(1, np.int64), per_tile)
 
 
 @kernel
-def _forward_units(xproj, states, packed, bias_hh, relu, columns, rows, first, stop, flags, thread):
+def _forward_units(xproj, states, packed, bias_hh, relu, columns, per_tile, rows, first, stop, flags, thread):
     """The forward recurrence for the hidden units of the panels [first, stop), one thread's share."""
     H = states.shape[3]
     lo, hi = first * packed.shape[2], min(stop * packed.shape[2], H)
     for t in range(xproj.shape[0]):
         for p in range(first, stop):
-            panel_product(states[0, t], packed, p, H, xproj[t], states[0, t + 1], columns, FORWARD_TILE, rows)
+            panel_product(states[0, t], packed, p, H, xproj[t], states[0, t + 1], columns, per_tile, rows)
         _activate(states[0, t + 1], bias_hh, relu, lo, hi)
         wait_for(flags, thread, t + 1)
 
 
 def _forward(xproj, states, weight_hh, bias_hh, relu):
     B, H = states.shape[2], states.shape[3]
-    width = lanes(states.dtype)
-    packed = pack_forward(weight_hh, 1, FORWARD_GROUPS, width)
-    run_split(_forward_units, (xproj, states, packed, bias_hh, relu, _columns(H, width), FORWARD_ROWS),
+    width, (groups, per_tile) = lanes(states.dtype), forward_shape(B, 1, FORWARD_GROUPS, FORWARD_TILE)
+    packed = pack_forward(weight_hh, 1, groups, width)
+    run_split(_forward_units, (xproj, states, packed, bias_hh, relu, _columns(H, groups, width, per_tile), per_tile,
+                               FORWARD_ROWS),
               packed.shape[0], threads_for(2 * B * H * H, packed.shape[0]))
 
 
 @kernel
-def _backward_units(dy, dfinal, states, packed, relu, from_dy, from_zero, rows, dxproj, dh, dinitial,
+def _backward_units(dy, dfinal, states, packed, relu, from_dy, from_zero, groups, rows, dxproj, dh, dinitial,
                     first, stop, flags, thread):
     """The backward recurrence for the hidden units of the panels [first, stop): each step's
     pre-activation gradients for these units, then (once every thread has written its units')
@@ -124,9 +128,9 @@ def _backward_units(dy, dfinal, states, packed, relu, from_dy, from_zero, rows, 
         wait_for(flags, thread, T - t)
         for p in range(first, stop):
             if t > 0:
-                panel_product(dxproj[t], packed, p, H, dy[t - 1], dh[then], from_dy, BACKWARD_GROUPS, rows)
+                panel_product(dxproj[t], packed, p, H, dy[t - 1], dh[then], from_dy, groups, rows)
             else:
-                panel_product(dxproj[t], packed, p, H, dy[0], dinitial[0], from_zero, BACKWARD_GROUPS, rows)
+                panel_product(dxproj[t], packed, p, H, dy[0], dinitial[0], from_zero, groups, rows)
 
 
 @kernel
@@ -139,18 +143,18 @@ def _weight_gradients(dxproj, states, dweight_hh, dbias_hh):
 
 def _backward(dy, dfinal, states, weight_hh, relu, dxproj, dinitial, dweight_hh, dbias_hh):
     T, B, H = dy.shape
-    width = lanes(dy.dtype)
-    packed = pack_backward(weight_hh, BACKWARD_GROUPS, width)
-    from_dy, from_zero = (backward_columns(H, BACKWARD_GROUPS, width, start) for start in (True, False))
+    width, groups = lanes(dy.dtype), backward_groups(B, BACKWARD_GROUPS)
+    packed = pack_backward(weight_hh, groups, width)
+    from_dy, from_zero = (backward_columns(H, groups, width, start) for start in (True, False))
     dh = np.empty((2, B, H), dy.dtype)
-    run_split(_backward_units, (dy, dfinal, states, packed, relu, from_dy, from_zero, BACKWARD_ROWS, dxproj, dh,
-                                dinitial), packed.shape[0], threads_for(2 * B * H * H, packed.shape[0]))
+    run_split(_backward_units, (dy, dfinal, states, packed, relu, from_dy, from_zero, groups, BACKWARD_ROWS, dxproj,
+                                dh, dinitial), packed.shape[0], threads_for(2 * B * H * H, packed.shape[0]))
     _weight_gradients(dxproj, states, dweight_hh, dbias_hh)
 
 
 def rnn_pack(weight_hh):
-    """weight_hh (H, H) packed for the packed steps, as one 2-d array."""
-    packed = pack_forward(weight_hh, 1, FORWARD_GROUPS, lanes(weight_hh.dtype))
+    """weight_hh (H, H) packed for the packed steps (panels for a batch of 1), as one 2-d array."""
+    packed = pack_forward(weight_hh, 1, WIDE, lanes(weight_hh.dtype))
     return packed.reshape(-1, packed.shape[2])
 
 
@@ -158,9 +162,9 @@ def rnn_pack(weight_hh):
 def _step_packed(xproj_t, states, t, packed, bias_hh, relu):
     H = states.shape[3]
     panels = packed.reshape(-1, H, packed.shape[1])
-    columns = _columns(H, packed.shape[1] // FORWARD_GROUPS)
+    columns = _columns(H, WIDE, packed.shape[1] // WIDE, WIDE)
     for p in range(panels.shape[0]):
-        panel_product(states[0, t], panels, p, H, xproj_t, states[0, t + 1], columns, FORWARD_TILE, FORWARD_ROWS)
+        panel_product(states[0, t], panels, p, H, xproj_t, states[0, t + 1], columns, WIDE, 1)
     _activate(states[0, t + 1], bias_hh, relu, 0, H)
 
 
