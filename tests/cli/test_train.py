@@ -436,11 +436,6 @@ def test_invalid_bytes_name_their_offset_and_the_way_out(tmp_path):
     assert "\ufffd" in json.loads((run / "vocab.json").read_text())["tokens"]
 
 
-def test_an_unknown_encoding(corpus, tmp_path):
-    result, run = train(tmp_path, corpus, "--encoding", "klingon")
-    refused(result, run, 1, "unknown text encoding 'klingon'")
-
-
 def test_a_bom_and_crlf_line_endings_are_read_as_plain_text(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_bytes(b"\xef\xbb\xbf" + TEXT.replace("\n", "\r\n").encode())
