@@ -170,7 +170,7 @@ def compiled_drawer(dtype):
 
 class Sampler:
     """The compiled loop bound to a model and the options of a draw: the parameters stacked
-    once, the state (zeros at first) carried from one `run` to the next."""
+    once, the state (the model's start state, or zeros) carried from one `run` to the next."""
 
     def __init__(self, model, banned, temperature=1.0, top_k=None, top_p=None, eos=EOS_ID, bos=BOS_ID):
         check_sampling_options(temperature, top_k, top_p)
@@ -188,6 +188,8 @@ class Sampler:
         self.weights = (step, model.one_hot, embedding, layers[0]["weight_ih"],
                         later_weight_ih, *stacked, model.output_weight, p["output.bias"])
         self.states = np.zeros((len(layers), first.state_size, 2, 1, H), dtype)
+        for k, start in enumerate(model.start_state or ()):  # where units start (seqkit.nn.model)
+            self.states[k, :, 0, 0] = start
         self.cache = np.empty((1, first.cell.cache_size * H), dtype)
         self.ends = (np.asarray(banned, np.int64), int(eos), int(bos))
         self.options = (float(temperature), kept(top_k, model.vocab_size), 1.0 if top_p is None else float(top_p))
