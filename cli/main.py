@@ -19,6 +19,7 @@ from seqkit.cli.interop import export, import_
 from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
 from seqkit.cli.progress import run_with_progress
 from seqkit.cli.sampling import sample
+from seqkit.cli.scoring import score
 from seqkit.cli.showing import show
 from seqkit.cli.starting import fine_tuning_source, resume, say_changes, say_fine_tuning
 from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, fail_in_group, launch_workers
@@ -315,6 +316,7 @@ def report(metrics, plot_dir=None):
 
 main.add_command(sample)
 main.add_command(evaluate)
+main.add_command(score)
 main.add_command(plot)
 main.add_command(show)
 main.add_command(export)

@@ -8,7 +8,7 @@
 """
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from seqkit.generation.choosing import Choice, choose
 from seqkit.generation.controls import SamplingOptions
 from seqkit.generation.novelty import NoveltyIndex
 from seqkit.generation.sampler import new_seed, stream_options
+from seqkit.generation.scoring import next_token_probabilities, score
 from seqkit.nn.model import Model
 from seqkit.runs.checkpoint import atomic_write, read_json
 from seqkit.runs.directory import CONFIG, corpus_path, load_model
@@ -118,6 +119,23 @@ class LanguageModel:
                 for text in self.stream(seed=first + i, **options):
                     file.write(text.encode())
         atomic_write(path, write)
+
+    def score(self, texts: str | Sequence[str], per_token: bool = False, top: int = 5) -> list[dict[str, Any]]:
+        """How likely the model finds each text, read as a unit from where samples start (<s>,
+        the text, </s>): a dict each, in order, {"text", "tokens" (those predicted: every one
+        after <s>, </s> included), "logprob" (natural log, summed), "loss" (nats per token),
+        "perplexity", "unknown_tokens" (read as <unk>)}; with per_token, "per_token": a dict for
+        each predicted token, {"token", "logprob", "rank" (1: the most likely), "top": the `top`
+        most likely tokens there, [{"token", "logprob"}, ...]} (seqkit.generation.scoring)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        check_count("top", top)
+        return score(self.model, self.vocab, texts, per_token, top)
+
+    def next_token_probs(self, prime: str = "", k: int = 10) -> list[tuple[str, float]]:
+        """The k tokens the model finds most likely next, after <s> and the prime, as (token,
+        probability) pairs, most likely first ("</s>": the end of a line or paragraph)."""
+        check_count("k", k)
+        return next_token_probabilities(self.model, self.vocab, prime, k)
 
     def novelty_index(self) -> NoveltyIndex:
         """The run's training corpus as a seqkit.generation.novelty.NoveltyIndex, read once and

@@ -1,7 +1,8 @@
 """Beam search and best-of (seqkit.generation.beam, seqkit.generation.choosing): beam search against
 a brute-force search over every continuation of a tiny model, where its width covers them all,
 and against a plain beam search written in Python (Model.step per beam) where it does not; the
-same result every run; best-of keeping the lowest-loss of the samples its seeds draw alone."""
+same result every run; best-of keeping the lowest-loss of the samples its seeds draw alone, its
+loss the one `score` gives the same text."""
 import itertools
 
 import numpy as np
@@ -141,6 +142,10 @@ def test_best_of_keeps_the_samples_of_lowest_loss_each_drawn_by_its_seed():
     alone = [lm.sample(seed=10 + j, **options)[0] for j in range(6)]
     chosen = lm.choices(best_of=6, count=3, seed=10, **options)
     assert [c.text for c in chosen] == [alone[c.seed - 10] for c in chosen]
-    losses = [c.loss for c in chosen]
-    assert losses == sorted(losses) and all(c.tokens == len(c.text) + 1 for c in chosen)  # and the </s>
+    # The loss is the model's own over the tokens drawn: the text's, then the </s> that ended it.
+    for c in chosen:
+        scored = lm.score([c.text])[0]
+        assert c.tokens == scored["tokens"] and c.loss == pytest.approx(scored["loss"], rel=1e-5)
+    every = sorted(lm.score(alone), key=lambda s: s["loss"])
+    assert [c.text for c in chosen] == [s["text"] for s in every[:3]]
     assert lm.sample(best_of=6, seed=10, **options) == [chosen[0].text]
