@@ -10,6 +10,7 @@ import pytest
 from shared import shakespeare
 
 from seqkit import LanguageModel, Model, TextOptions, TrainConfig, Vocab
+from seqkit import errors as seqkit_errors
 from seqkit.generation.controls import SamplingOptions
 from seqkit.text.options import BOS_ID, EOS_ID, SPECIALS, UNK_ID
 from seqkit.text.vocab import build_vocab
@@ -149,3 +150,15 @@ def test_best_of_keeps_the_samples_of_lowest_loss_each_drawn_by_its_seed():
     every = sorted(lm.score(alone), key=lambda s: s["loss"])
     assert [c.text for c in chosen] == [s["text"] for s in every[:3]]
     assert lm.sample(best_of=6, seed=10, **options) == [chosen[0].text]
+
+
+def test_generate_to_file_writes_the_chosen_ones(tmp_path):
+    lm = tiny("abcde", seed=2)
+    lm.generate_to_file(tmp_path / "beams.txt", count=2, length=12, beam=3)
+    assert (tmp_path / "beams.txt").read_text() == "\n\n".join(lm.sample(length=12, beam=3, count=2))
+    lm.generate_to_file(tmp_path / "best.txt", count=2, length=12, best_of=3, seed=4, stop="ab")
+    assert (tmp_path / "best.txt").read_text() == "\n\n".join(lm.sample(length=12, best_of=3, count=2, seed=4,
+                                                                         stop="ab"))
+    with pytest.raises(seqkit_errors.OptionError, match="count=4 is more than"):
+        lm.generate_to_file(tmp_path / "none.txt", count=4, length=12, beam=3)
+    assert not (tmp_path / "none.txt").exists()
