@@ -30,6 +30,7 @@ from seqkit.cli.interop import export, import_
 from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
 from seqkit.cli.progress import run_with_progress
 from seqkit.cli.sampling import sample
+from seqkit.cli.scoring import score
 from seqkit.cli.showing import show
 from seqkit.cli.starting import fine_tuning_source, resume, say_changes, say_fine_tuning
 from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, fail_in_group, launch_workers
@@ -83,7 +84,7 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
                   help="Word level: Unicode-aware regex, or split on whitespace only (pre-tokenized corpora)."),
     click.option("--lowercase", is_flag=True, help="Word level: lowercase the text first."),
     click.option("--unit", type=click.Choice(UNITS),
-                 help="What <s> ... </s> frame. [default: line for words, document for chars]"),
+                 help="What <s> ... </s> frame: samples start as a unit does. [default: line]"),
     click.option("--max-vocab", type=POSITIVE, help="Keep only the most frequent tokens; the rest become <unk>."),
     click.option("--min-count", type=POSITIVE, default=TEXT["min_count"], show_default=True,
                   help="Drop tokens seen fewer times."),
@@ -328,6 +329,7 @@ def report(metrics, plot_dir=None):
 
 main.add_command(sample)
 main.add_command(evaluate)
+main.add_command(score)
 main.add_command(plot)
 main.add_command(show)
 main.add_command(export)

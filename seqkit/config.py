@@ -42,7 +42,7 @@ CHAR_DROPOUT, WORD_DROPOUT = 0.1, 0.5  # the dropout by level (docs/quality.md)
 DERIVED = {"embed": AUTO, "dropout": None, "lr_schedule": None, "epochs": None}
 # Fields added since 0.1.0 whose defaults change a run, with the values that runs saved
 # without them trained with.
-BEFORE = {"val_blocks": 1, "warmup": 0}
+BEFORE = {"val_blocks": 1, "warmup": 0, "start_state": False}
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,8 @@ class TrainConfig:
     eval_every: int = 200              # evaluate, sample and checkpoint every this many steps
     sample_length: int = 200           # tokens of the sample shown at each evaluation
     seed: int | None = None            # seeds initialisation, dropout and samples; None: drawn
+    start_state: bool = True           # record in each checkpoint the mean state after </s>, that
+                                       # samples and scores start from (off in runs written before)
     # The DERIVED fields the policy filled in, so that replace() derives them again.
     _derived: frozenset = field(default=frozenset(), init=False, repr=False, compare=False)
 

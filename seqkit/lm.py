@@ -8,18 +8,23 @@
 """
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from seqkit._checks import check_count
 from seqkit.config import TrainConfig
-from seqkit.generation.sampler import new_seed, stream
+from seqkit.generation.choosing import Choice, choose
+from seqkit.generation.controls import SamplingOptions
+from seqkit.generation.novelty import NoveltyIndex
+from seqkit.generation.sampler import new_seed, stream_options
+from seqkit.generation.scoring import next_token_probabilities, score
 from seqkit.nn.model import Model
 from seqkit.runs.checkpoint import atomic_write, read_json
-from seqkit.runs.directory import CONFIG, load_model
+from seqkit.runs.directory import CONFIG, corpus_path, load_model
 from seqkit.runs.saving import save_run
-from seqkit.text.options import BOS
+from seqkit.text.corpus import read_text
+from seqkit.text.options import BOS, BOS_ID
 from seqkit.text.vocab import Vocab
 from seqkit.training.evaluation import evaluate_streams, summarize
 
@@ -31,33 +36,69 @@ class LanguageModel:
 
     def __init__(self, model: Model, vocab: Vocab, config: TrainConfig, checkpoint: str | os.PathLike) -> None:
         self.model, self.vocab, self.config, self.checkpoint = model, vocab, config, Path(checkpoint)
+        self._novelty: NoveltyIndex | None = None
 
     def sample(self, length: int = 500, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, prime: str = "", count: int = 1, seed: int | None = None,
-               allow_unk: bool = False, stop_at_end: bool = False) -> list[str]:
+               allow_unk: bool = False, stop_at_end: bool = False, **controls: Any) -> list[str]:
         """`count` samples as whole texts (see stream). Sample i is drawn with the seed seed + i,
-        so that stream(..., seed=seed + i) gives it alone; with seed None, from a random seed."""
+        so that stream(..., seed=seed + i) gives it alone; with seed None, from a random seed.
+        controls: the other options of seqkit.generation.controls.SamplingOptions (stop,
+        strip_stop, ban, repetition_penalty, repetition_window, no_repeat_ngram, beam, best_of).
+        With beam=K or best_of=N, the `count` best of the K continuations or N samples (see
+        choices), count at most K or N."""
+        return [choice.text for choice in self.choices(length, temperature, top_k, top_p, prime, count, seed,
+                                                      allow_unk, stop_at_end, **controls)]
+
+    def choices(self, length: int = 500, temperature: float = 1.0, top_k: int | None = None,
+                top_p: float | None = None, prime: str = "", count: int = 1, seed: int | None = None,
+                allow_unk: bool = False, stop_at_end: bool = False, **controls: Any) -> list[Any]:
+        """sample's samples as seqkit.generation.choosing.Choice records (text, seed, tokens, loss,
+        logprob): with best_of, each candidate's seed and loss (the model's own, nats per token
+        drawn), best first; with beam, each continuation's loss and total log-probability, best
+        first by the mean log-probability per token; otherwise each sample's seed (loss None)."""
         check_count("count", count)
+        options = self.options(temperature, top_k, top_p, allow_unk, stop_at_end, prime, **controls)
+        options.check_count(count)
         first = new_seed() if seed is None else check_count("seed", seed, 0)
-        return ["".join(self.stream(length, temperature, top_k, top_p, prime, first + i, allow_unk, stop_at_end))
-                for i in range(count)]
+        if options.beam is not None or options.best_of is not None:
+            return choose(self.model, self.vocab, length, options, prime, first, count)
+        return [Choice("".join(stream_options(self.model, self.vocab, length, np.random.default_rng(first + i),
+                                              options, prime)), first + i, None, None) for i in range(count)]
 
     def stream(self, length: int = 500, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, prime: str = "", seed: int | None = None, allow_unk: bool = False,
-               stop_at_end: bool = False) -> Iterator[str]:
+               stop_at_end: bool = False, **controls: Any) -> Iterator[str]:
         """One sample as pieces of text, each yielded as soon as its tokens are drawn (a block at a
         time, so a sample of any length takes the same memory): the prime as the model reads it,
         then `length` tokens drawn after <s> and the prime. Each </s> drawn ends a line or
         paragraph and counts; the model then reads <s> and goes on, unless stop_at_end, which
-        ends the sample before its first </s>. The options are checked before this returns."""
+        ends the sample before its first </s>. controls: as for sample; a stop string ends the
+        sample where it is drawn (with strip_stop, before it). With beam or best_of the chosen
+        text comes whole, after the search. The options are checked before this returns."""
+        options = self.options(temperature, top_k, top_p, allow_unk, stop_at_end, prime, **controls)
+        if seed is not None:
+            check_count("seed", seed, 0)
+        if options.beam is not None or options.best_of is not None:
+            return iter([self.choices(length, temperature, top_k, top_p, prime, 1, seed, allow_unk, stop_at_end,
+                                      **controls)[0].text])
+        return stream_options(self.model, self.vocab, length, np.random.default_rng(seed), options, prime)
+
+    def options(self, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                allow_unk: bool = False, stop_at_end: bool = False, prime: str = "",
+                **controls: Any) -> SamplingOptions:
+        """The SamplingOptions of these arguments, checked against this model: its vocabulary
+        (the stop and ban strings, a beam's width) and the prime's characters (char level)."""
+        unknown_fields = set(controls) - set(SamplingOptions.__dataclass_fields__)
+        if unknown_fields:
+            raise TypeError(f"unknown sampling options: {', '.join(sorted(unknown_fields))}")
+        options = SamplingOptions(temperature, top_k, top_p, stop_at_end, allow_unk, **controls)
+        options.resolve(self.vocab)
         unknown = self.vocab.unknown(prime)
         if unknown and self.config.text.level == "char":
             raise ValueError("the prime text has characters the vocabulary lacks: "
                              + " ".join(repr(t) for t in unknown) + "; leave them out of the prime")
-        if seed is not None:
-            check_count("seed", seed, 0)
-        return stream(self.model, self.vocab, length, np.random.default_rng(seed), temperature, top_k, top_p,
-                      prime, allow_unk, stop_at_end)
+        return options
 
     def generate_to_file(self, path: str | os.PathLike, count: int = 1, separator: str = "\n\n",
                          seed: int | None = None, **options: Any) -> None:
@@ -66,6 +107,11 @@ class LanguageModel:
         with seed + i, as in sample."""
         check_count("count", count)
         first = new_seed() if seed is None else check_count("seed", seed, 0)
+        if options.get("beam") is not None or options.get("best_of") is not None:  # chosen together, then written
+            chosen = self.sample(count=count, seed=first, **options)
+            atomic_write(path, lambda file: file.write(separator.join(chosen).encode()))
+            return
+        self.stream(seed=first, **options)  # checks the options before the file is touched
 
         def write(file):
             for i in range(count):
@@ -73,6 +119,41 @@ class LanguageModel:
                 for text in self.stream(seed=first + i, **options):
                     file.write(text.encode())
         atomic_write(path, write)
+
+    def score(self, texts: str | Sequence[str], per_token: bool = False, top: int = 5) -> list[dict[str, Any]]:
+        """How likely the model finds each text, read as a unit from where samples start (<s>,
+        the text, </s>): a dict each, in order, {"text", "tokens" (those predicted: every one
+        after <s>, </s> included), "logprob" (natural log, summed), "loss" (nats per token),
+        "perplexity", "unknown_tokens" (read as <unk>)}; with per_token, "per_token": a dict for
+        each predicted token, {"token", "logprob", "rank" (1: the most likely), "top": the `top`
+        most likely tokens there, [{"token", "logprob"}, ...]} (seqkit.generation.scoring)."""
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        check_count("top", top)
+        return score(self.model, self.vocab, texts, per_token, top)
+
+    def next_token_probs(self, prime: str = "", k: int = 10) -> list[tuple[str, float]]:
+        """The k tokens the model finds most likely next, after <s> and the prime, as (token,
+        probability) pairs, most likely first ("</s>": the end of a line or paragraph)."""
+        check_count("k", k)
+        return next_token_probabilities(self.model, self.vocab, prime, k)
+
+    def novelty_index(self) -> NoveltyIndex:
+        """The run's training corpus as a seqkit.generation.novelty.NoveltyIndex, read once and
+        kept; a ValueError says where it was looked for when it is not there."""
+        if self._novelty is None:
+            path = corpus_path(self.config)
+            if not path.is_file():
+                raise ValueError(f"novelty compares a sample with the text the model trained on, but the run's corpus "
+                                 f"{path} is not there")
+            self._novelty = NoveltyIndex(self.vocab, read_text(path, self.config.encoding, self.config.encoding_errors))
+        return self._novelty
+
+    def novelty(self, text: str, prime: str = "") -> dict[str, Any]:
+        """How much of `text` (a sample; its prime, given, left out) the training corpus holds:
+        {"longest": the longest passage they share, "longest_tokens": its length in tokens,
+        "windows": the text's 20-token windows, "copied": how many the corpus holds}."""
+        skip = int(np.count_nonzero(self.vocab.encode(prime, frame=False) != BOS_ID)) if prime else 0
+        return self.novelty_index().of(text, skip)
 
     def save(self, run_dir: str | os.PathLike) -> None:
         """Write this model as a new run directory (config.json, vocab.json, latest.npz and

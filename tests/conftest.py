@@ -55,7 +55,7 @@ def train_shared_run(tmp_path_factory, corpus, level):
 
 @pytest.fixture(scope="session")
 def char_run(tmp_path_factory, corpus):
-    """The shared char-level run (a document framed by <s> and </s>), trained once: read only."""
+    """The shared char-level run (lines framed by <s> and </s>), trained once: read only."""
     return train_shared_run(tmp_path_factory, corpus, "char")
 
 

@@ -40,9 +40,9 @@ ARCHITECTURES = {
                       text=TextOptions(level="word")),
 }
 
-# Each way of cutting text into tokens and units: char level by line, document (its default),
+# Each way of cutting text into tokens and units: char level by line (the default), document,
 # paragraph and grapheme; word level by line (its default) and paragraph; pre-tokenized words.
-UNITS = [TextOptions(unit="line"), TextOptions(), TextOptions(unit="paragraph"), TextOptions(graphemes=True),
+UNITS = [TextOptions(), TextOptions(unit="document"), TextOptions(unit="paragraph"), TextOptions(graphemes=True),
          TextOptions(level="word"), TextOptions(level="word", unit="paragraph"),
          TextOptions(level="word", tokenize="whitespace", lowercase=True)]
 

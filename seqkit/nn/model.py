@@ -104,6 +104,11 @@ class Model:
         self.parameters["output.bias"] = uniform(rng, (vocab_size,), bound, dtype)
         self.gradient_buffer = aligned_zeros(gradient_buffer_size(self.parameters), dtype)
         self.gradients = gradient_views(self.parameters, self.gradient_buffer)
+        # The state a unit of text starts from when sampling or scoring: one (S, H) array per
+        # layer (S: the cell's state arrays, h first), or None for zeros. Training records the
+        # mean state the model reads <s> from (seqkit.training.evaluation.start_state_sums);
+        # checkpoints keep it. Training itself starts each epoch from zeros.
+        self.start_state: list[np.ndarray] | None = None
 
     def gradients_with_room(self, extra):
         """Move the gradients into a new flat buffer with `extra` elements after them and return

@@ -5,7 +5,8 @@ seqkit.load read.
                     "init_from" (a fine-tuned run's source), "history" (what each --resume changed)}
     vocab.json     Vocab.to_dict()
     latest.npz     the latest checkpoint (seqkit.runs.checkpoint): model.<parameter>, optim.<slot>.<parameter>,
-                   state.<layer>.<array>, and the meta the trainer needs to resume
+                   state.<layer>.<array>, start.<layer> (the state samples start from, since
+                   0.2.0), and the meta the trainer needs to resume
     best.npz       the checkpoint with the lowest validation loss so far
     metrics.jsonl  one JSON object per step and per evaluation (seqkit.runs.metrics)
 
@@ -16,6 +17,8 @@ import hashlib
 import itertools
 import os
 from pathlib import Path
+
+import numpy as np
 
 try:
     import fcntl
@@ -202,6 +205,7 @@ def checkpoint_contents(model, optimizer, schedule, rng, step=0, epoch=0, positi
     arrays.update({f"optim.{name}": a for name, a in optim_arrays.items()})
     for k, layer_arrays in enumerate(state_layers):
         arrays.update({f"state.{k}.{i}": a for i, a in enumerate(layer_arrays)})
+    arrays.update(start_arrays(model))
     meta = {"format": FORMAT_VERSION, "seqkit_version": _version.__version__, "step": step, "epoch": epoch,
             "position": position, "state_arrays": len(state_layers[0]) if len(state_layers) else 0,
             "rng": rng.bit_generator.state, "optimizer": optim_scalars, "schedule": schedule.state_dict(),
@@ -209,12 +213,27 @@ def checkpoint_contents(model, optimizer, schedule, rng, step=0, epoch=0, positi
     return arrays, meta
 
 
+def start_arrays(model):
+    """The state units start from (Model.start_state) under its checkpoint names, start.<layer>
+    (S, H); none where the model has none (runs written before 0.2.0 sample from zeros)."""
+    return {} if model.start_state is None else {f"start.{k}": s for k, s in enumerate(model.start_state)}
+
+
 def restore_model(model, arrays, source):
     """Copy the `model.*` arrays into the model, refusing any mismatch of names, shapes or dtypes,
-    and weights that are not finite."""
+    and weights that are not finite; take its start state (start.*) where the checkpoint has one."""
     parameters = {k: v for k, v in arrays.items() if k.startswith("model.")}
     copy_into(model_arrays(model), parameters, f"the parameters in {source}")
     check_finite(parameters, str(source), CheckpointError)
+    found = {k: v for k, v in arrays.items() if k.startswith("start.")}
+    if not found:
+        model.start_state = None
+        return
+    expected = {f"start.{k}": np.zeros((layer.state_size, layer.hidden_size), model.dtype)
+                for k, layer in enumerate(model.layers)}
+    copy_into(expected, found, f"the start state in {source}")
+    check_finite(found, str(source), CheckpointError)
+    model.start_state = [expected[f"start.{k}"] for k in range(len(model.layers))]
 
 
 def save_checkpoint(run_dir, name, arrays, meta):

@@ -16,7 +16,9 @@ all float32 or all float64, in PyTorch's gate order (G = 4 lstm: i, f, g, o; 3 g
 1 rnn). The metadata (strings) says the rest: "format" "pt" (Hugging Face's loaders take the
 file as a PyTorch state dict), "seqkit_format" "1", "seqkit_version", "seqkit_config"
 (TrainConfig.to_dict() as JSON), "seqkit_vocab" (Vocab.to_dict() as JSON) and, where the run
-recorded it, "seqkit_corpus_sha256".
+recorded them, "seqkit_corpus_sha256" and "seqkit_start_state" (Model.start_state, the state
+samples start from, as JSON lists: one (S, H) per layer; not a tensor, so that PyTorch's strict
+load_state_dict takes the file).
 
 A file without the seqkit keys (a PyTorch model's state dict, saved by its user) is read from
 its shapes: L from the rnn.*_l{k} names, H from weight_hh's columns, G from its rows (4 lstm,
@@ -76,6 +78,8 @@ def save_model(path, model, vocab, config, corpus_sha256=None, overwrite=False):
                 "seqkit_vocab": json.dumps(vocab.to_dict(), ensure_ascii=False)}
     if corpus_sha256:
         metadata["seqkit_corpus_sha256"] = corpus_sha256
+    if model.start_state is not None:
+        metadata["seqkit_start_state"] = json.dumps([s.tolist() for s in model.start_state])
     data = save(tensors, metadata)
     try:
         atomic_write(path, lambda file: file.write(data))
@@ -143,6 +147,8 @@ def read(path, vocab=None, level=None, cell=None, nonlinearity=None):
                               f"(tie_weights): save the one weight under both names")
     check_finite(tensors, str(path), CheckpointError)
     model.load_state_dict(tensors)
+    if from_seqkit and "seqkit_start_state" in metadata:
+        model.start_state = _start_state(path, metadata["seqkit_start_state"], model)
     return Imported(model, vocab, config, path, metadata.get("seqkit_corpus_sha256"), from_seqkit)
 
 
@@ -238,6 +244,18 @@ def _seqkit_metadata(path, metadata):
                 Vocab.from_dict(json.loads(metadata["seqkit_vocab"])))
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: the seqkit metadata is not usable ({error})") from None
+
+
+def _start_state(path, text, model):
+    """Model.start_state from its metadata entry, checked against the model's layers."""
+    try:
+        start = [np.array(s, model.dtype) for s in json.loads(text)]
+    except (ValueError, TypeError):
+        start = None
+    shapes = [(layer.state_size, layer.hidden_size) for layer in model.layers]
+    if start is None or [s.shape for s in start] != shapes:
+        raise CheckpointError(f"{path}: seqkit_start_state is not one (S, H) list per layer, {shapes}")
+    return start
 
 
 def _infer_config(path, specs, vocab, cell, nonlinearity, dtype):

@@ -1,6 +1,12 @@
 """How a text is cut into tokens: TextOptions (the level, the tokenizer, the unit that <s> ...
 </s> frame, the vocabulary's caps), saved with every run, and the special tokens that every
-vocabulary begins with."""
+vocabulary begins with.
+
+The unit is the line by default, at both levels: a model learns how text starts from the <s>
+that begins each unit, and a sample begins there (a char-level run that framed the whole
+document saw <s> once an epoch, and its unprimed samples began with characters the corpus
+hardly uses). Runs written before 0.2.0 left the unit unset (None) and framed the document at
+char level; from_dict reads their None as that, so they load, tokenize and sample as before."""
 import dataclasses
 from dataclasses import dataclass
 
@@ -11,6 +17,8 @@ UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 SPECIALS = (UNK, BOS, EOS)  # ids 0, 1, 2 in every vocabulary
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
 LEVELS, TOKENIZERS, UNITS = ("char", "word"), ("regex", "whitespace"), ("line", "paragraph", "document")
+DEFAULT_UNIT = "line"
+LEGACY_UNIT = {"char": "document", "word": "line"}  # what a unit of None meant before 0.2.0, by level
 
 
 @dataclass(frozen=True)
@@ -19,15 +27,17 @@ class TextOptions:
     graphemes: bool = False        # char level: grapheme clusters rather than code points
     tokenize: str = "regex"        # word level: regex | whitespace (a literal <unk> is UNK)
     lowercase: bool = False        # word level: lowercase before tokenizing
-    unit: str | None = None        # line | paragraph | document; None: line for words, document for chars
+    unit: str | None = None        # line | paragraph | document; None: line (LEGACY_UNIT in runs written before)
     max_vocab: int | None = None   # keep only this many most frequent tokens (specials apart)
     min_count: int = 1             # drop tokens seen fewer times; they read as <unk>
 
     def __post_init__(self):
         check_field_types(self)
+        if self.unit is None:
+            object.__setattr__(self, "unit", DEFAULT_UNIT)
         for name, allowed in (("level", LEVELS), ("tokenize", TOKENIZERS), ("unit", UNITS)):
             value = getattr(self, name)
-            if value not in allowed and not (name == "unit" and value is None):
+            if value not in allowed:
                 raise OptionError(f"{option(name)} must be one of {', '.join(allowed)}, got {value!r}", field=name,
                                   value=value)
         if self.graphemes and self.level != "char":
@@ -44,8 +54,8 @@ class TextOptions:
 
     @property
     def resolved_unit(self):
-        """The unit in force: unit, or the level's default."""
-        return self.unit or ("line" if self.level == "word" else "document")
+        """The unit in force (unit itself since 0.2.0, which resolves None when made)."""
+        return self.unit
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -55,4 +65,6 @@ class TextOptions:
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown text options {', '.join(sorted(unknown))}: remove them")
+        if d.get("unit") is None:  # written before 0.2.0: the level's unit then
+            d = {**d, "unit": LEGACY_UNIT.get(d.get("level", "char"))}
         return cls(**d)

@@ -1,4 +1,5 @@
-"""Loss over token streams: training's validation and `seqkit eval` compute it the same way."""
+"""Loss over token streams: training's validation and `seqkit eval` compute it the same way;
+and the state the model reads <s> from, which training records for samples to start from."""
 import math
 
 import numpy as np
@@ -25,3 +26,28 @@ def summarize(loss_sum, count, level):
     loss = loss_sum / max(count, 1)
     return {"loss": loss, "perplexity": math.exp(min(loss, 700)),
             "bits_per_char": loss / math.log(2) if level == "char" else None, "tokens": count}
+
+
+def start_state_sums(model, streams, seq_len, eos):
+    """(sums, count): the sum of the states (per layer (S, H), float64) after each `eos` (</s>)
+    in streams (T_total, B), as the model runs over them from zeros with the state carried, no
+    dropout, and how many there were. Their mean is the state the model reads the next <s>
+    from in training, where units follow each other: samples and scores start a unit there
+    (from zeros, the state a model sees once an epoch, they begin with text the corpus
+    hardly holds)."""
+    p = model.parameters
+    sums = [np.zeros((layer.state_size, layer.hidden_size)) for layer in model.layers]
+    count, state = 0, [None] * len(model.layers)
+    for _, inputs, _ in chunks(streams, seq_len):
+        inputs = np.ascontiguousarray(inputs, np.int64)
+        ends = inputs == eos
+        x = None if model.one_hot else p["embedding.weight"][inputs]
+        for k, layer in enumerate(model.layers):
+            if x is None:
+                xproj = np.ascontiguousarray(layer.params["weight_ih"].T[inputs] + layer.params["bias_ih"])
+                x, state[k], (states, _) = layer.forward_projected(xproj, state[k])
+            else:
+                x, state[k], (_, (states, _)) = layer.forward(np.ascontiguousarray(x), state[k])
+            sums[k] += states[:, 1:][:, ends].sum(axis=1, dtype=np.float64)  # (S, T, B, H)[:, mask] -> (S, n, H)
+        count += int(np.count_nonzero(ends))
+    return sums, count

@@ -44,9 +44,9 @@ from seqkit.runs.directory import (
 from seqkit.runs.metrics import append_metrics, trim_metrics
 from seqkit.text.batching import chunks
 from seqkit.text.corpus import read_text
-from seqkit.text.options import BOS, UNK_ID
+from seqkit.text.options import BOS, EOS, UNK_ID
 from seqkit.text.vocab import build_vocab
-from seqkit.training.evaluation import evaluate_streams, summarize
+from seqkit.training.evaluation import evaluate_streams, start_state_sums, summarize
 from seqkit.training.group import ALONE, StopEverywhere, block, check_split
 from seqkit.training.memory import check_training_fits
 from seqkit.training.resuming import changed_config, record_changes
@@ -71,7 +71,7 @@ class Trainer:
         if group.size > 1:
             self.val_streams = np.ascontiguousarray(self.val_streams[:, block(self.val_streams.shape[1], group)])
         self.level = config.text.level
-        self.bos = vocab.id_of(BOS)
+        self.bos, self.eos = vocab.id_of(BOS), vocab.id_of(EOS)
         self.model = Model(**config.model_options(len(vocab)), seed=config.seed)
         self.optimizer, self.schedule = optimizer_for(config, self.model.parameters), schedule_for(config)
         self.rng = np.random.default_rng([config.seed, 1])  # dropout masks
@@ -351,6 +351,23 @@ class Trainer:
         self.group.sum(totals)
         return summarize(float(totals[0]), int(totals[1]), self.level)
 
+    def _record_start_state(self):
+        """Set the model's start state (the state samples start from, saved with the checkpoint):
+        the mean state after </s> over the validation streams, summed over the processes of a
+        group; left as it was where the validation text holds no </s> (a document unit)."""
+        sums, count = (start_state_sums(self.model, self.val_streams, self.config.seq_len, self.eos)
+                       if self.val_streams.shape[1] else
+                       ([np.zeros((layer.state_size, layer.hidden_size)) for layer in self.model.layers], 0))
+        totals = np.concatenate([s.ravel() for s in sums] + [[count]])
+        self.group.sum(totals)
+        count = int(totals[-1])
+        if count:
+            means, at = [], 0
+            for s in sums:
+                means.append((totals[at:at + s.size].reshape(s.shape) / count).astype(self.model.dtype))
+                at += s.size
+            self.model.start_state = means
+
     def _evaluate_and_save(self, train_losses, on_eval, on_cadence):
         metrics = {"kind": "eval", "step": self.step, "epoch": self.epoch, "seconds": self._seconds(), "lr": self.optimizer.lr,
                    "train_loss": float(np.mean(train_losses)) if train_losses else None}
@@ -361,6 +378,8 @@ class Trainer:
         improved = self.best_val_loss is None or val["loss"] < self.best_val_loss
         if improved:
             self.best_val_loss = val["loss"]
+        if self.config.start_state:
+            self._record_start_state()
         arrays, meta = self._checkpoint()
         self._save(LATEST, arrays, meta)
         if improved:

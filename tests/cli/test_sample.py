@@ -123,9 +123,11 @@ def test_jsonl_gives_each_sample_with_what_draws_it_again(word_run):
                 "--temperature", "0.9", "--top-k", "50")
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["seed"] for r in records] == [7, 8, 9] and [r["index"] for r in records] == [0, 1, 2]
-    assert records[0] == {"index": 0, "seed": 7, "prime": "The", "temperature": 0.9, "top_k": 50, "top_p": None,
-                          "length": 25, "stop_at_end": False, "allow_unk": False,
-                          "checkpoint": str(word_run / "latest.npz"), "text": records[0]["text"]}
+    assert records[0] == {"index": 0, "seed": 7, "prime": "The", "length": 25, "temperature": 0.9, "top_k": 50,
+                          "top_p": None, "stop_at_end": False, "allow_unk": False, "stop": [], "strip_stop": False,
+                          "ban": [], "repetition_penalty": 1.0, "repetition_window": 64, "no_repeat_ngram": None,
+                          "beam": None, "best_of": None, "checkpoint": str(word_run / "latest.npz"),
+                          "text": records[0]["text"]}
     for r in records:
         again = ok(word_run, "--length", r["length"], "--seed", r["seed"], "--prime", r["prime"],
                    "--temperature", r["temperature"], "--top-k", r["top_k"]).stdout
@@ -189,13 +191,13 @@ def test_ctrl_c_keeps_what_was_drawn(char_run, tmp_path):
 
 # --- requests it cannot serve ---------------------------------------------------------------------------
 @pytest.mark.parametrize("options, message", [
-    (["--temperature", "-0.5"], "temperature must be zero (argmax) or positive and finite, got -0.5"),
-    (["--temperature", "nan"], "temperature must be zero (argmax) or positive and finite, got nan"),
-    (["--temperature", "inf"], "temperature must be zero (argmax) or positive and finite, got inf"),
+    (["--temperature", "-0.5"], "--temperature must be zero (argmax) or positive and finite, got -0.5"),
+    (["--temperature", "nan"], "--temperature must be zero (argmax) or positive and finite, got nan"),
+    (["--temperature", "inf"], "--temperature must be zero (argmax) or positive and finite, got inf"),
     (["--seed", "-1"], "Invalid value for '--seed': -1 is not in the range x>=0"),
-    (["--top-p", "0"], "top-p must be in (0, 1], got 0.0"),
-    (["--top-p", "1.5"], "top-p must be in (0, 1], got 1.5"),
-    (["--top-k", "0"], "top-k must be at least 1, got 0"),
+    (["--top-p", "0"], "--top-p must be in (0, 1], got 0.0"),
+    (["--top-p", "1.5"], "--top-p must be in (0, 1], got 1.5"),
+    (["--top-k", "0"], "--top-k must be at least 1, got 0"),
     (["--length", "-3"], "Invalid value for '--length'"),
     (["--temperature", "warm"], "Invalid value for '--temperature'"),
 ])
@@ -235,8 +237,8 @@ HUGE = [str(2 ** 63), str(10 ** 30)]
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("--top-k", "0", "Error: top-k must be at least 1, got 0"),
-    ("--top-k", "-1", "Error: top-k must be at least 1, got -1"),
+    ("--top-k", "0", "Error: --top-k must be at least 1, got 0"),
+    ("--top-k", "-1", "Error: --top-k must be at least 1, got -1"),
     ("--length", "-1", "Error: Invalid value for '--length': -1 is not in the range x>=0."),
     ("--seed", "-1", "Error: Invalid value for '--seed': -1 is not in the range x>=0."),
     ("--count", "0", "Error: Invalid value for '--count': 0 is not in the range x>=1."),
@@ -366,3 +368,105 @@ def test_a_prime_file_too_big_for_the_memory_is_refused_before_reading(char_run,
     result = CliRunner().invoke(main, ["sample", str(char_run), "--prime-file", str(tmp_path / "p.txt")])
     assert error_line(result, 1) == (f"Error: --prime-file {tmp_path / 'p.txt'} is 13 bytes, more than the memory "
                                      f"available (100 bytes) can prime from: give a shorter prime")
+
+
+# --- the controls: stop strings, bans, repetition, beam search, best-of, novelty ------------------------
+def test_stop_ends_each_sample_at_the_string_kept_or_stripped(char_run):
+    free = [sample(char_run, "--length", "400", "--seed", seed)[:-1] for seed in ("3", "4")]
+    stop = next(free[0][p:p + 2] for p in range(20, 300) if free[0].find(free[0][p:p + 2]) == p
+                and "\n" not in free[0][p:p + 2] and free[1].find(free[0][p:p + 2]) > 0)
+    cuts = [text.index(stop) + len(stop) for text in free]
+    kept = sample(char_run, "--length", "400", "--seed", "3", "--count", "2", "--stop", stop, "--stop", "zzzzzzzz")
+    assert kept == "\n\n".join(text[:cut] for text, cut in zip(free, cuts)) + "\n"
+    stripped = sample(char_run, "--length", "400", "--seed", "3", "--count", "2", "--stop", stop, "--strip-stop")
+    assert stripped == "\n\n".join(text[:cut - len(stop)] for text, cut in zip(free, cuts)) + "\n"
+
+
+def test_a_stop_at_a_line_end_is_written_as_backslash_n(line_runs):
+    free = sample(line_runs["word"], "--length", "200", "--seed", "4")
+    assert sample(line_runs["word"], "--length", "200", "--seed", "4", "--stop", "\\n") == \
+        free[:free.index("\n") + 1] + "\n"
+
+
+def test_ban_and_repetition_options_draw_and_are_recorded(word_run):
+    result = ok(word_run, "--length", "80", "--seed", "2", "--jsonl", "--ban", "the", "--ban", ",",
+                "--repetition-penalty", "1.3", "--repetition-window", "16", "--no-repeat-ngram", "2")
+    (record,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {k: record[k] for k in ("ban", "repetition_penalty", "repetition_window", "no_repeat_ngram", "stop")} == \
+        {"ban": ["the", ","], "repetition_penalty": 1.3, "repetition_window": 16, "no_repeat_ngram": 2, "stop": []}
+    lm = seqkit.load(word_run)
+    assert record["text"] == lm.sample(length=80, seed=2, ban=["the", ","], repetition_penalty=1.3,
+                                       repetition_window=16, no_repeat_ngram=2)[0]
+    words = lm.vocab.encode(record["text"], frame=False).tolist()
+    assert lm.vocab.index["the"] not in words and lm.vocab.index[","] not in words
+
+
+def test_beam_and_best_of_give_the_best_ones_and_say_their_loss(word_run):
+    beams = [json.loads(line) for line in ok(word_run, "--length", "20", "--beam", "3", "--count", "2",
+                                             "--jsonl").stdout.splitlines()]
+    assert [r["seed"] for r in beams] == [None, None] and beams[0]["beam"] == 3
+    assert beams[0]["logprob"] / beams[0]["tokens"] >= beams[1]["logprob"] / beams[1]["tokens"]
+    assert ok(word_run, "--length", "20", "--beam", "3").stdout == beams[0]["text"] + "\n"
+    best = [json.loads(line) for line in ok(word_run, "--length", "20", "--best-of", "4", "--count", "2", "--seed", "7",
+                                            "--jsonl").stdout.splitlines()]
+    assert best[0]["loss"] <= best[1]["loss"] and {r["seed"] for r in best} <= {7, 8, 9, 10}
+    for r in best:  # each drawn again alone by its seed
+        assert sample(word_run, "--length", "20", "--seed", r["seed"]) == r["text"] + "\n"
+
+
+def test_novelty_says_what_the_corpus_holds(char_run, corpus):
+    prime = corpus.read_text()[:60]
+    result = ok(char_run, "--length", "30", "--seed", "1", "--novelty", "--prime", prime, "--temperature", "0")
+    line = result.stderr.strip()
+    assert line.startswith("novelty: longest passage shared with the corpus ") and "of its 11 20-token windows" in line
+    result = ok(char_run, "--length", "30", "--seed", "1", "--novelty", "--jsonl", "--count", "2")
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    lm = seqkit.load(char_run)
+    for r in records:
+        assert r["novelty"] == lm.novelty(r["text"]) and r["novelty"]["windows"] == 11
+        assert r["novelty"]["longest"] in corpus.read_text()
+
+
+def test_novelty_without_the_corpus_says_where_it_looked(char_run, tmp_path):
+    run = copied_run(char_run, tmp_path)
+    saved = json.loads((run / "config.json").read_text())
+    saved["config"]["corpus"] = str(tmp_path / "gone.txt")
+    (run / "config.json").write_text(json.dumps(saved))
+    line = error_line(CliRunner().invoke(main, ["sample", str(run), "--novelty"]), 1)
+    assert line == (f"Error: novelty compares a sample with the text the model trained on, but the run's corpus "
+                    f"{tmp_path / 'gone.txt'} is not there")
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--stop", ""], "Error: --stop must be a non-empty string, got ''"),
+    (["--ban", ""], "Error: --ban must be a non-empty string, got ''"),
+    (["--ban", "ab"], "Error: --ban 'ab' is not one token of the vocabulary (it reads as 2 tokens): ban one character "
+                      "at a time"),
+    (["--stop", "\u20ac"], "Error: --stop '\u20ac' holds a token the vocabulary lacks, so it is never drawn: give text "
+                           "the model can write"),
+    (["--repetition-penalty", "0"], "Error: --repetition-penalty must be positive and finite, got 0.0"),
+    (["--repetition-penalty", "-2"], "Error: --repetition-penalty must be positive and finite, got -2.0"),
+    (["--repetition-penalty", "nan"], "Error: --repetition-penalty must be positive and finite, got nan"),
+    (["--repetition-penalty", "inf"], "Error: --repetition-penalty must be positive and finite, got inf"),
+    (["--repetition-window", "0"], "Error: Invalid value for '--repetition-window': 0 is not in the range x>=1."),
+    (["--no-repeat-ngram", "0"], "Error: Invalid value for '--no-repeat-ngram': 0 is not in the range x>=1."),
+    (["--beam", "500"], "Error: --beam 500 is wider than the vocabulary, 54 tokens: lower it"),
+    (["--beam", "3", "--count", "4"], "Error: --count 4 is more than the 3 continuations --beam 3 gives: lower --count "
+                                      "or raise --beam"),
+    (["--best-of", "2", "--count", "3"], "Error: --count 3 is more than the 2 continuations --best-of 2 gives: lower "
+                                         "--count or raise --best-of"),
+    (["--beam", "2", "--best-of", "2"], "Error: --beam and --best-of both choose among continuations: use one"),
+    (["--beam", "2", "--temperature", "0.5"], "Error: beam search ranks continuations by the model's own "
+                                              "probabilities, so --temperature does not apply to --beam: drop it"),
+])
+def test_controls_without_meaning_are_usage_errors(char_run, options, message):
+    before = snapshot(char_run)
+    assert error_line(CliRunner().invoke(main, ["sample", str(char_run), *options]), 2) == message
+    assert snapshot(char_run) == before
+
+
+def test_a_ban_of_every_token_is_a_usage_error(char_run):
+    tokens = [t for t in seqkit.load(char_run).vocab.tokens if t != "<s>"]
+    args = [a for t in tokens for a in ("--ban", t.replace("\\", "\\\\").replace("\t", "\\t"))]
+    line = error_line(CliRunner().invoke(main, ["sample", str(char_run), *args]), 2)
+    assert line == f"Error: --ban leaves no token to draw: the vocabulary has {len(tokens) + 1}, every one banned"

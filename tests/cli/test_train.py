@@ -58,8 +58,8 @@ def test_train_writes_the_run_directory_and_reports(corpus, tmp_path):
     assert re.search(r"step 3  epoch 0  train loss \d+\.\d{4}  val loss \d+\.\d{4}  ppl [\d.]+  bpc [\d.]+",
                      result.stderr)
     assert f"stopped: --steps 6 reached at step 6; sample from it with: seqkit sample {run}" in result.stderr
-    # The shared corpus's 52 characters, <unk>, <s> and </s>:
-    assert re.search(r"\(55 tokens in the vocabulary, [\d,]+ parameters, seed 0\)", result.stderr)
+    # The shared corpus's 52 characters but "\n" (lines are the unit: </s> <s> stand for it), <unk>, <s> and </s>:
+    assert re.search(r"\(54 tokens in the vocabulary, [\d,]+ parameters, seed 0\)", result.stderr)
     config = json.loads((run / "config.json").read_text())
     assert config["config"]["hidden"] == 16 and config["seqkit_version"]
 

@@ -12,11 +12,11 @@ from sampler_reference import reference_generate
 from scipy.stats import chisquare
 from shared import UNITS, shakespeare
 
-from seqkit import LanguageModel, Model, TextOptions, TrainConfig
+from seqkit import LanguageModel, Model, OptionError, TextOptions, TrainConfig
 from seqkit.generation.sampler import (
     BLOCK,
     Sampler,
-    check_sampling_options,
+    SamplingOptions,
     distribution,
     draw,
     draw_ids,
@@ -83,13 +83,14 @@ def test_masked_logits_are_never_drawn():
 
 @pytest.mark.parametrize("options, message", [
     ((-0.5, None, None), "temperature must be zero"),
-    ((1.0, 0, None), "top-k must be at least 1"),
-    ((1.0, None, 0.0), r"top-p must be in \(0, 1\]"),
-    ((1.0, None, 1.5), r"top-p must be in \(0, 1\]"),
+    ((1.0, 0, None), "top_k must be at least 1"),
+    ((1.0, None, 0.0), r"top_p must be in \(0, 1\]"),
+    ((1.0, None, 1.5), r"top_p must be in \(0, 1\]"),
 ])
 def test_meaningless_options_are_refused(options, message):
-    with pytest.raises(ValueError, match=message):
-        check_sampling_options(*options)
+    with pytest.raises(OptionError, match=message) as caught:
+        SamplingOptions(*options)
+    assert caught.value.field == message.split()[0]
 
 
 @pytest.mark.parametrize("cell, embed_size, nonlinearity", [

@@ -19,7 +19,12 @@ def test_read_text_drops_a_bom_and_normalises_line_endings(tmp_path):
 
 def test_shipped_corpus_round_trips_with_its_65_characters():
     text = corpus_path().read_text()
-    vocab = build_vocab(text, TextOptions())
+    vocab = build_vocab(text, TextOptions(unit="document"))
     assert len(set(text)) == 65 and set(vocab.tokens[3:]) == set(text) and len(vocab) == 65 + 3
     ids = vocab.encode(text)
     assert len(ids) == len(text) + 2 and vocab.decode(ids) == text
+    # By line, the default: "\n" is no token, </s> <s> stand for it.
+    vocab = build_vocab(text, TextOptions())
+    assert set(vocab.tokens[3:]) == set(text) - {"\n"} and len(vocab) == 64 + 3
+    ids = vocab.encode(text)
+    assert len(ids) == len(text) + 2 + text.count("\n") and vocab.decode(ids) == text

@@ -102,8 +102,19 @@ def test_units_are_framed_by_start_and_end_tokens():
     assert lines.decode(lines.encode(text)) == "to be\n\nor not\n"
     document = build_vocab(text, TextOptions(level="word", unit="document"))
     assert tokens_of(document, document.encode(text)) == [BOS, "to", "be", "or", "not", EOS]
-    chars = build_vocab(text, CHAR)  # char level frames the whole document by default
+    chars = build_vocab(text, TextOptions(unit="document"))
     assert tokens_of(chars, chars.encode(text)) == [BOS] + list(text) + [EOS]
+    chars = build_vocab(text, CHAR)  # char level frames lines by default too, "\n" as </s> <s>
+    assert tokens_of(chars, chars.encode(text)) == [BOS, *"to be", EOS, BOS, EOS, BOS, *"or not", EOS, BOS, EOS]
+    assert chars.decode(chars.encode(text)) == text
+
+
+def test_runs_written_before_0_2_0_keep_their_unit():
+    """A unit of None in an old run's vocab.json or config.json is what it was then: the
+    document at char level, the line at word level. New options say their unit."""
+    assert TextOptions.from_dict({**CHAR.to_dict(), "unit": None}).unit == "document"
+    assert TextOptions.from_dict({**WORD.to_dict(), "unit": None}).unit == "line"
+    assert CHAR.unit == WORD.unit == "line" and TextOptions.from_dict(CHAR.to_dict()) == CHAR
 
 
 def test_ids_are_compact():
