@@ -200,14 +200,10 @@ def seqkit_cli(args, cwd, plugin_site):
                           capture_output=True, text=True, timeout=300)
 
 
-def npz_arrays(path):
-    with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
-
-
 def test_cli_finds_the_cell_through_its_entry_point(corpus, tmp_path):
-    """A fake installed distribution whose entry point names CELL: train, resume, sample and eval
-    run with --cell mgu_test; without the distribution, --cell mgu_test is a usage error (2).
+    """A fake installed distribution whose entry point names CELL: train, sample and eval run with
+    --cell mgu_test; without the distribution, --cell mgu_test is a usage error (2). (Resuming bit
+    for bit is tested above, in this process: each process here compiles the cell's kernels anew.)
 
     The distribution's module is a copy of this file in its site: Numba's disk cache records the
     kernels a kernel calls by their module's name, which under pytest is tests.cells.test_plugin_cell
@@ -229,15 +225,9 @@ def test_cli_finds_the_cell_through_its_entry_point(corpus, tmp_path):
 
     assert NAME in ok("train", "--help").stdout
     ok("train", str(corpus), *options, "--steps", "12", "-o", "run")
-    ok("train", "--resume", "run", "--steps", "18")
-    ok("train", str(corpus), *options, "--steps", "18", "-o", "straight")
-    resumed, straight = npz_arrays(tmp_path / "run" / "latest.npz"), npz_arrays(tmp_path / "straight" / "latest.npz")
-    assert resumed.keys() == straight.keys()
-    for name in straight:
-        np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)
+    assert seqkit.load(tmp_path / "run").config.cell == NAME
     sample = ok("sample", "run", "--length", "30", "--seed", "1", "--temperature", "0.8").stdout
     assert sample.strip()
-    assert ok("sample", "run", "--length", "30", "--seed", "1", "--temperature", "0.8").stdout == sample
     loss_line = ok("eval", "run", str(corpus)).stdout
     assert loss_line.startswith("loss ")
     assert 0 < float(loss_line.split()[1]) < math.log(len(seqkit.load(tmp_path / "run").vocab))
