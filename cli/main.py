@@ -17,7 +17,7 @@ from seqkit.cli.common import POSITIVE, RUNTIME_ERRORS, Finite, FiniteFloat, fai
 from seqkit.cli.evaluating import evaluate
 from seqkit.cli.interop import export, import_
 from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
-from seqkit.cli.progress import run_with_progress
+from seqkit.cli.progress import Reading, corpus_name, run_with_progress, say_corpus
 from seqkit.cli.sampling import sample
 from seqkit.cli.showing import show
 from seqkit.cli.starting import fine_tuning_source, resume, say_changes, say_fine_tuning
@@ -27,8 +27,8 @@ from seqkit.nn.init import SCHEMES
 from seqkit.optim.optimizers import OPTIMIZERS
 from seqkit.optim.schedules import SCHEDULES
 from seqkit.runs.curves import read_curves
-from seqkit.runs.directory import LATEST, corpus_path, holds_run, new_run_dir
-from seqkit.text.options import LEVELS, TOKENIZERS, UNITS, TextOptions
+from seqkit.runs.directory import LATEST, holds_run, new_run_dir
+from seqkit.text.options import LABEL_SOURCES, LEVELS, TOKENIZERS, UNITS, TextOptions
 from seqkit.training.group import MPIMissing, current_group, launched_size
 from seqkit.training.joining import join
 from seqkit.training.trainer import Trainer
@@ -45,15 +45,16 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
 
 
 @main.command(cls=cloup.Command)
-@click.argument("corpus", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.argument("corpus", nargs=-1, type=click.Path())
 @cloup.option_group(
     "Run",
     click.option("-o", "--out", type=click.Path(file_okay=False), help="Run directory. [default: runs/<corpus name>]"),
     click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False),
                   help="Continue the run in this directory where it stopped; options given change it "
                        "(the learning rate and schedule, clipping, dropout, evaluation, stopping rules)."),
-    click.option("--corpus", "moved_corpus", type=click.Path(exists=True, dir_okay=False),
-                  help="With --resume: where the run's corpus is now, if it moved (the same text)."),
+    click.option("--corpus", "moved_corpus", type=click.Path(exists=True), multiple=True,
+                  help="With --resume: where the run's corpus is now, if it moved (the same text; once for each "
+                       "path it was given as)."),
     click.option("--init-from", type=click.Path(exists=True, file_okay=False),
                  help="Fine-tune: start from this run's weights, architecture and vocabulary."),
     click.option("--best", is_flag=True, help="With --init-from: its best checkpoint, not its latest."),
@@ -84,6 +85,9 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
     click.option("--val-blocks", type=click.IntRange(1), default=DEFAULT["val_blocks"], show_default=True,
                   help="Hold it out from the end of this many equal spans of the corpus (1: its tail)."),
     click.option("--val-file", type=click.Path(exists=True, dir_okay=False), help="Validate on this text instead."),
+    click.option("--label-from", type=click.Choice(LABEL_SOURCES),
+                 help="Start each unit with a label: dir, the file's folder under CORPUS; prefix, a label<TAB> "
+                      "before each line's text."),
 )
 @cloup.option_group(
     "Model",
@@ -167,9 +171,12 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
 )
 @click.pass_context
 def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vocab, plot, workers, **options):
-    """Train a language model on CORPUS (default: the shipped tiny-shakespeare).
+    """Train a language model on CORPUS (default: the shipped tiny-shakespeare): a text file,
+    several, a directory of them or a pattern ("poems/*.txt"), each file a document.
 
     Under `mpiexec -n N`, the N processes train one model together."""
+    corpus = corpus[0] if len(corpus) == 1 else corpus or None
+    moved_corpus = moved_corpus[0] if len(moved_corpus) == 1 else moved_corpus or None
     if workers and workers > (os.cpu_count() or 1):
         raise click.UsageError(f"--workers {workers} is more than this machine's {os.cpu_count()} CPUs: start at "
                                f"most that many here, or more across machines with mpiexec (see docs/parallel.md)")
@@ -206,11 +213,13 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
             if source:
                 config = source.config_for(config)
             run_dir = choose_run_dir(out, config)
-            trainer = Trainer.start(config, run_dir, group, init_from=source)
+            with Reading() as progress:
+                trainer = Trainer.start(config, run_dir, group, init_from=source, progress=progress)
+            say_corpus(trainer)
             if source:
                 say_fine_tuning(source, trainer)
             parameters = sum(p.size for p in trainer.model.parameters.values())
-            click.echo(f"training on {corpus_path(config)} ({len(trainer.vocab):,} tokens in the vocabulary, "
+            click.echo(f"training on {corpus_name(trainer)} ({len(trainer.vocab):,} tokens in the vocabulary, "
                        f"{parameters:,} parameters, seed {config.seed}) into {run_dir}"
                        + (f" with {group.size} processes" if group.size > 1 else ""), err=True)
         began = True

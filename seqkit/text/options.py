@@ -1,6 +1,11 @@
 """How a text is cut into tokens: TextOptions (the level, the tokenizer, the unit that <s> ...
-</s> frame, the vocabulary's caps), saved with every run, and the special tokens that every
-vocabulary begins with."""
+</s> frame, the vocabulary's caps, where labels come from), saved with every run, the special
+tokens that every vocabulary begins with, and the tokens that stand for labels.
+
+A label is a token of its own, `<label NAME>`, that follows <s> at the start of every unit of
+a labelled corpus, so that a model learns it like any other token and a sample can begin with
+it. The space in its spelling keeps it apart from every token of text: no word holds a space,
+and a character token is one character (or one grapheme cluster)."""
 import dataclasses
 from dataclasses import dataclass
 
@@ -11,6 +16,8 @@ UNK, BOS, EOS = "<unk>", "<s>", "</s>"
 SPECIALS = (UNK, BOS, EOS)  # ids 0, 1, 2 in every vocabulary
 UNK_ID, BOS_ID, EOS_ID = 0, 1, 2
 LEVELS, TOKENIZERS, UNITS = ("char", "word"), ("regex", "whitespace"), ("line", "paragraph", "document")
+LABEL_SOURCES = ("dir", "prefix")  # a file's folder under the corpus directory; a "label<TAB>" line prefix
+LABEL_START, LABEL_END = "<label ", ">"
 
 
 @dataclass(frozen=True)
@@ -22,11 +29,13 @@ class TextOptions:
     unit: str | None = None        # line | paragraph | document; None: line for words, document for chars
     max_vocab: int | None = None   # keep only this many most frequent tokens (specials apart)
     min_count: int = 1             # drop tokens seen fewer times; they read as <unk>
+    label_from: str | None = None  # None | dir | prefix: each unit starts with its label's token
 
     def __post_init__(self):
-        for name, allowed in (("level", LEVELS), ("tokenize", TOKENIZERS), ("unit", UNITS)):
+        for name, allowed in (("level", LEVELS), ("tokenize", TOKENIZERS), ("unit", UNITS),
+                              ("label_from", LABEL_SOURCES)):
             value = getattr(self, name)
-            if value not in allowed and not (name == "unit" and value is None):
+            if value not in allowed and not (name in ("unit", "label_from") and value is None):
                 raise OptionError(f"{option(name)} must be one of {', '.join(allowed)}, got {value!r}", field=name,
                                   value=value)
         if self.graphemes and self.level != "char":
@@ -36,6 +45,10 @@ class TextOptions:
             raise OptionError(f"{option('tokenize')} and {option('lowercase')} apply to the word level only: drop "
                               f"them or use {setting('level', 'word')}", field="tokenize" if self.tokenize != "regex"
                               else "lowercase")
+        if self.label_from == "prefix" and self.unit not in (None, "line"):
+            raise OptionError(f"{setting('label_from', 'prefix')} labels each line, so the unit is the line: drop "
+                              f"{setting('unit', self.unit)} or use {setting('label_from', 'dir')}", field="unit",
+                              value=self.unit)
         check_count("min_count", self.min_count)
         if self.max_vocab is not None and not is_count(self.max_vocab):
             raise OptionError(f"{option('max_vocab')} must be a positive integer or None, got {self.max_vocab!r}",
@@ -43,8 +56,9 @@ class TextOptions:
 
     @property
     def resolved_unit(self):
-        """The unit in force: unit, or the level's default."""
-        return self.unit or ("line" if self.level == "word" else "document")
+        """The unit in force: unit, or the default: the line for words and for labels by line
+        prefix, the document for characters."""
+        return self.unit or ("line" if self.level == "word" or self.label_from == "prefix" else "document")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -55,3 +69,25 @@ class TextOptions:
         if unknown:
             raise ValueError(f"unknown text options {', '.join(sorted(unknown))}: remove them")
         return cls(**d)
+
+
+def label_token(name):
+    """The token that stands for the label `name`."""
+    return f"{LABEL_START}{name}{LABEL_END}"
+
+
+def label_name(token):
+    """The label a token stands for, or None for a token of text."""
+    if token.startswith(LABEL_START) and token.endswith(LABEL_END) and len(token) > len(LABEL_START + LABEL_END):
+        return token[len(LABEL_START):-len(LABEL_END)]
+    return None
+
+
+def label_problem(name):
+    """Why `name` cannot be a label (empty, or holding a tab or a line break), or None."""
+    if not name:
+        return "is empty"
+    for character, said in (("\t", "a tab"), ("\n", "a line break"), ("\r", "a line break")):
+        if character in name:
+            return f"contains {said}"
+    return None

@@ -30,7 +30,10 @@ def changed_config(config, changes):
     if {"lr_decay_every", "lr_decay_after"} & set(changes) and "lr_schedule" not in changes:
         changes["lr_schedule"] = None  # chosen again from them, as for a new run (step, epoch)
     if changes.get("corpus") is not None:  # Trainer.resume checks that it holds the same text
-        changes["corpus"] = str(Path(changes["corpus"]).resolve())
+        moved = changes["corpus"]
+        moved = [moved] if isinstance(moved, (str, Path)) else list(moved)
+        resolved = [str(Path(p).resolve()) for p in moved]
+        changes["corpus"] = resolved[0] if len(resolved) == 1 else tuple(resolved)
     new = config.replace(**changes)
     changed = {name: [getattr(config, name), getattr(new, name)] for name in changes
                if getattr(config, name) != getattr(new, name)}

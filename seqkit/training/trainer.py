@@ -29,26 +29,26 @@ from seqkit.runs.checkpoint import load_arrays
 from seqkit.runs.directory import (
     BEST,
     LATEST,
-    check_corpus_unchanged,
     checkpoint_contents,
-    corpus_path,
+    corpus_changed,
+    corpus_paths,
     holds_run,
     load_run_files,
     lock_run_dir,
+    recorded_files,
     restore_model,
     save_checkpoint,
     write_run_files,
 )
 from seqkit.runs.metrics import append_metrics, trim_metrics
 from seqkit.text.batching import chunks
-from seqkit.text.corpus import read_text
 from seqkit.text.options import BOS, UNK_ID
-from seqkit.text.vocab import build_vocab
+from seqkit.text.tokens import Tokens
 from seqkit.training.evaluation import evaluate_streams, summarize
 from seqkit.training.group import ALONE, StopEverywhere, block, check_split
 from seqkit.training.memory import check_training_fits
 from seqkit.training.resuming import changed_config, record_changes
-from seqkit.training.streams import check_vocab_size, run_streams
+from seqkit.training.streams import check_vocab_size, describe, files_of, find_corpus, load_tokens, run_streams, val_tokens
 
 MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
 SUMMED_EXTRAS = 3  # after the gradients in the buffer processes sum: the loss, rank 0's clock, stop votes
@@ -58,16 +58,21 @@ class Trainer:
     """One training run in a run directory. Build it with Trainer.start or Trainer.resume, or in
     a group of processes with seqkit.training.joining.join."""
 
-    def __init__(self, config, run_dir, vocab, ids, group=ALONE):
-        """Prefer start, resume and seqkit.training.joining.join; `ids` is the training corpus, encoded by vocab; group:
+    def __init__(self, config, run_dir, vocab, ids, group=ALONE, val=None):
+        """Prefer start, resume and seqkit.training.joining.join; `ids` is the training corpus, encoded by vocab
+        (seqkit.text.tokens.Tokens, or an array of ids: one document), `val` the Tokens of config.val_file; group:
         the processes that train together (seqkit.training.group), this one alone by default."""
         self.config, self.run_dir, self.vocab, self.group = config, Path(run_dir), vocab, group
+        self.tokens = ids if isinstance(ids, Tokens) else Tokens(vocab, ids, [(0, len(ids))], [])
         check_split(config.batch_size, group.size)
-        self.train_streams, self.val_streams = run_streams(config, vocab, ids)
-        check_training_fits(config, len(vocab))
+        if val is None and config.val_file:
+            val = val_tokens(config, vocab)
+        self.train_streams, self.val_streams = run_streams(config, self.tokens, val)
+        held = [t for t in (self.tokens, val) if t is not None and not t.mapped]  # a map is paged in, not held
+        check_training_fits(config, len(vocab), sum(t.ids.nbytes for t in held))
         self.streams = block(config.batch_size, group)  # this process's training streams
         if group.size > 1:
-            self.val_streams = np.ascontiguousarray(self.val_streams[:, block(self.val_streams.shape[1], group)])
+            self.val_streams = self.val_streams.columns(block(self.val_streams.shape[1], group))
         self.level = config.text.level
         self.bos = vocab.id_of(BOS)
         self.model = Model(**config.model_options(len(vocab)), seed=config.seed)
@@ -85,47 +90,50 @@ class Trainer:
         self._began = time.monotonic()  # when run() began: --time and the cosine schedule count from it
         self._seconds_before = 0.0  # seconds a resumed run trained before (metrics.jsonl)
         self._lock = None  # the run directory's lock file while this trainer writes there
+        self.skipped = 0  # files under the corpus's directories that were skipped (hidden, not text)
 
     # --- starting and resuming -----------------------------------------------------------------
     @classmethod
     def start(cls, config: TrainConfig, run_dir: str | os.PathLike, group: Any = ALONE,
-              init_from: Any = None) -> "Trainer":
-        """A fresh run: builds the vocabulary from the corpus and writes config.json and vocab.json.
-        init_from: a seqkit.training.finetune.Source whose weights and vocabulary the run starts from
-        (config must have its architecture: Source.config_for). With a group of processes,
-        rank 0 calls it inside join."""
+              init_from: Any = None, progress: Callable[[str, int, int], Any] | None = None) -> "Trainer":
+        """A fresh run: tokenizes the corpus, building the vocabulary in the same pass, and writes
+        config.json and vocab.json. init_from: a seqkit.training.finetune.Source whose weights and
+        vocabulary the run starts from (config must have its architecture: Source.config_for).
+        progress(what, done, total): bytes of the corpus read so far, of how many, as it is read,
+        what being "tokenizing", or "checking" for the digests that find a token file. With
+        a group of processes, rank 0 calls it inside join."""
         run_dir = Path(run_dir)
-        text = read_text(corpus_path(config), config.encoding, config.encoding_errors)
+        found = find_corpus(config)
+        given = None if init_from is None else init_from.vocab
+        tokens = load_tokens(config, found.files, given, init_from is not None and init_from.extend_vocab,
+                             progress=progress)
         if init_from is None:
-            vocab = build_vocab(text, config.text)
-            check_vocab_size(vocab, corpus_path(config))
-        else:
-            vocab = init_from.vocab_for(text)
-        ids = vocab.encode(text)
-        del text  # a big corpus's text goes before training holds its ids
-        trainer = cls(config, run_dir, vocab, ids, group)
+            check_vocab_size(tokens.vocab, describe(corpus_paths(config)))
+        trainer = cls(config, run_dir, tokens.vocab, tokens, group)
+        trainer.skipped = found.skipped
         if init_from is not None:
             init_from.initialize(trainer.model)
-            trainer.unknown_tokens = int(np.count_nonzero(ids == UNK_ID))
+            trainer.unknown_tokens = tokens.count(UNK_ID)
         run_dir.mkdir(parents=True, exist_ok=True)
         trainer._lock = lock_run_dir(run_dir)
         if holds_run(run_dir):  # another process started a run here first
             trainer.release()
             raise TrainingError(f"{run_dir} already holds a run: continue it with {setting('resume', run_dir)}")
-        write_run_files(run_dir, config, vocab, init_from and init_from.record())
+        write_run_files(run_dir, config, tokens.vocab, tokens.files, init_from and init_from.record())
         trainer._save_latest()  # from here on the run directory always loads and resumes
         return trainer
 
     @classmethod
-    def resume(cls, run_dir: str | os.PathLike, group: Any = ALONE, **changes: Any) -> "Trainer":
+    def resume(cls, run_dir: str | os.PathLike, group: Any = ALONE, progress: Callable[[str, int, int], Any] | None = None,
+               **changes: Any) -> "Trainer":
         """Continue the run in run_dir from its latest checkpoint, exactly where it stopped.
         `changes`: config fields seqkit.training.resuming allows to change (the learning rate, the
-        stopping rules, ...), each recorded in the run. With a group of processes, rank 0 calls
-        it inside seqkit.training.joining.join."""
+        stopping rules, ...), each recorded in the run; progress as for start. With a group of
+        processes, rank 0 calls it inside seqkit.training.joining.join."""
         run_dir = Path(run_dir)
         lock = lock_run_dir(run_dir)
         try:
-            trainer = cls._resumed(run_dir, changes, group)
+            trainer = cls._resumed(run_dir, changes, group, progress)
         except BaseException:
             lock.close()
             raise
@@ -133,13 +141,16 @@ class Trainer:
         return trainer
 
     @classmethod
-    def _resumed(cls, run_dir, changes, group):
+    def _resumed(cls, run_dir, changes, group, progress=None):
         config, vocab = load_run_files(run_dir)
+        before = config.corpus
         config, changed = changed_config(config, changes)
         check_split(config.batch_size, group.size, resuming=run_dir)
-        check_corpus_unchanged(run_dir, config)
-        ids = vocab.encode(read_text(corpus_path(config), config.encoding, config.encoding_errors))
-        trainer = cls(config, run_dir, vocab, ids, group)
+        records = recorded_files(run_dir, config, before if "corpus" in changed else None)
+        files = files_of(records)
+        tokens = load_tokens(config, files, vocab, expected=[r["sha256"] for r in records],
+                             changed=lambda path: corpus_changed(run_dir, path), progress=progress)
+        trainer = cls(config, run_dir, vocab, tokens, group)
         for leftover in run_dir.glob(".*.tmp"):  # from a write killed before its rename
             leftover.unlink()
         if (run_dir / LATEST).exists():

@@ -377,11 +377,13 @@ def train(tmp_path, corpus, *options):
     return invoke("train", corpus, "-o", run, *TINY, *options), run
 
 
-def test_a_missing_path_and_a_directory(tmp_path):
+def test_a_missing_path_and_a_directory_without_text(tmp_path):
     result, run = train(tmp_path, tmp_path / "nowhere.txt")
     refused(result, run, 2, f"'{tmp_path / 'nowhere.txt'}' does not exist")
+    (tmp_path / ".hidden.txt").write_text(TEXT)
+    (tmp_path / "blob.bin").write_bytes(bytes(range(256)))
     result, run = train(tmp_path, tmp_path)
-    refused(result, run, 2, "is a directory")
+    refused(result, run, 1, f"{tmp_path} holds no text file (2 skipped: hidden, not regular files or not text)")
 
 
 @pytest.mark.parametrize("content, phrase", [(b"", "is empty"), (b"  \n\t\n\r\n  ", "holds only whitespace")])
