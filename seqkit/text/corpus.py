@@ -95,7 +95,9 @@ def read_pieces(path, encoding="utf-8", errors="strict", listed=None, digest=Non
     with file:
         offset, chars, head, controls, seen, held, first = 0, 0, 0, 0, False, "", True
         while True:
-            data = file.read(PIECE)
+            data = file.read(PIECE if listed is None else min(PIECE, listed[0] - offset + 1))
+            if listed is not None and offset + len(data) > listed[0]:  # growing as it is read: stop here
+                _check_unchanged(path, file, offset + len(data), listed)
             pending = len(decoder.getstate()[0])
             try:
                 text = decoder.decode(data, final=not data)
