@@ -162,6 +162,8 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
                   help=f"Stop after this many epochs. [default: {EPOCHS}, none with --steps or --time]"),
     click.option("--steps", type=POSITIVE, help="Stop after this many updates."),
     click.option("--time", "minutes", type=Finite(0, min_open=True), help="Stop after this many minutes."),
+    click.option("--stop-patience", type=POSITIVE,
+                 help="Stop after this many evaluations without a better validation loss (best.npz keeps the best)."),
     click.option("--eval-every", type=POSITIVE, default=DEFAULT["eval_every"], show_default=True,
                   help="Evaluate, show a sample and save a checkpoint every N steps."),
     click.option("--sample-length", type=click.IntRange(0, MAX_EVAL_SAMPLE), default=DEFAULT["sample_length"], show_default=True,
@@ -235,9 +237,10 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
     if rule:
         trainer.release()
         if trainer.writes:
-            click.echo(f"nothing to do: the run reached {flag_setting(rule, getattr(trainer.config, rule))} at step "
-                       f"{trainer.step:,}; to train on, resume with a larger {flag(rule)} (or another stopping rule)",
-                       err=True)
+            reached = (f"stopped at step {trainer.step:,} with {no_better(trainer)}" if rule == "stop_patience" else
+                       f"reached {flag_setting(rule, getattr(trainer.config, rule))} at step {trainer.step:,}")
+            click.echo(f"nothing to do: the run {reached}; to train on, resume with a larger {flag(rule)} (or another "
+                       f"stopping rule)", err=True)
         sys.exit(0)
     if trainer.changed and trainer.writes:
         say_changes(ctx, trainer.changed)
@@ -302,9 +305,19 @@ def run_training(trainer, plot=False):
                    f"seqkit train --resume {where}", err=True)
         sys.exit(130)
     rule = trainer.reached()
+    if rule == "stop_patience":
+        click.echo(f"stopped: {no_better(trainer)}; sample the best with: seqkit sample {where} --best", err=True)
+        return
     reached = f"{flag_setting(rule, getattr(trainer.config, rule))} reached" if rule else "done"
     click.echo(f"stopped: {reached} at step {trainer.step:,}; sample from it with: "
                f"seqkit sample {where}", err=True)
+
+
+def no_better(trainer):
+    """What --stop-patience stopped: 'no better validation loss in 3 evaluations, best 1.482 at step 4,200'."""
+    best = f", best {trainer.best_val_loss:.3f}" if trainer.best_val_loss is not None else ""
+    at = f" at step {trainer.best_step:,}" if trainer.best_step is not None else ""
+    return f"no better validation loss in {trainer.stale_evaluations} evaluations{best}{at}"
 
 
 def report(metrics, plot_dir=None):

@@ -95,6 +95,7 @@ class TrainConfig:
                                        # EPOCHS, or no limit when steps or minutes is set
     steps: int | None = None           # or after this many updates
     minutes: float | None = None       # or after this much wall-clock time in one invocation
+    stop_patience: int | None = None   # or after this many evaluations without a better validation loss
     eval_every: int = 200              # evaluate, sample and checkpoint every this many steps
     sample_length: int = 200           # tokens of the sample shown at each evaluation
     seed: int | None = None            # seeds initialisation, dropout and samples; None: drawn
@@ -110,7 +111,7 @@ class TrainConfig:
             object.__setattr__(self, "corpus", tuple(str(p) for p in self.corpus) or None)
         self._resolve_policy()
         positive = ["val_blocks", "layers", "hidden", "batch_size", "seq_len", "eval_every"]
-        for name in positive + ["embed", "epochs", "steps"]:
+        for name in positive + ["embed", "epochs", "steps", "stop_patience"]:
             value = getattr(self, name)
             if (value is not None or name in positive) and not is_count(value):
                 raise OptionError(f"{option(name)} must be a positive integer, got {value!r}", field=name, value=value)

@@ -2,7 +2,8 @@
 
 A resumed run keeps its architecture, vocabulary and tokenizer: the checkpoint's arrays and
 the corpus's ids depend on them. What only steers training can change: the learning rate and
-its schedule, clipping, dropout, evaluation cadence, sample length and the stopping rules;
+its schedule, clipping, dropout, evaluation cadence, sample length, the stopping rules and
+the patience for a validation loss that does not improve;
 and the corpus's path, when the file moved but its content did not. Each change is logged in
 metrics.jsonl and in config.json's "history", and config.json then holds the new values.
 """
@@ -15,7 +16,7 @@ from seqkit.runs.metrics import append_metrics
 STOPPING = ("epochs", "steps", "minutes")
 CHANGEABLE = STOPPING + ("lr", "lr_schedule", "lr_decay", "lr_decay_every", "patience", "lr_decay_after",
                          "lr_floor", "warmup", "clip", "clip_value", "dropout", "input_dropout", "eval_every",
-                         "sample_length", "corpus")
+                         "sample_length", "stop_patience", "corpus")
 
 
 def changed_config(config, changes):

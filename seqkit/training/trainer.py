@@ -82,6 +82,8 @@ class Trainer:
         self.summed = self.model.gradients_with_room(SUMMED_EXTRAS) if group.size > 1 else None
         self.step, self.epoch, self.position, self.state = 0, 0, 0, None
         self.best_val_loss = None
+        self.best_step = None  # the step of best.npz
+        self.stale_evaluations = 0  # evaluations on the cadence since the validation loss last improved
         self.bad_steps = 0
         self.trained_by = group.size  # processes that trained the checkpoint this run resumed from
         self.changed = {}  # what a resume changed, {field: [old, new]}, until run records it
@@ -171,6 +173,10 @@ class Trainer:
         self.rng.bit_generator.state = meta["rng"]
         self.step, self.epoch, self.position = meta["step"], meta["epoch"], meta["position"]
         self.best_val_loss = meta["best_val_loss"]
+        self.stale_evaluations = meta.get("stale_evaluations", 0)
+        self.best_step = meta.get("best_step")
+        if self.best_step is None and self.config.stop_patience is not None and self.writes:
+            self.best_step = self._best_checkpoint_step()  # a run given stop_patience on this resume
         self.trained_by = meta.get("processes", 1)
         count = meta["state_arrays"]  # arrays per layer's state; 0: the state was zero (epoch start)
         layers = [[arrays[f"state.{k}.{i}"][self.streams] for i in range(count)] for k in range(self.config.layers)]
@@ -230,7 +236,16 @@ class Trainer:
         return outcome
 
     def _should_stop(self, began):
-        return self.progress(began) >= 1
+        return self.progress(began) >= 1 or self._impatient()
+
+    def _impatient(self):
+        """Whether stop_patience evaluations have passed without a better validation loss."""
+        return self.config.stop_patience is not None and self.stale_evaluations >= self.config.stop_patience
+
+    def _best_checkpoint_step(self):
+        """The step best.npz was saved at (for a checkpoint that does not say it), or None."""
+        path = self.run_dir / BEST
+        return load_arrays(path)[1]["step"] if path.exists() else None
 
     def progress(self, began=None):
         """How far the run is, from 0 to 1: the share of its stopping rule nearest to being
@@ -239,8 +254,10 @@ class Trainer:
         return max(self._stopping_shares(began).values())
 
     def reached(self, began=None):
-        """The stopping rule that holds, as the field that sets it ("steps"), or None."""
-        return next((rule for rule, share in self._stopping_shares(began).items() if share >= 1), None)
+        """The stopping rule that holds, as the field that sets it ("steps"), or None; "stop_patience"
+        when that many evaluations passed without a better validation loss (best_val_loss at best_step)."""
+        rule = next((rule for rule, share in self._stopping_shares(began).items() if share >= 1), None)
+        return rule or ("stop_patience" if self._impatient() else None)
 
     def _stopping_shares(self, began=None):
         c, shares = self.config, {}
@@ -328,7 +345,9 @@ class Trainer:
             self.schedule.observe_validation(val["loss"])
         improved = self.best_val_loss is None or val["loss"] < self.best_val_loss
         if improved:
-            self.best_val_loss = val["loss"]
+            self.best_val_loss, self.best_step = val["loss"], self.step
+        if on_cadence:  # as the schedule, only the cadence's evaluations count, so a resume goes on alike
+            self.stale_evaluations = 0 if improved else self.stale_evaluations + 1
         arrays, meta = self._checkpoint()
         self._save(LATEST, arrays, meta)
         if improved:
@@ -356,6 +375,8 @@ class Trainer:
                                            self.position, self.best_val_loss, layers)
         if self.group.size > 1:
             meta["processes"] = self.group.size
+        if self.config.stop_patience is not None:  # (only then: other runs keep 0.1.0's checkpoint bytes)
+            meta.update(stale_evaluations=self.stale_evaluations, best_step=self.best_step)
         return arrays, meta
 
     def _has_latest(self):

@@ -15,7 +15,8 @@ from shared import FINE_TUNING_TEXT, RUN_STEPS, copied_run, invoke, shakespeare
 from seqkit.cli.main import main
 from seqkit.nn.model import Model
 from seqkit.runs.checkpoint import load_arrays
-from seqkit.training.trainer import MAX_BAD_STEPS
+from seqkit.training.evaluation import summarize
+from seqkit.training.trainer import MAX_BAD_STEPS, Trainer
 
 SMALL = ["--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "8", "--seed", "0",
          "--sample-length", "0", "--eval-every", "1000"]
@@ -140,6 +141,29 @@ def test_given_stopping_rules_replace_the_runs(short_corpus, tmp_path):
     assert result.exit_code == 0, result.output
     assert f"changed: --epochs 10 -> none, --steps none -> {epoch_steps + 3}" in result.stderr
     assert f"stopped: --steps {epoch_steps + 3} reached at step {epoch_steps + 3}; " in result.stderr
+
+
+def test_stop_patience_stops_keeping_the_best_and_a_resume_knows_how_many_passed(corpus, tmp_path, monkeypatch):
+    """Validation losses 2.0, 1.5 (the best, at step 2), then worse: stopped at step 4 by --steps with two
+    evaluations gone by, the resumed run stops at the third."""
+    losses = iter([2.0, 1.5, 1.6, 1.7, 1.6, 1.8])
+    monkeypatch.setattr(Trainer, "evaluate", lambda self: summarize(next(losses), 1, "char"))
+    run = tmp_path / "run"
+    options = ["--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "8", "--seed", "0",
+               "--sample-length", "0", "--eval-every", "1", "--stop-patience", "3"]
+    assert invoke("train", corpus, "-o", run, "--steps", "4", *options).exit_code == 0
+    assert load_arrays(run / "best.npz")[1]["step"] == 2 and load_arrays(run / "latest.npz")[1]["stale_evaluations"] == 2
+    result = invoke("train", "--resume", run, "--steps", "20")
+    assert result.exit_code == 0, result.output
+    assert ("stopped: no better validation loss in 3 evaluations, best 1.500 at step 2; sample the best "
+            f"with: seqkit sample {run} --best\n") in result.stderr
+    again = invoke("train", "--resume", run, "--steps", "30")
+    assert again.stderr.endswith("nothing to do: the run stopped at step 5 with no better validation loss in 3 "
+                                 "evaluations, best 1.500 at step 2; to train on, resume with a larger --stop-patience "
+                                 "(or another stopping rule)\n")
+    longer = invoke("train", "--resume", run, "--steps", "6", "--stop-patience", "5")
+    assert longer.exit_code == 0 and "changed: --steps 20 -> 6, --stop-patience 3 -> 5" in longer.stderr, longer.output
+    assert "stopped: --steps 6 reached at step 6" in longer.stderr
 
 
 def test_resume_continues_to_more_steps(char_run, tmp_path):
