@@ -72,7 +72,7 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
                   help="Word level: Unicode-aware regex, or split on whitespace only (pre-tokenized corpora)."),
     click.option("--lowercase", is_flag=True, help="Word level: lowercase the text first."),
     click.option("--unit", type=click.Choice(UNITS),
-                 help="What <s> ... </s> frame. [default: line for words, document for chars]"),
+                 help="What <s> ... </s> frame. [default: line for words and labelled text, document for chars]"),
     click.option("--max-vocab", type=POSITIVE, help="Keep only the most frequent tokens; the rest become <unk>."),
     click.option("--min-count", type=POSITIVE, default=TEXT["min_count"], show_default=True,
                   help="Drop tokens seen fewer times."),

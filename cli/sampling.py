@@ -53,8 +53,9 @@ INTERRUPTED = 130
                    "interrupted, with what was drawn); after an error it is left as it was.")
 @click.option("--best", is_flag=True, help="Use the checkpoint with the best validation loss.")
 @click.option("--allow-unk", is_flag=True, help="Word level: allow <unk> in the output.")
+@click.option("--label", help="A labelled run: begin every unit of the samples with this label.")
 def sample(run, temperature, top_k, top_p, length, stop_at_end, prime, prime_file, seed, count, separator, jsonl,
-           output, best, allow_unk):
+           output, best, allow_unk, label):
     """Print text drawn from the model in RUN, a run directory (default: the latest run under ./runs)
     or a checkpoint file in one (RUN/best.npz, RUN/latest.npz). Each sample begins with its prime;
     the text is written as its tokens are drawn."""
@@ -78,7 +79,8 @@ def sample(run, temperature, top_k, top_p, length, stop_at_end, prime, prime_fil
         first_seed = new_seed() if seed is None else seed
 
         def texts(k):
-            return lm.stream(length, temperature, top_k, top_p, prime, first_seed + k, allow_unk, stop_at_end)
+            return lm.stream(length, temperature, top_k, top_p, prime, first_seed + k, allow_unk, stop_at_end,
+                             label=label)
 
         first = texts(0)  # checks the prime and options before anything is written
     except RUNTIME_ERRORS as error:
@@ -86,7 +88,8 @@ def sample(run, temperature, top_k, top_p, length, stop_at_end, prime, prime_fil
     if seed is None and not jsonl and length:
         click.echo(f"seed {first_seed} (--seed {first_seed} draws the same again)", err=True)
     fields = dict(prime=prime, temperature=temperature, top_k=top_k, top_p=top_p, length=length,
-                  stop_at_end=stop_at_end, allow_unk=allow_unk, checkpoint=str(lm.checkpoint))
+                  stop_at_end=stop_at_end, allow_unk=allow_unk, **({"label": label} if label else {}),
+                  checkpoint=str(lm.checkpoint))
     writer = SampleWriter(SEPARATOR if separator is None else unescape(separator), fields if jsonl else None)
     interrupted = deliver(output, lambda write: writer.write_all(write, first_seed, count, texts, first))
     if interrupted:

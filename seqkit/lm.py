@@ -14,6 +14,7 @@ import numpy as np
 
 from seqkit._checks import check_count
 from seqkit.config import TrainConfig
+from seqkit.generation.labelled import labelled
 from seqkit.generation.sampler import new_seed, stream
 from seqkit.nn.model import Model
 from seqkit.runs.checkpoint import atomic_write, read_json
@@ -34,28 +35,33 @@ class LanguageModel:
 
     def sample(self, length: int = 500, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, prime: str = "", count: int = 1, seed: int | None = None,
-               allow_unk: bool = False, stop_at_end: bool = False) -> list[str]:
+               allow_unk: bool = False, stop_at_end: bool = False, label: str | None = None) -> list[str]:
         """`count` samples as whole texts (see stream). Sample i is drawn with the seed seed + i,
         so that stream(..., seed=seed + i) gives it alone; with seed None, from a random seed."""
         check_count("count", count)
         first = new_seed() if seed is None else check_count("seed", seed, 0)
-        return ["".join(self.stream(length, temperature, top_k, top_p, prime, first + i, allow_unk, stop_at_end))
-                for i in range(count)]
+        return ["".join(self.stream(length, temperature, top_k, top_p, prime, first + i, allow_unk, stop_at_end,
+                                    label=label)) for i in range(count)]
 
     def stream(self, length: int = 500, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, prime: str = "", seed: int | None = None, allow_unk: bool = False,
-               stop_at_end: bool = False) -> Iterator[str]:
+               stop_at_end: bool = False, label: str | None = None) -> Iterator[str]:
         """One sample as pieces of text, each yielded as soon as its tokens are drawn (a block at a
         time, so a sample of any length takes the same memory): the prime as the model reads it,
         then `length` tokens drawn after <s> and the prime. Each </s> drawn ends a line or
         paragraph and counts; the model then reads <s> and goes on, unless stop_at_end, which
-        ends the sample before its first </s>. The options are checked before this returns."""
+        ends the sample before its first </s>. The options are checked before this returns.
+        label: one of a labelled run's labels (vocab.labels), which every unit then begins with
+        (seqkit.generation.labelled)."""
         unknown = self.vocab.unknown(prime)
         if unknown and self.config.text.level == "char":
             raise ValueError("the prime text has characters the vocabulary lacks: "
                              + " ".join(repr(t) for t in unknown) + "; leave them out of the prime")
         if seed is not None:
             check_count("seed", seed, 0)
+        if label is not None:
+            return labelled(self.model, self.vocab, label, length, np.random.default_rng(seed), temperature, top_k,
+                            top_p, prime, allow_unk, stop_at_end)
         return stream(self.model, self.vocab, length, np.random.default_rng(seed), temperature, top_k, top_p,
                       prime, allow_unk, stop_at_end)
 

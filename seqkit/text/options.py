@@ -26,7 +26,7 @@ class TextOptions:
     graphemes: bool = False        # char level: grapheme clusters rather than code points
     tokenize: str = "regex"        # word level: regex | whitespace (a literal <unk> is UNK)
     lowercase: bool = False        # word level: lowercase before tokenizing
-    unit: str | None = None        # line | paragraph | document; None: line for words, document for chars
+    unit: str | None = None        # line | paragraph | document; None: line for words and labels, else document
     max_vocab: int | None = None   # keep only this many most frequent tokens (specials apart)
     min_count: int = 1             # drop tokens seen fewer times; they read as <unk>
     label_from: str | None = None  # None | dir | prefix: each unit starts with its label's token
@@ -56,9 +56,10 @@ class TextOptions:
 
     @property
     def resolved_unit(self):
-        """The unit in force: unit, or the default: the line for words and for labels by line
-        prefix, the document for characters."""
-        return self.unit or ("line" if self.level == "word" or self.label_from == "prefix" else "document")
+        """The unit in force: unit, or the default: the line for words and for labelled text (a
+        label starts each unit, and a model conditions on it far better when it comes often), the
+        document for characters."""
+        return self.unit or ("line" if self.level == "word" or self.label_from else "document")
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -159,3 +159,80 @@ def test_a_fifo_or_a_device_as_the_corpus_is_one_line(tmp_path):
         result = invoke("train", corpus, "-o", tmp_path / "run", *TINY)
         assert result.exit_code == 1 and result.stderr == (f"Error: {corpus} is {kind}, not a regular file: give a "
                                                            f"text file or a directory of them\n")
+
+
+# --- labels ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cased(tmp_path_factory):
+    """(corpus, run): lowercase poems and uppercase letters in label folders, and a model trained
+    on them (300 steps, about 2 s) that has learnt which case each label writes in."""
+    root = tmp_path_factory.mktemp("cased")
+    corpus = root / "corpus"
+    for k in range(3):
+        for label, text in (("poem", shakespeare(3000 * (k + 1))[3000 * k:].lower()),
+                            ("letter", shakespeare(3000 * (k + 4))[3000 * (k + 3):].upper())):
+            (corpus / label).mkdir(parents=True, exist_ok=True)
+            (corpus / label / f"{k}.txt").write_text(text)
+    run = root / "run"
+    result = invoke("train", corpus, "--label-from", "dir", "-o", run, "--steps", "300", "--hidden", "32", "--layers",
+                    "1", "--eval-every", "300", "--sample-length", "0", "--seed", "1", "--batch-size", "8",
+                    "--seq-len", "32", "--lr", "0.01", "--warmup", "0")
+    assert result.exit_code == 0, result.output
+    return corpus, run
+
+
+def upper_share(text):
+    letters = [c for c in text if c.isalpha()]
+    return sum(c.isupper() for c in letters) / len(letters)
+
+
+def test_a_label_is_a_token_each_unit_starts_with_and_samples_condition_on_it(cased):
+    corpus, run = cased
+    tokens = json.loads((run / "vocab.json").read_text())["tokens"]
+    assert tokens[3:5] == ["<label letter>", "<label poem>"]
+    lm = seqkit.load(run)
+    assert upper_share(lm.sample(length=300, label="letter", seed=3, temperature=0.5)[0]) > 0.9
+    assert upper_share(lm.sample(length=300, label="poem", seed=3, temperature=0.5)[0]) < 0.1
+    result = invoke("sample", run, "--label", "letter", "--length", "200", "--seed", "3", "--temperature", "0.5")
+    assert result.exit_code == 0 and upper_share(result.stdout) > 0.9 and "<label" not in result.stdout
+    assert invoke("sample", run, "--label", "letter", "--length", "200", "--seed", "3", "--temperature", "0.5",
+                  "--stop-at-end").stdout.count("\n") == 1  # one unit: one line
+
+
+def test_an_unknown_label_is_one_line_listing_the_known_ones(cased, corpus, char_run):
+    _, run = cased
+    result = invoke("sample", run, "--label", "memo")
+    assert result.exit_code == 2 and result.stderr.splitlines()[-1] == (
+        "Error: unknown --label 'memo': the model's labels are letter, poem")
+    result = invoke("sample", char_run, "--label", "memo")
+    assert result.exit_code == 2 and result.stderr.splitlines()[-1] == (
+        "Error: --label 'memo': this model was trained without labels (train with --label-from to condition on them)")
+
+
+def test_eval_reports_each_label(cased, tmp_path):
+    corpus, run = cased
+    result = invoke("eval", run, corpus)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and lines[1].startswith("  letter: loss ") and lines[2].startswith("  poem: loss ")
+    report = json.loads(invoke("eval", run, corpus, "--json").stdout)
+    assert set(report["labels"]) == {"letter", "poem"}
+    assert report["labels"]["letter"]["tokens"] + report["labels"]["poem"]["tokens"] == report["tokens"]
+
+
+def test_labels_by_line_prefix_train_evaluate_and_refuse_a_line_without_one(tmp_path):
+    text = "".join(f"{'shout' if k % 2 else 'whisper'}\t{line.upper() if k % 2 else line.lower()}\n"
+                   for k, line in enumerate(shakespeare(3000).splitlines()) if line)
+    corpus = tmp_path / "lines.txt"
+    corpus.write_text(text)
+    run = tmp_path / "run"
+    result = invoke("train", corpus, "--label-from", "prefix", "-o", run, "--steps", "2", *TINY)
+    assert result.exit_code == 0, result.output
+    assert seqkit.load(run).vocab.labels == {"shout": 3, "whisper": 4}
+    assert [line.split(":")[0] for line in invoke("eval", run, corpus).stdout.splitlines()[1:]] == ["  shout",
+                                                                                                     "  whisper"]
+    corpus.write_text(text + "a line without its label\n")
+    result = invoke("train", corpus, "--label-from", "prefix", "-o", tmp_path / "other", "--steps", "2", *TINY)
+    line = text.count("\n") + 1
+    assert result.exit_code == 1 and result.stderr == (f"Error: {corpus} line {line} has no tab: with --label-from "
+                                                       f"prefix each line is label<TAB>text\n")
