@@ -18,6 +18,7 @@ from seqkit.cli.evaluating import evaluate
 from seqkit.cli.interop import export, import_
 from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
 from seqkit.cli.progress import Reading, corpus_name, run_with_progress, say_corpus
+from seqkit.cli.recipes import read_config
 from seqkit.cli.sampling import sample
 from seqkit.cli.showing import show
 from seqkit.cli.starting import fine_tuning_source, resume, say_changes, say_fine_tuning
@@ -48,6 +49,10 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
 @click.argument("corpus", nargs=-1, type=click.Path())
 @cloup.option_group(
     "Run",
+    click.option("--config", type=click.Path(exists=True, dir_okay=False), is_eager=True, expose_value=False,
+                 callback=read_config,
+                 help="Take options from this TOML or JSON file (keys: these options with underscores; a run's "
+                      "config.json repeats its run); options given here win."),
     click.option("-o", "--out", type=click.Path(file_okay=False), help="Run directory. [default: runs/<corpus name>]"),
     click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False),
                   help="Continue the run in this directory where it stopped; options given change it "
@@ -188,6 +193,8 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
         raise click.UsageError(f"{'--best' if best else '--extend-vocab'} goes with --init-from RUN")
     if init_from and resume_dir:
         raise click.UsageError("--init-from starts a new run and --resume continues one: choose one")
+    if resume_dir and ctx.default_map:
+        raise click.UsageError("--config gives a new run's recipe and --resume continues a run: choose one")
     if moved_corpus and not resume_dir:
         raise click.UsageError("--corpus points a resumed run at its moved corpus: use it with --resume "
                                "(a new run takes its corpus as the argument)")

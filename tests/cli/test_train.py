@@ -274,6 +274,55 @@ def test_resume_refuses_what_it_cannot_change(char_run, corpus):
     assert alone.exit_code == 2 and "--corpus points a resumed run at its moved corpus" in alone.stderr
 
 
+# --- recipes: --config -----------------------------------------------------------------------------------
+def test_a_runs_config_json_repeats_the_run_to_the_same_bytes(char_run, tmp_path):
+    again = tmp_path / "again"
+    result = invoke("train", "--config", char_run / "config.json", "-o", again)
+    assert result.exit_code == 0, result.output
+    assert (again / "latest.npz").read_bytes() == (char_run / "latest.npz").read_bytes()
+    assert json.loads((again / "config.json").read_text())["config"] == json.loads(
+        (char_run / "config.json").read_text())["config"]
+
+
+@pytest.mark.parametrize("name, text", [
+    ("recipe.toml", 'corpus = "tiny.txt"\nhidden = 8\nlayers = 1\nbatch_size = 4\nseq_len = 8\ntime = 5\n'
+                    'steps = 3\nsample_length = 0\nseed = 0\nvariational = true\n'),
+    ("recipe.json", '{"corpus": "tiny.txt", "hidden": 8, "layers": 1, "batch_size": 4, "seq_len": 8, "time": 5, '
+                    '"steps": 3, "sample_length": 0, "seed": 0, "variational": true}'),
+])
+def test_a_recipe_file_gives_the_options_and_the_command_line_wins(corpus, tmp_path, name, text):
+    (tmp_path / "tiny.txt").write_text(corpus.read_text())
+    (tmp_path / name).write_text(text)
+    run = tmp_path / "run"
+    result = invoke("train", "--config", tmp_path / name, "-o", run, "--steps", "2")
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert config["corpus"] == str(tmp_path / "tiny.txt")  # relative to the file's folder
+    assert (config["hidden"], config["minutes"], config["steps"], config["variational"]) == (8, 5, 2, True)
+
+
+@pytest.mark.parametrize("text, line", [
+    ("hiden = 8\n", "the key 'hiden' is not an option of seqkit train (keys are its options with underscores"),
+    ('hidden = "big"\n', 'hidden = "big" is not valid: \'big\' is not a valid integer'),
+    ("val_fraction = 2.0\n", "val_fraction = 2.0 is not valid: 2.0 is not in the range 0<x<1."),
+    ("one_hot = 1\n", "one_hot = 1 is not valid: give true or false"),
+    ("resume = \"runs/x\"\n", "the key 'resume' is given on the command line, not in a recipe"),
+    ("hidden = \n", "is not valid TOML"),
+])
+def test_a_bad_recipe_is_one_line_naming_the_key_and_the_file(tmp_path, text, line):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(text)
+    result = invoke("train", "--config", recipe, "-o", tmp_path / "run")
+    refused(result, tmp_path / "run", 2, f"{recipe}", line)
+
+
+def test_a_recipe_does_not_go_with_resume(char_run, tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text("hidden = 8\n")
+    result = invoke("train", "--resume", char_run, "--config", recipe)
+    assert result.exit_code == 2 and "--config gives a new run's recipe and --resume continues a run" in result.stderr
+
+
 # --- fine-tuning: --init-from -----------------------------------------------------------------------------
 @pytest.fixture
 def new_corpus(tmp_path):
