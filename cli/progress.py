@@ -60,7 +60,8 @@ class Reading:
     LINE_EVERY seconds; nothing for a corpus under SHOW_FROM bytes."""
 
     def __init__(self):
-        self.shown, self.last, self.what, self.began = False, 0.0, None, time.monotonic()
+        self.shown, self.last, self.what = False, 0.0, None
+        self.began = self.called = time.monotonic()  # when the phase began; when progress was last called
 
     def __enter__(self):
         return self
@@ -72,9 +73,10 @@ class Reading:
     def __call__(self, what, done, total):
         if total < SHOW_FROM:
             return
-        now = time.monotonic()
-        if what != self.what:
-            self.what, self.began = what, now
+        now, called = time.monotonic(), self.called
+        self.called = now
+        if what != self.what:  # a phase begins where the last one ended
+            self.what, self.began = what, called
         terminal = sys.stderr.isatty()
         if now - self.last < (0.2 if terminal else LINE_EVERY) and done < total:
             return

@@ -125,7 +125,7 @@ def read_pieces(path, encoding="utf-8", errors="strict", listed=None, digest=Non
             text = text[:len(text) - len(held)]
             if "\r" in text:
                 text = text.replace("\r\n", "\n").replace("\r", "\n")
-            if on_read is not None:
+            if on_read is not None and data:
                 on_read(len(data))
             if text:
                 yield text

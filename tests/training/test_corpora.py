@@ -5,6 +5,7 @@ run maps the same file; and every fault on the way one line, with nothing left h
 import hashlib
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -236,3 +237,15 @@ def test_labels_by_line_prefix_train_evaluate_and_refuse_a_line_without_one(tmp_
     line = text.count("\n") + 1
     assert result.exit_code == 1 and result.stderr == (f"Error: {corpus} line {line} has no tab: with --label-from "
                                                        f"prefix each line is label<TAB>text\n")
+
+
+def test_tokenizing_shows_its_progress_in_mb_a_second(corpus, tmp_path, mapped, monkeypatch):
+    monkeypatch.setattr("seqkit.cli.progress.SHOW_FROM", 0)
+    monkeypatch.setattr("seqkit.cli.progress.LINE_EVERY", 0.0)
+    monkeypatch.setattr("seqkit.text.corpus.PIECE", 1000)
+    result = invoke("train", corpus, "-o", tmp_path / "run", "--steps", "1", *TINY)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith(("checking", "tokenizing"))]
+    assert lines[0].startswith("checking ") and lines[-1].startswith("tokenizing ") and len(lines) == 4
+    assert all(re.fullmatch(r"(checking|tokenizing) [\d,]+/[\d,]+ MB  \d+%  [\d,]+ MB/s", line) for line in lines)
+    assert lines[-1].split()[3] == "100%"
