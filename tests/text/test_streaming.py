@@ -241,3 +241,20 @@ def test_a_token_file_that_cannot_serve_says_why(tmp_path):
                                          + b'"'))
     with pytest.raises(Unusable, match="it was written by seqkit 9+, whose tokenizer may differ"):
         open_token_file(where, records)
+
+
+def test_a_killed_writers_temporary_file_is_removed_and_a_writing_ones_kept(tmp_path):
+    import fcntl
+    import time
+
+    from seqkit.runs.tokenfile import STALE_AFTER, remove_stale
+    killed, writing = tmp_path / ".k1.tokens.abc.tmp", tmp_path / ".k2.tokens.def.tmp"
+    killed.write_bytes(b"half")
+    writing.write_bytes(b"half")
+    old = time.time() - 2 * STALE_AFTER
+    for path in (killed, writing):
+        os.utime(path, (old, old))
+    with open(writing, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        remove_stale(tmp_path)
+    assert not killed.exists() and writing.exists()
