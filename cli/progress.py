@@ -92,10 +92,10 @@ class Reading:
 def corpus_name(trainer):
     """The corpus as the start names it: its file, or how many files where."""
     files, paths = trainer.tokens.files, trainer.config.corpus
-    if len(files) == 1 and (paths is None or isinstance(paths, str)) and files[0]["path"] == (paths or files[0]["path"]):
+    if len(files) == 1:
         return files[0]["path"]
-    where = paths if isinstance(paths, str) else ", ".join(paths) if len(paths) <= 3 else f"{paths[0]} and more"
-    return f"{len(files):,} files in {where}" if len(files) != 1 else f"{files[0]['path']}"
+    where = paths if isinstance(paths, str) else ", ".join(paths[:3]) + (" ..." if len(paths) > 3 else "")
+    return f"{len(files):,} files in {where}"
 
 
 def say_corpus(trainer):

@@ -35,9 +35,11 @@ def library(tmp_path):
 
 
 @pytest.fixture
-def mapped(monkeypatch):
-    """Every corpus tokenized into a token file and mapped, however small."""
+def mapped(monkeypatch, tmp_path):
+    """Every corpus tokenized into a token file and mapped, however small, in a cache of the test's own."""
     monkeypatch.setattr("seqkit.training.streams.CACHE_FROM", 0)
+    monkeypatch.setenv("SEQKIT_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 def test_a_directory_trains_each_file_as_a_document_recorded_in_config_json(library, tmp_path):
@@ -102,14 +104,14 @@ def test_a_moved_directory_is_followed(library, tmp_path):
     assert json.loads((run / "config.json").read_text())["config"]["corpus"] == str(moved)
 
 
-def test_a_mapped_corpus_trains_to_the_bytes_memory_gives_and_is_mapped_again(corpus, tmp_path, monkeypatch,
-                                                                              token_cache):
+def test_a_mapped_corpus_trains_to_the_bytes_memory_gives_and_is_mapped_again(corpus, tmp_path, monkeypatch):
     memory = invoke("train", corpus, "-o", tmp_path / "memory", "--steps", "4", *TINY)
     assert memory.exit_code == 0 and "tokens:" not in memory.stderr
     monkeypatch.setattr("seqkit.training.streams.CACHE_FROM", 0)
+    monkeypatch.setenv("SEQKIT_CACHE_DIR", str(tmp_path / "cache"))  # a cache of its own: none there yet
     first = invoke("train", corpus, "-o", tmp_path / "mapped", "--steps", "4", *TINY)
     assert first.exit_code == 0, first.output
-    assert f"mapped from {token_cache / 'tokens'}" in first.stderr and "tokenized before" not in first.stderr
+    assert f"mapped from {tmp_path / 'cache' / 'tokens'}" in first.stderr and "tokenized before" not in first.stderr
     assert (tmp_path / "mapped" / "latest.npz").read_bytes() == (tmp_path / "memory" / "latest.npz").read_bytes()
     second = invoke("train", corpus, "-o", tmp_path / "again", "--steps", "4", *TINY)
     assert ", tokenized before\n" in second.stderr
@@ -127,8 +129,7 @@ def test_a_token_file_from_another_seqkit_is_said_and_replaced(corpus, tmp_path,
                                "tokenizing again" in notes[0].replace(seqkit.__version__, "0.1.0")
 
 
-def test_a_full_disk_while_the_token_file_is_written_leaves_nothing(corpus, tmp_path, mapped, monkeypatch,
-                                                                    token_cache):
+def test_a_full_disk_while_the_token_file_is_written_leaves_nothing(corpus, tmp_path, mapped, monkeypatch):
     def full(self, table, dtype, **record):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(seqkit.runs.tokenfile.FileSink, "_retype", lambda self, dtype, table=None: full(0, 0, 0))
@@ -137,7 +138,7 @@ def test_a_full_disk_while_the_token_file_is_written_leaves_nothing(corpus, tmp_
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr.startswith("Error: could not write the token file ") and result.stderr.count("\n") == 1
     assert "(No space left on device): make room in " in result.stderr and "nothing was left half-written" in result.stderr
-    assert not list((token_cache / "tokens").glob(".*.tmp")) and not run.exists()
+    assert not list((mapped / "tokens").glob(".*.tmp")) and not run.exists()
 
 
 def test_a_file_that_changes_while_it_is_tokenized_is_one_line(text_file, tmp_path, monkeypatch):

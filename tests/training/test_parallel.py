@@ -275,6 +275,7 @@ def test_a_second_process_maps_the_token_file_rank_0_wrote(text_file, tmp_path, 
     from seqkit.training.joining import follower
     from seqkit.training.trainer import Trainer
     monkeypatch.setattr("seqkit.training.streams.CACHE_FROM", 0)
+    monkeypatch.setenv("SEQKIT_CACHE_DIR", str(tmp_path / "cache"))  # a cache of its own: none there yet
     config = TrainConfig(corpus=str(text_file(len(shakespeare()))), hidden=8, layers=1, batch_size=4, seq_len=8,
                          steps=1, seed=0)
     leader = Trainer.start(config, tmp_path / "run")
