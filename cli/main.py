@@ -28,7 +28,8 @@ from seqkit.cli.common import (
 from seqkit.cli.evaluating import evaluate
 from seqkit.cli.interop import export, import_
 from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
-from seqkit.cli.progress import run_with_progress
+from seqkit.cli.progress import Reading, corpus_name, run_with_progress, say_corpus
+from seqkit.cli.recipes import read_config
 from seqkit.cli.sampling import sample
 from seqkit.cli.scoring import score
 from seqkit.cli.showing import show
@@ -39,8 +40,8 @@ from seqkit.nn.init import SCHEMES
 from seqkit.optim.optimizers import OPTIMIZERS
 from seqkit.optim.schedules import SCHEDULES
 from seqkit.runs.curves import read_curves
-from seqkit.runs.directory import LATEST, corpus_path, holds_run, new_run_dir
-from seqkit.text.options import LEVELS, TOKENIZERS, UNITS, TextOptions
+from seqkit.runs.directory import LATEST, holds_run, new_run_dir
+from seqkit.text.options import LABEL_SOURCES, LEVELS, TOKENIZERS, UNITS, TextOptions
 from seqkit.training.group import MPIMissing, current_group, launched_size
 from seqkit.training.joining import join
 from seqkit.training.trainer import Trainer
@@ -58,15 +59,20 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
 
 
 @main.command(cls=cloup.Command)
-@click.argument("corpus", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.argument("corpus", nargs=-1, type=click.Path())
 @cloup.option_group(
     "Run",
+    click.option("--config", type=click.Path(exists=True, dir_okay=False), is_eager=True, expose_value=False,
+                 callback=read_config,
+                 help="Take options from this TOML or JSON file (keys: these options with underscores; a run's "
+                      "config.json repeats its run); options given here win."),
     click.option("-o", "--out", type=click.Path(file_okay=False), help="Run directory. [default: runs/<corpus name>]"),
     click.option("--resume", "resume_dir", type=click.Path(exists=True, file_okay=False),
                   help="Continue the run in this directory where it stopped; options given change it "
                        "(the learning rate and schedule, clipping, dropout, evaluation, stopping rules)."),
-    click.option("--corpus", "moved_corpus", type=click.Path(exists=True, dir_okay=False),
-                  help="With --resume: where the run's corpus is now, if it moved (the same text)."),
+    click.option("--corpus", "moved_corpus", type=click.Path(exists=True), multiple=True,
+                  help="With --resume: where the run's corpus is now, if it moved (the same text; once for each "
+                       "path it was given as)."),
     click.option("--init-from", type=click.Path(exists=True, file_okay=False),
                  help="Fine-tune: start from this run's weights, architecture and vocabulary."),
     click.option("--best", is_flag=True, help="With --init-from: its best checkpoint, not its latest."),
@@ -98,6 +104,9 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
     click.option("--val-blocks", type=click.IntRange(1), default=DEFAULT["val_blocks"], show_default=True,
                   help="Hold it out from the end of this many equal spans of the corpus (1: its tail)."),
     click.option("--val-file", type=click.Path(exists=True, dir_okay=False), help="Validate on this text instead."),
+    click.option("--label-from", type=click.Choice(LABEL_SOURCES),
+                 help="Start each unit with a label: dir, the file's folder under CORPUS; prefix, a label<TAB> "
+                      "before each line's text."),
 )
 @cloup.option_group(
     "Model",
@@ -115,6 +124,9 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
                   show_default=True, help="Dropout on the embedded input during training."),
     click.option("--variational", is_flag=True, help="One dropout mask per sequence, the same at every step."),
     click.option("--tie-weights", is_flag=True, help="Share the embedding and output weights (needs --embed = --hidden)."),
+    click.option("--start-state/--no-start-state", default=DEFAULT["start_state"], show_default=True,
+                 help="Record in each checkpoint the state after a unit's end, which unprimed samples start from "
+                      "(--no-start-state: from zeros, as runs before 0.2.0)."),
     click.option("--init", type=click.Choice(SCHEMES), default=DEFAULT["init"], show_default=True,
                   help="uniform: PyTorch's U(+-1/sqrt(H)); xavier: Xavier input, orthogonal recurrent weights."),
     click.option("--init-scale", type=Finite(0, min_open=True),
@@ -172,6 +184,8 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
                   help=f"Stop after this many epochs. [default: {EPOCHS}, none with --steps or --time]"),
     click.option("--steps", type=POSITIVE, help="Stop after this many updates."),
     click.option("--time", "minutes", type=Finite(0, min_open=True), help="Stop after this many minutes."),
+    click.option("--stop-patience", type=POSITIVE,
+                 help="Stop after this many evaluations without a better validation loss (best.npz keeps the best)."),
     click.option("--eval-every", type=POSITIVE, default=DEFAULT["eval_every"], show_default=True,
                   help="Evaluate, show a sample and save a checkpoint every N steps."),
     click.option("--sample-length", type=click.IntRange(0, MAX_EVAL_SAMPLE), default=DEFAULT["sample_length"], show_default=True,
@@ -181,9 +195,12 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
 )
 @click.pass_context
 def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vocab, plot, workers, **options):
-    """Train a language model on CORPUS (default: the shipped tiny-shakespeare).
+    """Train a language model on CORPUS (default: the shipped tiny-shakespeare): a text file,
+    several, a directory of them or a pattern ("poems/*.txt"), each file a document.
 
     Under `mpiexec -n N`, the N processes train one model together."""
+    corpus = corpus[0] if len(corpus) == 1 else corpus or None
+    moved_corpus = moved_corpus[0] if len(moved_corpus) == 1 else moved_corpus or None
     if workers and workers > (os.cpu_count() or 1):
         raise click.UsageError(f"--workers {workers} is more than this machine's {os.cpu_count()} CPUs: start at "
                                f"most that many here, or more across machines with mpiexec (see docs/parallel.md)")
@@ -193,6 +210,8 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
         raise click.UsageError(f"{'--best' if best else '--extend-vocab'} goes with --init-from RUN")
     if init_from and resume_dir:
         raise click.UsageError("--init-from starts a new run and --resume continues one: choose one")
+    if resume_dir and ctx.default_map:
+        raise click.UsageError("--config gives a new run's recipe and --resume continues a run: choose one")
     if moved_corpus and not resume_dir:
         raise click.UsageError("--corpus points a resumed run at its moved corpus: use it with --resume "
                                "(a new run takes its corpus as the argument)")
@@ -220,11 +239,13 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
             if source:
                 config = source.config_for(config)
             run_dir = choose_run_dir(out, config)
-            trainer = Trainer.start(config, run_dir, group, init_from=source)
+            with Reading() as progress:
+                trainer = Trainer.start(config, run_dir, group, init_from=source, progress=progress)
+            say_corpus(trainer)
             if source:
                 say_fine_tuning(source, trainer)
             parameters = sum(p.size for p in trainer.model.parameters.values())
-            click.echo(f"training on {corpus_path(config)} ({len(trainer.vocab):,} tokens in the vocabulary, "
+            click.echo(f"training on {corpus_name(trainer)} ({len(trainer.vocab):,} tokens in the vocabulary, "
                        f"{parameters:,} parameters, seed {config.seed}) into {run_dir}"
                        + (f" with {group.size} processes" if group.size > 1 else ""), err=True)
         began = True
@@ -240,9 +261,10 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
     if rule:
         trainer.release()
         if trainer.writes:
-            click.echo(f"nothing to do: the run reached {flag_setting(rule, getattr(trainer.config, rule))} at step "
-                       f"{trainer.step:,}; to train on, resume with a larger {flag(rule)} (or another stopping rule)",
-                       err=True)
+            reached = (f"stopped at step {trainer.step:,} with {no_better(trainer)}" if rule == "stop_patience" else
+                       f"reached {flag_setting(rule, getattr(trainer.config, rule))} at step {trainer.step:,}")
+            click.echo(f"nothing to do: the run {reached}; to train on, resume with a larger {flag(rule)} (or another "
+                       f"stopping rule)", err=True)
         sys.exit(0)
     if trainer.changed and trainer.writes:
         say_changes(ctx, trainer.changed)
@@ -307,9 +329,19 @@ def run_training(trainer, plot=False):
                    f"seqkit train --resume {where}", err=True)
         sys.exit(130)
     rule = trainer.reached()
+    if rule == "stop_patience":
+        click.echo(f"stopped: {no_better(trainer)}; sample the best with: seqkit sample {where} --best", err=True)
+        return
     reached = f"{flag_setting(rule, getattr(trainer.config, rule))} reached" if rule else "done"
     click.echo(f"stopped: {reached} at step {trainer.step:,}; sample from it with: "
                f"seqkit sample {where}", err=True)
+
+
+def no_better(trainer):
+    """What --stop-patience stopped: 'no better validation loss in 3 evaluations, best 1.482 at step 4,200'."""
+    best = f", best {trainer.best_val_loss:.3f}" if trainer.best_val_loss is not None else ""
+    at = f" at step {trainer.best_step:,}" if trainer.best_step is not None else ""
+    return f"no better validation loss in {trainer.stale_evaluations} evaluations{best}{at}"
 
 
 def report(metrics, plot_dir=None):

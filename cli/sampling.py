@@ -78,15 +78,16 @@ INTERRUPTED = 130
 @click.option("--novelty", is_flag=True,
               help="Say how much of each sample the training corpus holds: its longest shared passage and the share "
                    "of its 20-token windows found there (on stderr, or in each --jsonl record).")
+@click.option("--label", help="A labelled run: begin every unit of the samples with this label.")
 def sample(run, temperature, top_k, top_p, length, stop_at_end, prime, prime_file, seed, count, separator, jsonl,
            output, best, allow_unk, stop, strip_stop, ban, repetition_penalty, repetition_window, no_repeat_ngram,
-           beam, best_of, novelty):
+           beam, best_of, novelty, label):
     """Print text drawn from the model in RUN, a run directory (default: the latest run under ./runs)
     or a checkpoint file in one (RUN/best.npz, RUN/latest.npz). Each sample begins with its prime;
     the text is written as its tokens are drawn."""
     controls = dict(stop=tuple(unescape(s) for s in stop), strip_stop=strip_stop, ban=tuple(unescape(b) for b in ban),
                     repetition_penalty=repetition_penalty, repetition_window=repetition_window,
-                    no_repeat_ngram=no_repeat_ngram, beam=beam, best_of=best_of)
+                    no_repeat_ngram=no_repeat_ngram, beam=beam, best_of=best_of, label=label)
     try:
         options = SamplingOptions(temperature, top_k, top_p, stop_at_end, allow_unk, **controls)
         options.check_count(count)

@@ -5,6 +5,7 @@ import dataclasses
 import click
 from click.core import ParameterSource
 
+from seqkit.cli.progress import Reading, say_corpus
 from seqkit.text.options import TextOptions
 from seqkit.training.finetune import ARCHITECTURE, Source
 from seqkit.training.resuming import CHANGEABLE
@@ -27,7 +28,9 @@ def resume(ctx, resume_dir, corpus, out, moved_corpus, options, group):
     changes = {name: options[name] for name in given}
     if moved_corpus:
         changes["corpus"] = moved_corpus
-    trainer = Trainer.resume(resume_dir, group, **changes)
+    with Reading() as progress:
+        trainer = Trainer.resume(resume_dir, group, progress=progress, **changes)
+    say_corpus(trainer)
     click.echo(f"resuming {resume_dir} at step {trainer.step:,}", err=True)
     if trainer.trained_by != group.size:
         click.echo(f"it was trained with {trainer.trained_by} processes and goes on with {group.size}: "

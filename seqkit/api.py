@@ -25,12 +25,13 @@ RENAMED = {"time": "minutes"}  # the command's option -> TrainConfig's field
 PROGRESS_EVERY = 0.2  # seconds between updates of the progress line
 
 
-def train(corpus: str | os.PathLike | None = None, *, out: str | os.PathLike | None = None,
+def train(corpus: str | os.PathLike | list | tuple | None = None, *, out: str | os.PathLike | None = None,
           resume: str | os.PathLike | None = None, init_from: str | os.PathLike | None = None, best: bool = False,
           extend_vocab: bool = False, one_hot: bool = False, progress: bool | None = None,
           **options: Any) -> LanguageModel:
     """Train a language model as `seqkit train [CORPUS]` does and return it, a LanguageModel of
-    the run's latest checkpoint. options: the command's, hidden=512, time=10, level="word" ...
+    the run's latest checkpoint. corpus: a file, a directory, a pattern, or a list of them (each
+    file a document). options: the command's, hidden=512, time=10, level="word" ...
     out: the run directory (default: a new one under runs/). resume: continue the run in that
     directory, options changing it as --resume does. init_from (best, extend_vocab): fine-tune
     from that run. progress: a line on stderr updated as training goes (default: when stderr is
@@ -46,7 +47,9 @@ def train(corpus: str | os.PathLike | None = None, *, out: str | os.PathLike | N
         text = TextOptions(**{name: options.pop(name) for name in list(options) if name in TEXT_FIELDS})
         if one_hot:
             options["embed"] = None
-        config = TrainConfig(corpus=None if corpus is None else str(corpus), text=text,
+        paths = None if corpus is None else os.fspath(corpus) if isinstance(corpus, (str, os.PathLike)) else \
+            tuple(os.fspath(p) for p in corpus)
+        config = TrainConfig(corpus=paths, text=text,
                              **{"embed": AUTO, **options})
         source = None if init_from is None else Source.load(init_from, best, extend_vocab)
         trainer = Trainer.start(source.config_for(config) if source else config, out or new_run_dir(config),

@@ -7,7 +7,7 @@ records what ran: `embed` AUTO (an embedding of `hidden` at word level, of CHAR_
 level), `dropout` None (WORD_DROPOUT at word level, CHAR_DROPOUT at char level), `epochs` None
 (EPOCHS when no other stopping rule is given: `--time 10` trains ten minutes), `seed` None
 (drawn at random), `lr_schedule` None (step if lr_decay_every is set, epoch if lr_decay_after
-is, else cosine), and `corpus` made absolute.
+is, else cosine), and `corpus` made absolute (each of its paths, when it is several).
 
 The defaults are those that reached the lowest held-out loss per CPU-minute in bench/quality.py
 (docs/quality.md): small batches of short sequences at a high rate, warmed up
@@ -48,7 +48,8 @@ BEFORE = {"val_blocks": 1, "warmup": 0, "start_state": False}
 @dataclass(frozen=True)
 class TrainConfig:
     # Data
-    corpus: str | None = None          # path of the training text; None: the shipped tiny-shakespeare
+    corpus: str | tuple | None = None  # the training text: a file, a directory, a pattern, or a tuple of
+                                       # them (each file a document); None: the shipped tiny-shakespeare
     encoding: str = "utf-8"            # text encoding of the corpus and of --val-file
     encoding_errors: str = "strict"    # strict | replace | ignore: bytes not valid in that encoding
     text: TextOptions = TextOptions()  # tokenization: level, graphemes, unit, vocabulary caps
@@ -95,6 +96,7 @@ class TrainConfig:
                                        # EPOCHS, or no limit when steps or minutes is set
     steps: int | None = None           # or after this many updates
     minutes: float | None = None       # or after this much wall-clock time in one invocation
+    stop_patience: int | None = None   # or after this many evaluations without a better validation loss
     eval_every: int = 200              # evaluate, sample and checkpoint every this many steps
     sample_length: int = 200           # tokens of the sample shown at each evaluation
     seed: int | None = None            # seeds initialisation, dropout and samples; None: drawn
@@ -108,10 +110,12 @@ class TrainConfig:
             value = getattr(self, f.name)
             if isinstance(value, (np.integer, np.floating)):
                 object.__setattr__(self, f.name, value.item())
+        if isinstance(self.corpus, (list, tuple)):  # config.json holds several paths as a list
+            object.__setattr__(self, "corpus", tuple(str(p) for p in self.corpus) or None)
         check_field_types(self)
         self._resolve_policy()
         positive = ["val_blocks", "layers", "hidden", "batch_size", "seq_len", "eval_every"]
-        for name in positive + ["embed", "epochs", "steps"]:
+        for name in positive + ["embed", "epochs", "steps", "stop_patience"]:
             value = getattr(self, name)
             if (value is not None or name in positive) and not is_count(value):
                 raise OptionError(f"{option(name)} must be a positive integer, got {value!r}", field=name, value=value)
@@ -167,8 +171,10 @@ class TrainConfig:
         if self.lr_schedule is None:
             resolved["lr_schedule"] = ("step" if self.lr_decay_every else "epoch" if self.lr_decay_after
                                        else "cosine")
-        if self.corpus and not Path(self.corpus).is_absolute():
+        if isinstance(self.corpus, str) and not Path(self.corpus).is_absolute():
             resolved["corpus"] = str(Path(self.corpus).resolve())
+        elif isinstance(self.corpus, tuple) and not all(Path(p).is_absolute() for p in self.corpus):
+            resolved["corpus"] = tuple(str(Path(p).resolve()) for p in self.corpus)
         for name, value in resolved.items():
             object.__setattr__(self, name, value)
         object.__setattr__(self, "_derived", frozenset(resolved) & set(DERIVED))

@@ -6,6 +6,7 @@
         print(text, end="", flush=True)
     print(lm.evaluate(open("held_out.txt").read()))  # loss, perplexity, bits per char, tokens
 """
+import glob
 import os
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -16,14 +17,16 @@ from seqkit._checks import check_count
 from seqkit.config import TrainConfig
 from seqkit.generation.choosing import Choice, choose
 from seqkit.generation.controls import SamplingOptions
+from seqkit.generation.labelled import labelled
 from seqkit.generation.novelty import NoveltyIndex
 from seqkit.generation.sampler import new_seed, stream_options
 from seqkit.generation.scoring import next_token_probabilities, score
 from seqkit.nn.model import Model
 from seqkit.runs.checkpoint import atomic_write, read_json
-from seqkit.runs.directory import CONFIG, corpus_path, load_model
+from seqkit.runs.directory import CONFIG, corpus_paths, load_model
 from seqkit.runs.saving import save_run
 from seqkit.text.corpus import read_text
+from seqkit.text.files import find_files
 from seqkit.text.options import BOS, BOS_ID
 from seqkit.text.vocab import Vocab
 from seqkit.training.evaluation import evaluate_streams, summarize
@@ -44,7 +47,8 @@ class LanguageModel:
         """`count` samples as whole texts (see stream). Sample i is drawn with the seed seed + i,
         so that stream(..., seed=seed + i) gives it alone; with seed None, from a random seed.
         controls: the other options of seqkit.generation.controls.SamplingOptions (stop,
-        strip_stop, ban, repetition_penalty, repetition_window, no_repeat_ngram, beam, best_of).
+        strip_stop, ban, repetition_penalty, repetition_window, no_repeat_ngram, beam, best_of,
+        label).
         With beam=K or best_of=N, the `count` best of the K continuations or N samples (see
         choices), count at most K or N."""
         return [choice.text for choice in self.choices(length, temperature, top_k, top_p, prime, count, seed,
@@ -63,8 +67,8 @@ class LanguageModel:
         first = new_seed() if seed is None else check_count("seed", seed, 0)
         if options.beam is not None or options.best_of is not None:
             return choose(self.model, self.vocab, length, options, prime, first, count)
-        return [Choice("".join(stream_options(self.model, self.vocab, length, np.random.default_rng(first + i),
-                                              options, prime)), first + i, None, None) for i in range(count)]
+        return [Choice("".join(self._draw(options, length, first + i, prime)), first + i, None, None)
+                for i in range(count)]
 
     def stream(self, length: int = 500, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, prime: str = "", seed: int | None = None, allow_unk: bool = False,
@@ -75,14 +79,23 @@ class LanguageModel:
         paragraph and counts; the model then reads <s> and goes on, unless stop_at_end, which
         ends the sample before its first </s>. controls: as for sample; a stop string ends the
         sample where it is drawn (with strip_stop, before it). With beam or best_of the chosen
-        text comes whole, after the search. The options are checked before this returns."""
+        text comes whole, after the search. label: one of a labelled run's labels (vocab.labels),
+        which every unit then begins with (seqkit.generation.labelled). The options are checked
+        before this returns."""
         options = self.options(temperature, top_k, top_p, allow_unk, stop_at_end, prime, **controls)
         if seed is not None:
             check_count("seed", seed, 0)
         if options.beam is not None or options.best_of is not None:
             return iter([self.choices(length, temperature, top_k, top_p, prime, 1, seed, allow_unk, stop_at_end,
                                       **controls)[0].text])
-        return stream_options(self.model, self.vocab, length, np.random.default_rng(seed), options, prime)
+        return self._draw(options, length, seed, prime)
+
+    def _draw(self, options, length, seed, prime):
+        """One sample's pieces of text, drawn with checked options (neither beam nor best_of)."""
+        rng = np.random.default_rng(seed)
+        if options.label is not None:
+            return labelled(self.model, self.vocab, length, rng, options, prime)
+        return stream_options(self.model, self.vocab, length, rng, options, prime)
 
     def options(self, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                 allow_unk: bool = False, stop_at_end: bool = False, prime: str = "",
@@ -141,11 +154,14 @@ class LanguageModel:
         """The run's training corpus as a seqkit.generation.novelty.NoveltyIndex, read once and
         kept; a ValueError says where it was looked for when it is not there."""
         if self._novelty is None:
-            path = corpus_path(self.config)
-            if not path.is_file():
+            paths = corpus_paths(self.config)
+            missing = [str(p) for p in paths if not p.exists() and not glob.has_magic(str(p))]
+            if missing:
                 raise ValueError(f"novelty compares a sample with the text the model trained on, but the run's corpus "
-                                 f"{path} is not there")
-            self._novelty = NoveltyIndex(self.vocab, read_text(path, self.config.encoding, self.config.encoding_errors))
+                                 f"{missing[0]} is not there")
+            found = find_files(paths, self.config.text.label_from, self.config.encoding, self.config.encoding_errors)
+            texts = [read_text(f.path, self.config.encoding, self.config.encoding_errors) for f in found.files]
+            self._novelty = NoveltyIndex(self.vocab, "\n".join(texts))
         return self._novelty
 
     def novelty(self, text: str, prime: str = "") -> dict[str, Any]:

@@ -8,15 +8,36 @@ variants.py, never here):
   (each says why where it calls it).
 - `show_corpus` and `show_runs`, `architecture_runs`: the specialised runs that the library's tests
   and the command's tests of seqkit show and of seqkit export / import both read.
+- `token_cache` (used by every test, and seen by the processes they start): SEQKIT_CACHE_DIR set
+  to a folder of the session's, so that no token file lands in the user's cache.
 
 Session fixtures are read only: a test that changes a file or a run works on a copy of it
 (shared.copied_run(run, tmp_path))."""
+import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n 2: one core each, or BLAS threads spin against the other worker
+    for _name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS", "SEQKIT_THREADS"):
+        os.environ.setdefault(_name, "1")
+
 import pytest
 from shared import ARCHITECTURES, RUN_OPTIONS, invoke, shakespeare
 from variants import CELL_VARIANTS
 
 from seqkit.config import TrainConfig
 from seqkit.training.trainer import Trainer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def token_cache(tmp_path_factory):
+    """The token cache of the session (seqkit.runs.tokenfile.cache_dir), in the environment."""
+    folder = tmp_path_factory.mktemp("cache")
+    before = os.environ.get("SEQKIT_CACHE_DIR")
+    os.environ["SEQKIT_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        del os.environ["SEQKIT_CACHE_DIR"]
+    else:
+        os.environ["SEQKIT_CACHE_DIR"] = before
 
 
 @pytest.fixture(params=list(CELL_VARIANTS))

@@ -11,6 +11,8 @@ meaning when made (an OptionError naming the field), says what a --jsonl record 
     repetition_penalty, _window  CTRL's penalty on tokens among the last `window`
     no_repeat_ngram              no n-gram drawn twice (word level, mostly)
     beam, best_of                the K best continuations, or the best of N samples
+    label                        a labelled run's label, which begins every unit drawn
+                                 (seqkit.generation.labelled)
 
 A string given as a stop or a ban is read as the run's tokenizer reads text: at char level each
 character is a token, at word level each word; where the unit is the line, each "\\n" is the
@@ -54,6 +56,7 @@ class SamplingOptions:
     no_repeat_ngram: int | None = None  # never draw a token that repeats an n-gram of the sample (prime included)
     beam: int | None = None           # beam search: the K best continuations by log-probability
     best_of: int | None = None        # draw N samples, keep the one of lowest loss per token
+    label: str | None = None          # a labelled run: begin every unit with this label
 
     def __post_init__(self):
         object.__setattr__(self, "stop", _strings(self.stop))
@@ -79,6 +82,10 @@ class SamplingOptions:
                 raise OptionError(f"{option(name)} must be a positive integer, got {value!r}", field=name, value=value)
         if self.beam is not None:
             self._check_beam()
+        if self.label is not None and (self.beam is not None or self.best_of is not None):
+            name = "beam" if self.beam is not None else "best_of"
+            raise OptionError(f"{option('label')} does not yet work with {option(name)}: sample with the label, or "
+                              f"search without it", field="label", value=self.label)
 
     def _check_beam(self):
         if self.best_of is not None:
@@ -100,15 +107,21 @@ class SamplingOptions:
                                   field="count", value=count)
 
     def record(self):
-        """The options as a --jsonl record keeps them: every field, stop and ban as lists."""
+        """The options as a --jsonl record keeps them: every field, stop and ban as lists; the label
+        only where one is given (a labelled run's)."""
         d = asdict(self)
         d["stop"], d["ban"] = list(self.stop), list(self.ban)
+        if self.label is None:
+            del d["label"]
         return d
 
     def resolve(self, vocab):
         """The Controls of these options for `vocab`; an OptionError names a stop or ban that it
         cannot read, a ban of every token, a beam wider than the vocabulary."""
         banned = [BOS_ID] + ([] if self.allow_unk else [UNK_ID])
+        if self.label is not None:  # the sampler feeds the label; it is never drawn
+            check_label(vocab, self.label)
+            banned += list(vocab.labels.values())
         for text in self.ban:
             banned.append(_one_token(vocab, text))
         banned = sorted(set(banned))
@@ -148,6 +161,17 @@ class Controls(NamedTuple):
         a stop's match (twice the longest, for the </s> it may skip); 0 when nothing looks back.
         With ngram the whole sample is kept instead (the sampler grows it)."""
         return max(self.window, 2 * self.longest + 2 if self.longest else 0)
+
+
+def check_label(vocab, label):
+    """The id of `label` in vocab, or an OptionError listing the labels there are."""
+    if label in vocab.labels:
+        return vocab.labels[label]
+    if not vocab.labels:
+        raise OptionError(f"{option('label')} {label!r}: this model was trained without labels (train with "
+                          f"{option('label_from')} to condition on them)", field="label", value=label)
+    raise OptionError(f"unknown {option('label')} {label!r}: the model's labels are {', '.join(sorted(vocab.labels))}",
+                      field="label", value=label)
 
 
 def bans_only(banned):

@@ -6,6 +6,7 @@ the arrays and what describes them (step, RNG state, ...) are replaced together 
 rename. Members are written in the order given with a fixed timestamp, so the same
 content gives the same bytes: two runs with the same seed end in identical files.
 """
+import contextlib
 import json
 import math
 import os
@@ -34,6 +35,14 @@ def _umask():
 def atomic_write(path, write):
     """Call write(file) on a temporary file beside `path`, fsync it, then rename it over `path`:
     a reader sees the old file or the new one, never a half-written one."""
+    with atomic_file(path, "wb") as file:
+        write(file)
+
+
+@contextlib.contextmanager
+def atomic_file(path, mode="wb"):
+    """A temporary file beside `path` (opened with `mode`), with the user's umask, that becomes
+    `path` when the block ends, flushed, fsynced and renamed; removed if the block raises."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
@@ -41,8 +50,8 @@ def atomic_write(path, write):
         raise OSError(error.errno, error.strerror, str(path)) from None  # named by the file meant, not the temporary
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would keep other users from sampling a run
-        with os.fdopen(fd, "wb") as file:
-            write(file)
+        with os.fdopen(fd, mode) as file:
+            yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)

@@ -2,7 +2,9 @@
 seqkit.load read.
 
     config.json    {"seqkit_version", "config": TrainConfig.to_dict(), "vocab_size", "corpus_sha256",
-                    "init_from" (a fine-tuned run's source), "history" (what each --resume changed)}
+                    "corpus_files" ([{"path", "bytes", "sha256", "label"}] of every file read, in order;
+                    0.1.0's runs have none), "init_from" (a fine-tuned run's source), "history" (what
+                    each --resume changed)}
     vocab.json     Vocab.to_dict()
     latest.npz     the latest checkpoint (seqkit.runs.checkpoint): model.<parameter>, optim.<slot>.<parameter>,
                    state.<layer>.<array>, start.<layer> (the state samples start from, since
@@ -15,6 +17,7 @@ itself while it writes there. Errors name the file and what to do.
 """
 import hashlib
 import itertools
+import json
 import os
 from pathlib import Path
 
@@ -42,9 +45,26 @@ def shipped_corpus():
     return Path(str(path()))
 
 
+def corpus_paths(config):
+    """The paths a configuration's corpus was given as (files, directories, patterns), or the
+    shipped corpus."""
+    if not config.corpus:
+        return [shipped_corpus()]
+    return [Path(p) for p in ([config.corpus] if isinstance(config.corpus, str) else config.corpus)]
+
+
 def corpus_path(config):
-    """The training text of a configuration: its corpus, or the shipped one."""
-    return Path(config.corpus) if config.corpus else shipped_corpus()
+    """The first of corpus_paths: the training text of a configuration given one file."""
+    return corpus_paths(config)[0]
+
+
+def corpus_digest(records):
+    """The digest config.json's corpus_sha256 records: a single file's sha256, else the sha256 of
+    the files' digests and labels, in order."""
+    if len(records) == 1 and not records[0].get("label"):
+        return records[0]["sha256"]
+    listed = json.dumps([[r["sha256"], r.get("label")] for r in records])
+    return hashlib.sha256(listed.encode()).hexdigest()
 
 
 def file_digest(path):
@@ -124,12 +144,13 @@ def new_run_dir(config, root="runs"):
     return candidate
 
 
-def write_run_files(run_dir, config, vocab, init_from=None):
-    """config.json and vocab.json of a new run, the corpus's digest recorded for --resume, and
-    init_from (seqkit.training.finetune.Source.record) for a run that started from another."""
+def write_run_files(run_dir, config, vocab, files, init_from=None):
+    """config.json and vocab.json of a new run, the corpus's files (their records, as
+    seqkit.text.tokens gives them) and digest recorded for --resume, and init_from
+    (seqkit.training.finetune.Source.record) for a run that started from another."""
     run_dir = Path(run_dir)
     saved = {"seqkit_version": _version.__version__, "config": config.to_dict(), "vocab_size": len(vocab),
-             "corpus_sha256": file_digest(corpus_path(config))}
+             "corpus_sha256": corpus_digest(files), "corpus_files": files}
     if init_from:
         saved["init_from"] = init_from
     write_json(run_dir / CONFIG, saved)
@@ -157,19 +178,57 @@ def load_run_files(run_dir):
     return config, vocab
 
 
-def check_corpus_unchanged(run_dir, config):
-    """Refuse to resume a run whose corpus is gone or no longer the text it started on."""
-    if not corpus_path(config).is_file():
-        raise TrainingError(f"the corpus of the run in {run_dir}, {corpus_path(config)}, is not there: "
-                            f"if it moved, say where with {option('corpus')}")
+def recorded_files(run_dir, config, moved_from=None):
+    """The records ({"path", "bytes", "sha256", "label"}) of the files the run in run_dir was
+    started on, each where it is now: under config's corpus if the corpus moved from the paths
+    `moved_from` (the configuration's corpus before). Refuses a run that records none to check
+    (one imported without its corpus), and one whose files are not there."""
     saved = read_json(Path(run_dir) / CONFIG)
     if saved.get("corpus_sha256") is None and "imported_from" in saved:
         raise TrainingError(f"the run in {run_dir} was imported from {saved['imported_from']['file']} without its "
                             f"training corpus, so it cannot resume: fine-tune it on a corpus with "
                             f"{setting('init_from', run_dir)}")
-    if saved.get("corpus_sha256") != file_digest(corpus_path(config)):
-        raise TrainingError(f"{corpus_path(config)} is not the text the run in {run_dir} started on (it "
-                            f"changed, or is another file), so the run cannot continue on it; start a new run instead")
+    now = corpus_paths(config)
+    if "corpus_files" in saved:
+        records = saved["corpus_files"]
+        if not (isinstance(records, list) and records and all(_is_file_record(r) for r in records)):
+            raise CheckpointError(f"{Path(run_dir) / CONFIG}: corpus_files is not a list of the corpus's files "
+                                  f"(path, sha256, label): put back the run's own config.json")
+        records = [dict(r) for r in records]
+    else:  # seqkit 0.1.0's runs, and runs saved from a model: one file and its digest
+        records = [{"path": str(now[0]), "sha256": saved.get("corpus_sha256"), "label": None}]
+        moved_from = None
+    if moved_from is not None:
+        before = [Path(p) for p in ([moved_from] if isinstance(moved_from, str) else moved_from)] or [shipped_corpus()]
+        for record in records:
+            record["path"] = str(_moved(Path(record["path"]), before, now))
+    for record in records:
+        if not Path(record["path"]).is_file():
+            where = corpus_path(config) if len(records) == 1 else record["path"]
+            raise TrainingError(f"the corpus of the run in {run_dir}, {where}, is not there: "
+                                f"if it moved, say where with {option('corpus')}")
+    return records
+
+
+def _is_file_record(record):
+    return (isinstance(record, dict) and isinstance(record.get("path"), str) and isinstance(record.get("sha256"), str)
+            and isinstance(record.get("label"), (str, type(None))))
+
+
+def _moved(path, before, now):
+    """Where `path`, under one of the paths `before` (or one of them), is under `now`'s."""
+    for old, new in zip(before, now):
+        if path == old:
+            return new
+        if old in path.parents:
+            return new / path.relative_to(old)
+    return path
+
+
+def corpus_changed(run_dir, path):
+    """The error for a file of a run's corpus that is not the text the run started on."""
+    return TrainingError(f"{path} is not the text the run in {run_dir} started on (it changed, or is another file), "
+                         f"so the run cannot continue on it; start a new run instead")
 
 
 def version_tuple(version):

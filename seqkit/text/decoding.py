@@ -6,7 +6,7 @@ line (the "\\n" was no token), and every other <s> and </s> reads as nothing. Wo
 tokens of a unit are joined as text reads (seqkit.text.words.Joiner: no space before closing
 punctuation or after opening), or by single spaces for the whitespace tokenizer, whose tokens
 could split differently if glued; each </s> ends a line (a paragraph: a blank line after it)
-and <s> reads as nothing. <unk> reads as `unknown`.
+and <s> reads as nothing. <unk> reads as `unknown`; a label's token reads as nothing.
 
 A decoder keeps what a stream of ids needs from one piece to the next (the word joiner's
 state, a char-level </s> whose text depends on the id after it), so the texts of the pieces
@@ -31,6 +31,8 @@ class Decoder:
         self.tokens = vocab.tokens
         self.strings = np.array(["", "", ""] + list(vocab.tokens[3:]), object)  # id -> text, char level
         self.strings[UNK_ID] = self.unknown = unknown
+        self.strings[list(vocab.labels.values())] = ""
+        self.silent = frozenset(vocab.labels.values())  # word level: the labels' ids
         self.joiner = Joiner(self.spaces_only)
         self.held = False  # char level, line unit: the last piece ended with a </s> not yet read
 
@@ -57,6 +59,6 @@ class Decoder:
         if i == EOS_ID:
             self.joiner = Joiner(self.spaces_only)
             return self.end
-        if i == BOS_ID:
+        if i == BOS_ID or i in self.silent:
             return ""
         return self.joiner.add(self.unknown if i == UNK_ID else self.tokens[i])

@@ -25,7 +25,7 @@ import regex
 from numpy.typing import ArrayLike
 
 from seqkit.text.decoding import Decoder
-from seqkit.text.options import BOS_ID, EOS_ID, SPECIALS, UNK_ID, TextOptions
+from seqkit.text.options import BOS_ID, EOS_ID, SPECIALS, UNK_ID, TextOptions, label_name
 from seqkit.text.words import WORD
 
 GRAPHEME = regex.compile(r"\X")
@@ -87,22 +87,28 @@ def _code_point_blocks(text):
 
 
 class Vocab:
-    """tokens: id -> token, the specials first; index: token -> id; options: the TextOptions
-    that produced them and that encode and decode follow."""
+    """tokens: id -> token, the specials first; index: token -> id, for the tokens of text;
+    labels: label name -> id, for the label tokens (seqkit.text.options.label_token) among them;
+    options: the TextOptions that produced them and that encode and decode follow."""
 
     def __init__(self, tokens, options):
         self.tokens, self.options = list(tokens), options
+        if not all(isinstance(t, str) and t for t in self.tokens):
+            raise ValueError("a vocabulary's tokens are non-empty strings")
         if self.tokens[:3] != list(SPECIALS):
             raise ValueError(f"a vocabulary starts with {', '.join(SPECIALS)}, got {self.tokens[:3]}")
-        self.index = {token: i for i, token in enumerate(self.tokens)}
-        if len(self.index) != len(self.tokens):
+        if len(set(self.tokens)) != len(self.tokens):
             raise ValueError("a vocabulary lists each token once: remove the repeated ones")
+        names = [label_name(t) for t in self.tokens]
+        self.labels = {name: i for i, name in enumerate(names) if name is not None and i >= len(SPECIALS)}
+        self.index = {token: i for i, token in enumerate(self.tokens) if names[i] is None or i < len(SPECIALS)}
+        text = [i for i in range(len(SPECIALS), len(self.tokens)) if names[i] is None]
         self.code_points = options.level == "char" and not options.graphemes
-        if self.code_points and any(len(t) != 1 for t in self.tokens[3:]):
+        if self.code_points and any(len(self.tokens[i]) != 1 for i in text):
             raise ValueError("a char-level vocabulary without graphemes holds single code points only")
         if self.code_points:  # code point -> id, UNK_ID for the code points not listed
             self._table = np.zeros(CODE_POINTS, self.id_dtype)
-            self._table[[ord(t) for t in self.tokens[3:]]] = np.arange(3, len(self.tokens))
+            self._table[[ord(self.tokens[i]) for i in text]] = text
 
     def __len__(self):
         return len(self.tokens)

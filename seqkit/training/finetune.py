@@ -3,7 +3,8 @@
 The new run takes the trained run's architecture, tokenizer and vocabulary, and its own corpus,
 optimiser, schedule and stopping rules. Tokens of the new corpus that the vocabulary lacks
 read as <unk>, or with extend_vocab get rows of their own in the embedding and the output
-layer, drawn as a fresh model of the new size draws them.
+layer, drawn as a fresh model of the new size draws them (the vocabulary is made as the corpus
+is tokenized: seqkit.text.streaming.Encoder.vocab).
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +12,9 @@ from pathlib import Path
 from seqkit.config import TrainConfig
 from seqkit.nn.model import Model
 from seqkit.runs.directory import load_model
-from seqkit.text.options import SPECIALS
+from seqkit.text.vocab import Vocab
 
 # What a fine-tuned run keeps of its source, besides the tokenizer (TrainConfig.text).
-from seqkit.text.vocab import Vocab, build_vocab
-
 ARCHITECTURE = ("cell", "nonlinearity", "layers", "hidden", "embed", "tie_weights", "dtype", "init", "init_scale",
                 "forget_bias")
 
@@ -36,13 +35,6 @@ class Source:
     def config_for(self, config):
         """config with the source's architecture and tokenizer."""
         return config.replace(text=self.config.text, **{name: getattr(self.config, name) for name in ARCHITECTURE})
-
-    def vocab_for(self, text):
-        """The source's vocabulary, extended by the tokens of text it lacks if extend_vocab."""
-        if not self.extend_vocab:
-            return self.vocab
-        new = [t for t in build_vocab(text, self.vocab.options).tokens[len(SPECIALS):] if t not in self.vocab.index]
-        return Vocab(self.vocab.tokens + new, self.vocab.options)
 
     def initialize(self, model):
         """Copy the source's parameters into model, whose vocabulary may be larger: the rows

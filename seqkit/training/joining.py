@@ -2,7 +2,7 @@
 Rank 0 starts or resumes the run as one process would; the others build their trainers from
 what it sends, after checking that they run the same seqkit on the same files, and all take
 its latest checkpoint."""
-from pathlib import Path
+import os
 
 import numpy as np
 
@@ -10,10 +10,10 @@ from seqkit import _version
 from seqkit.config import TrainConfig
 from seqkit.errors import TrainingError
 from seqkit.runs.checkpoint import load_arrays
-from seqkit.runs.directory import LATEST, corpus_path, file_digest
-from seqkit.text.corpus import read_text
+from seqkit.runs.directory import LATEST
 from seqkit.text.vocab import Vocab
 from seqkit.training.group import StopEverywhere, share_json
+from seqkit.training.streams import file_sha256, files_of, load_tokens, val_tokens
 from seqkit.training.trainer import Trainer
 
 
@@ -21,7 +21,9 @@ def join(group, begin):
     """This process's Trainer in a group of processes that train one model. Rank 0 calls
     begin() (a Trainer.start or Trainer.resume with the group), which checks the options and
     takes the run directory; the others build their trainers from its configuration and
-    vocabulary and their own copy of the corpus, which must be the same file. Every process
+    vocabulary and their own copy of the corpus, which must be the same files: on one machine
+    they map the token file rank 0 wrote (seqkit.runs.tokenfile), elsewhere they tokenize
+    their own copy (into their own cache, for a large corpus). Every process
     then takes rank 0's latest checkpoint: the parameters, the optimizer's state, the
     position, the dropout generator and its block of the carried state. If begin() fails,
     rank 0 raises its error and the others StopEverywhere; if a process fails after that,
@@ -36,7 +38,7 @@ def join(group, begin):
             raise
         share_json(group, {"run_dir": str(trainer.run_dir), "config": trainer.config.to_dict(),
                            "vocab": trainer.vocab.to_dict(), "seqkit_version": _version.__version__,
-                           "digests": corpus_digests(trainer.config)})
+                           "files": trainer.tokens.files + corpus_extras(trainer.config)})
     else:
         run = share_json(group, None)
         if run is None:
@@ -66,22 +68,22 @@ def follower(run, group):
         raise TrainingError(f"rank {group.rank} runs seqkit {_version.__version__} but rank 0 runs "
                             f"{run['seqkit_version']}: install the same seqkit for every process")
     config, vocab = TrainConfig.from_dict(run["config"]), Vocab.from_dict(run["vocab"])
-    for path, digest in zip(corpus_files(config), run["digests"]):
-        if not path.is_file() or file_digest(path) != digest:
-            problem = "has another file at" if path.is_file() else "cannot find"
+    for record in run["files"]:
+        path = record["path"]
+        if not os.path.isfile(path) or file_sha256(path) != record["sha256"]:
+            problem = "has another file at" if os.path.isfile(path) else "cannot find"
             raise TrainingError(f"rank {group.rank} {problem} {path}, which rank 0 reads: give every machine "
                                 f"the same corpus at the same path")
-    ids = vocab.encode(read_text(corpus_path(config), config.encoding, config.encoding_errors))
-    return Trainer(config, run["run_dir"], vocab, ids, group)
+    corpus = [r for r in run["files"] if not r.get("validation")]
+    tokens = load_tokens(config, files_of(corpus), vocab)
+    return Trainer(config, run["run_dir"], vocab, tokens, group, val_tokens(config, vocab))
 
 
-def corpus_files(config):
-    """The files training reads: the corpus, and the validation file if one is given."""
-    return [corpus_path(config)] + ([Path(config.val_file)] if config.val_file else [])
-
-
-def corpus_digests(config):
-    return [file_digest(path) for path in corpus_files(config)]
+def corpus_extras(config):
+    """The records of the other files training reads: the validation file, if one is given."""
+    if not config.val_file:
+        return []
+    return [{"path": os.path.abspath(config.val_file), "sha256": file_sha256(config.val_file), "validation": True}]
 
 
 def broadcast_checkpoint(group, arrays, meta):

@@ -28,15 +28,19 @@ def training_bytes(config, vocab_size):
 
 
 LOWER = {"weights": f"{option('hidden')} or {option('layers')}",
+         "corpus": "the corpus's size",
          "activations": f"{option('batch_size')} or {option('seq_len')} (or {option('hidden')}, {option('layers')})",
          "vocabulary": f"{option('max_vocab')} (or {option('hidden')}, {option('embed')})"}
 
 
-def check_training_fits(config, vocab_size, available=None):
+def check_training_fits(config, vocab_size, corpus_bytes=0, available=None):
     """Refuse a configuration whose training needs more memory than is available, naming the
-    options whose part needs most."""
+    options whose part needs most. corpus_bytes: the token ids held in memory; a corpus mapped
+    from its token file (seqkit.runs.tokenfile) counts nothing, since its pages are read from
+    disk as training reaches them and the system may drop them again, so a corpus far larger
+    than memory trains."""
     available = available_bytes() if available is None else available
-    needs = training_bytes(config, vocab_size)
+    needs = {**training_bytes(config, vocab_size), "corpus": corpus_bytes}
     if available is None or sum(needs.values()) <= available:
         return
     largest = max(needs, key=needs.get)

@@ -2,7 +2,8 @@
 
 A resumed run keeps its architecture, vocabulary and tokenizer: the checkpoint's arrays and
 the corpus's ids depend on them. What only steers training can change: the learning rate and
-its schedule, clipping, dropout, evaluation cadence, sample length and the stopping rules;
+its schedule, clipping, dropout, evaluation cadence, sample length, the stopping rules and
+the patience for a validation loss that does not improve;
 and the corpus's path, when the file moved but its content did not. Each change is logged in
 metrics.jsonl and in config.json's "history", and config.json then holds the new values.
 """
@@ -15,7 +16,7 @@ from seqkit.runs.metrics import append_metrics
 STOPPING = ("epochs", "steps", "minutes")
 CHANGEABLE = STOPPING + ("lr", "lr_schedule", "lr_decay", "lr_decay_every", "patience", "lr_decay_after",
                          "lr_floor", "warmup", "clip", "clip_value", "dropout", "input_dropout", "eval_every",
-                         "sample_length", "corpus")
+                         "sample_length", "stop_patience", "corpus")
 
 
 def changed_config(config, changes):
@@ -30,7 +31,10 @@ def changed_config(config, changes):
     if {"lr_decay_every", "lr_decay_after"} & set(changes) and "lr_schedule" not in changes:
         changes["lr_schedule"] = None  # chosen again from them, as for a new run (step, epoch)
     if changes.get("corpus") is not None:  # Trainer.resume checks that it holds the same text
-        changes["corpus"] = str(Path(changes["corpus"]).resolve())
+        moved = changes["corpus"]
+        moved = [moved] if isinstance(moved, (str, Path)) else list(moved)
+        resolved = [str(Path(p).resolve()) for p in moved]
+        changes["corpus"] = resolved[0] if len(resolved) == 1 else tuple(resolved)
     new = config.replace(**changes)
     changed = {name: [getattr(config, name), getattr(new, name)] for name in changes
                if getattr(config, name) != getattr(new, name)}

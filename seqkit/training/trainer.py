@@ -30,12 +30,13 @@ from seqkit.runs.checkpoint import load_arrays
 from seqkit.runs.directory import (
     BEST,
     LATEST,
-    check_corpus_unchanged,
     checkpoint_contents,
-    corpus_path,
+    corpus_changed,
+    corpus_paths,
     holds_run,
     load_run_files,
     lock_run_dir,
+    recorded_files,
     remove_run_files,
     restore_model,
     save_checkpoint,
@@ -43,14 +44,13 @@ from seqkit.runs.directory import (
 )
 from seqkit.runs.metrics import append_metrics, trim_metrics
 from seqkit.text.batching import chunks
-from seqkit.text.corpus import read_text
 from seqkit.text.options import BOS, EOS, UNK_ID
-from seqkit.text.vocab import build_vocab
+from seqkit.text.tokens import Tokens
 from seqkit.training.evaluation import evaluate_streams, start_state_sums, summarize
 from seqkit.training.group import ALONE, StopEverywhere, block, check_split
 from seqkit.training.memory import check_training_fits
 from seqkit.training.resuming import changed_config, record_changes
-from seqkit.training.streams import check_vocab_size, run_streams
+from seqkit.training.streams import check_vocab_size, describe, files_of, find_corpus, load_tokens, run_streams, val_tokens
 
 MAX_BAD_STEPS = 5  # non-finite losses or gradients in a row before training gives up
 SUMMED_EXTRAS = 3  # after the gradients in the buffer processes sum: the loss, rank 0's clock, stop votes
@@ -60,16 +60,21 @@ class Trainer:
     """One training run in a run directory. Build it with Trainer.start or Trainer.resume, or in
     a group of processes with seqkit.training.joining.join."""
 
-    def __init__(self, config, run_dir, vocab, ids, group=ALONE):
-        """Prefer start, resume and seqkit.training.joining.join; `ids` is the training corpus, encoded by vocab; group:
+    def __init__(self, config, run_dir, vocab, ids, group=ALONE, val=None):
+        """Prefer start, resume and seqkit.training.joining.join; `ids` is the training corpus, encoded by vocab
+        (seqkit.text.tokens.Tokens, or an array of ids: one document), `val` the Tokens of config.val_file; group:
         the processes that train together (seqkit.training.group), this one alone by default."""
         self.config, self.run_dir, self.vocab, self.group = config, Path(run_dir), vocab, group
+        self.tokens = ids if isinstance(ids, Tokens) else Tokens(vocab, ids, [(0, len(ids))], [])
         check_split(config.batch_size, group.size)
-        self.train_streams, self.val_streams = run_streams(config, vocab, ids)
-        check_training_fits(config, len(vocab))
+        if val is None and config.val_file:
+            val = val_tokens(config, vocab)
+        self.train_streams, self.val_streams = run_streams(config, self.tokens, val)
+        held = [t for t in (self.tokens, val) if t is not None and not t.mapped]  # a map is paged in, not held
+        check_training_fits(config, len(vocab), sum(t.ids.nbytes for t in held))
         self.streams = block(config.batch_size, group)  # this process's training streams
         if group.size > 1:
-            self.val_streams = np.ascontiguousarray(self.val_streams[:, block(self.val_streams.shape[1], group)])
+            self.val_streams = self.val_streams.columns(block(self.val_streams.shape[1], group))
         self.level = config.text.level
         self.bos, self.eos = vocab.id_of(BOS), vocab.id_of(EOS)
         self.model = Model(**config.model_options(len(vocab)), seed=config.seed)
@@ -79,6 +84,8 @@ class Trainer:
         self.summed = self.model.gradients_with_room(SUMMED_EXTRAS) if group.size > 1 else None
         self.step, self.epoch, self.position, self.state = 0, 0, 0, None
         self.best_val_loss = None
+        self.best_step = None  # the step of best.npz
+        self.stale_evaluations = 0  # evaluations on the cadence since the validation loss last improved
         self.bad_steps = 0
         self.trained_by = group.size  # processes that trained the checkpoint this run resumed from
         self.changed = {}  # what a resume changed, {field: [old, new]}, until run records it
@@ -87,28 +94,30 @@ class Trainer:
         self._began = time.monotonic()  # when run() began: --time and the cosine schedule count from it
         self._seconds_before = 0.0  # seconds a resumed run trained before (metrics.jsonl)
         self._lock = None  # the run directory's lock file while this trainer writes there
+        self.skipped = 0  # files under the corpus's directories that were skipped (hidden, not text)
 
     # --- starting and resuming -----------------------------------------------------------------
     @classmethod
     def start(cls, config: TrainConfig, run_dir: str | os.PathLike, group: Any = ALONE,
-              init_from: Any = None) -> "Trainer":
-        """A fresh run: builds the vocabulary from the corpus and writes config.json and vocab.json.
-        init_from: a seqkit.training.finetune.Source whose weights and vocabulary the run starts from
-        (config must have its architecture: Source.config_for). With a group of processes,
-        rank 0 calls it inside join."""
+              init_from: Any = None, progress: Callable[[str, int, int], Any] | None = None) -> "Trainer":
+        """A fresh run: tokenizes the corpus, building the vocabulary in the same pass, and writes
+        config.json and vocab.json. init_from: a seqkit.training.finetune.Source whose weights and
+        vocabulary the run starts from (config must have its architecture: Source.config_for).
+        progress(what, done, total): bytes of the corpus read so far, of how many, as it is read,
+        what being "tokenizing", or "checking" for the digests that find a token file. With
+        a group of processes, rank 0 calls it inside join."""
         run_dir = Path(run_dir)
-        text = read_text(corpus_path(config), config.encoding, config.encoding_errors)
+        found = find_corpus(config)
+        given = None if init_from is None else init_from.vocab
+        tokens = load_tokens(config, found.files, given, init_from is not None and init_from.extend_vocab,
+                             progress=progress)
         if init_from is None:
-            vocab = build_vocab(text, config.text)
-            check_vocab_size(vocab, corpus_path(config))
-        else:
-            vocab = init_from.vocab_for(text)
-        ids = vocab.encode(text)
-        del text  # a big corpus's text goes before training holds its ids
-        trainer = cls(config, run_dir, vocab, ids, group)
+            check_vocab_size(tokens.vocab, describe(corpus_paths(config)))
+        trainer = cls(config, run_dir, tokens.vocab, tokens, group)
+        trainer.skipped = found.skipped
         if init_from is not None:
             init_from.initialize(trainer.model)
-            trainer.unknown_tokens = int(np.count_nonzero(ids == UNK_ID))
+            trainer.unknown_tokens = tokens.count(UNK_ID)
         created = not run_dir.exists()
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -120,7 +129,7 @@ class Trainer:
             trainer.release()
             raise TrainingError(f"{run_dir} already holds a run: continue it with {setting('resume', run_dir)}")
         try:
-            write_run_files(run_dir, config, vocab, init_from and init_from.record())
+            write_run_files(run_dir, config, tokens.vocab, tokens.files, init_from and init_from.record())
             trainer._save_latest()  # from here on the run directory always loads and resumes
         except BaseException:  # a full disk, say: leave nothing that a re-run would refuse
             trainer.release()
@@ -129,15 +138,16 @@ class Trainer:
         return trainer
 
     @classmethod
-    def resume(cls, run_dir: str | os.PathLike, group: Any = ALONE, **changes: Any) -> "Trainer":
+    def resume(cls, run_dir: str | os.PathLike, group: Any = ALONE, progress: Callable[[str, int, int], Any] | None = None,
+               **changes: Any) -> "Trainer":
         """Continue the run in run_dir from its latest checkpoint, exactly where it stopped.
         `changes`: config fields seqkit.training.resuming allows to change (the learning rate, the
-        stopping rules, ...), each recorded in the run. With a group of processes, rank 0 calls
-        it inside seqkit.training.joining.join."""
+        stopping rules, ...), each recorded in the run; progress as for start. With a group of
+        processes, rank 0 calls it inside seqkit.training.joining.join."""
         run_dir = Path(run_dir)
         lock = lock_run_dir(run_dir)
         try:
-            trainer = cls._resumed(run_dir, changes, group)
+            trainer = cls._resumed(run_dir, changes, group, progress)
         except BaseException:
             lock.close()
             raise
@@ -145,13 +155,16 @@ class Trainer:
         return trainer
 
     @classmethod
-    def _resumed(cls, run_dir, changes, group):
+    def _resumed(cls, run_dir, changes, group, progress=None):
         config, vocab = load_run_files(run_dir)
+        before = config.corpus
         config, changed = changed_config(config, changes)
         check_split(config.batch_size, group.size, resuming=run_dir)
-        check_corpus_unchanged(run_dir, config)
-        ids = vocab.encode(read_text(corpus_path(config), config.encoding, config.encoding_errors))
-        trainer = cls(config, run_dir, vocab, ids, group)
+        records = recorded_files(run_dir, config, before if "corpus" in changed else None)
+        files = files_of(records)
+        tokens = load_tokens(config, files, vocab, expected=[r["sha256"] for r in records],
+                             changed=lambda path: corpus_changed(run_dir, path), progress=progress)
+        trainer = cls(config, run_dir, vocab, tokens, group)
         for leftover in run_dir.glob(".*.tmp"):  # from a write killed before its rename
             leftover.unlink()
         if (run_dir / LATEST).exists():
@@ -190,6 +203,9 @@ class Trainer:
         best = meta["best_val_loss"]
         if best is not None and not isinstance(best, (int, float)):
             raise ValueError(f"best_val_loss is {best!r}")
+        stale = meta.get("stale_evaluations", 0)
+        if not is_count(stale, 0):
+            raise ValueError(f"stale_evaluations is {stale!r}")
         count = meta["state_arrays"]  # arrays per layer's state; 0: the state was zero (epoch start)
         if count not in (0, self.model.layers[0].state_size):
             raise ValueError(f"state_arrays is {count!r}, not 0 or {self.model.layers[0].state_size}")
@@ -201,6 +217,10 @@ class Trainer:
                     raise ValueError(f"state.{k}.{i} is {array.dtype} {array.shape}, expected finite "
                                      f"{self.model.dtype} {shape}")
         self.step, self.epoch, self.position, self.best_val_loss = step, epoch, position, best
+        self.stale_evaluations = stale
+        self.best_step = meta.get("best_step")
+        if self.best_step is None and self.config.stop_patience is not None and self.writes:
+            self.best_step = self._best_checkpoint_step()  # a run given stop_patience on this resume
         self.trained_by = meta.get("processes", 1)
         layers = [[array[self.streams] for array in layer] for layer in layers]
         self.state = self.model.pack_state(layers) if count else None
@@ -259,7 +279,16 @@ class Trainer:
         return outcome
 
     def _should_stop(self, began):
-        return self.progress(began) >= 1
+        return self.progress(began) >= 1 or self._impatient()
+
+    def _impatient(self):
+        """Whether stop_patience evaluations have passed without a better validation loss."""
+        return self.config.stop_patience is not None and self.stale_evaluations >= self.config.stop_patience
+
+    def _best_checkpoint_step(self):
+        """The step best.npz was saved at (for a checkpoint that does not say it), or None."""
+        path = self.run_dir / BEST
+        return load_arrays(path)[1]["step"] if path.exists() else None
 
     def progress(self, began=None):
         """How far the run is, from 0 to 1: the share of its stopping rule nearest to being
@@ -268,8 +297,10 @@ class Trainer:
         return max(self._stopping_shares(began).values())
 
     def reached(self, began=None):
-        """The stopping rule that holds, as the field that sets it ("steps"), or None."""
-        return next((rule for rule, share in self._stopping_shares(began).items() if share >= 1), None)
+        """The stopping rule that holds, as the field that sets it ("steps"), or None; "stop_patience"
+        when that many evaluations passed without a better validation loss (best_val_loss at best_step)."""
+        rule = next((rule for rule, share in self._stopping_shares(began).items() if share >= 1), None)
+        return rule or ("stop_patience" if self._impatient() else None)
 
     def _stopping_shares(self, began=None):
         c, shares = self.config, {}
@@ -377,7 +408,9 @@ class Trainer:
             self.schedule.observe_validation(val["loss"])
         improved = self.best_val_loss is None or val["loss"] < self.best_val_loss
         if improved:
-            self.best_val_loss = val["loss"]
+            self.best_val_loss, self.best_step = val["loss"], self.step
+        if on_cadence:  # as the schedule, only the cadence's evaluations count, so a resume goes on alike
+            self.stale_evaluations = 0 if improved else self.stale_evaluations + 1
         if self.config.start_state:
             self._record_start_state()
         arrays, meta = self._checkpoint()
@@ -407,6 +440,8 @@ class Trainer:
                                            self.position, self.best_val_loss, layers)
         if self.group.size > 1:
             meta["processes"] = self.group.size
+        if self.config.stop_patience is not None:  # (only then: other runs keep 0.1.0's checkpoint bytes)
+            meta.update(stale_evaluations=self.stale_evaluations, best_step=self.best_step)
         return arrays, meta
 
     def _has_latest(self):

@@ -15,7 +15,8 @@ from shared import FINE_TUNING_TEXT, RUN_STEPS, copied_run, invoke, shakespeare
 from seqkit.cli.main import main
 from seqkit.nn.model import Model
 from seqkit.runs.checkpoint import load_arrays
-from seqkit.training.trainer import MAX_BAD_STEPS
+from seqkit.training.evaluation import summarize
+from seqkit.training.trainer import MAX_BAD_STEPS, Trainer
 
 SMALL = ["--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "8", "--seed", "0",
          "--sample-length", "0", "--eval-every", "1000"]
@@ -142,6 +143,29 @@ def test_given_stopping_rules_replace_the_runs(short_corpus, tmp_path):
     assert f"stopped: --steps {epoch_steps + 3} reached at step {epoch_steps + 3}; " in result.stderr
 
 
+def test_stop_patience_stops_keeping_the_best_and_a_resume_knows_how_many_passed(corpus, tmp_path, monkeypatch):
+    """Validation losses 2.0, 1.5 (the best, at step 2), then worse: stopped at step 4 by --steps with two
+    evaluations gone by, the resumed run stops at the third."""
+    losses = iter([2.0, 1.5, 1.6, 1.7, 1.6, 1.8])
+    monkeypatch.setattr(Trainer, "evaluate", lambda self: summarize(next(losses), 1, "char"))
+    run = tmp_path / "run"
+    options = ["--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "8", "--seed", "0",
+               "--sample-length", "0", "--eval-every", "1", "--stop-patience", "3"]
+    assert invoke("train", corpus, "-o", run, "--steps", "4", *options).exit_code == 0
+    assert load_arrays(run / "best.npz")[1]["step"] == 2 and load_arrays(run / "latest.npz")[1]["stale_evaluations"] == 2
+    result = invoke("train", "--resume", run, "--steps", "20")
+    assert result.exit_code == 0, result.output
+    assert ("stopped: no better validation loss in 3 evaluations, best 1.500 at step 2; sample the best "
+            f"with: seqkit sample {run} --best\n") in result.stderr
+    again = invoke("train", "--resume", run, "--steps", "30")
+    assert again.stderr.endswith("nothing to do: the run stopped at step 5 with no better validation loss in 3 "
+                                 "evaluations, best 1.500 at step 2; to train on, resume with a larger --stop-patience "
+                                 "(or another stopping rule)\n")
+    longer = invoke("train", "--resume", run, "--steps", "6", "--stop-patience", "5")
+    assert longer.exit_code == 0 and "changed: --steps 20 -> 6, --stop-patience 3 -> 5" in longer.stderr, longer.output
+    assert "stopped: --steps 6 reached at step 6" in longer.stderr
+
+
 def test_resume_continues_to_more_steps(char_run, tmp_path):
     run = copied_run(char_run, tmp_path)
     result = invoke("train", "--resume", run, "--steps", RUN_STEPS + 2)
@@ -248,6 +272,55 @@ def test_resume_refuses_what_it_cannot_change(char_run, corpus):
     assert invoke("train", "--resume", char_run, corpus).exit_code == 2
     alone = invoke("train", corpus, "--corpus", corpus)
     assert alone.exit_code == 2 and "--corpus points a resumed run at its moved corpus" in alone.stderr
+
+
+# --- recipes: --config -----------------------------------------------------------------------------------
+def test_a_runs_config_json_repeats_the_run_to_the_same_bytes(char_run, tmp_path):
+    again = tmp_path / "again"
+    result = invoke("train", "--config", char_run / "config.json", "-o", again)
+    assert result.exit_code == 0, result.output
+    assert (again / "latest.npz").read_bytes() == (char_run / "latest.npz").read_bytes()
+    assert json.loads((again / "config.json").read_text())["config"] == json.loads(
+        (char_run / "config.json").read_text())["config"]
+
+
+@pytest.mark.parametrize("name, text", [
+    ("recipe.toml", 'corpus = "tiny.txt"\nhidden = 8\nlayers = 1\nbatch_size = 4\nseq_len = 8\ntime = 5\n'
+                    'steps = 3\nsample_length = 0\nseed = 0\nvariational = true\n'),
+    ("recipe.json", '{"corpus": "tiny.txt", "hidden": 8, "layers": 1, "batch_size": 4, "seq_len": 8, "time": 5, '
+                    '"steps": 3, "sample_length": 0, "seed": 0, "variational": true}'),
+])
+def test_a_recipe_file_gives_the_options_and_the_command_line_wins(corpus, tmp_path, name, text):
+    (tmp_path / "tiny.txt").write_text(corpus.read_text())
+    (tmp_path / name).write_text(text)
+    run = tmp_path / "run"
+    result = invoke("train", "--config", tmp_path / name, "-o", run, "--steps", "2")
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "config.json").read_text())["config"]
+    assert config["corpus"] == str(tmp_path / "tiny.txt")  # relative to the file's folder
+    assert (config["hidden"], config["minutes"], config["steps"], config["variational"]) == (8, 5, 2, True)
+
+
+@pytest.mark.parametrize("text, line", [
+    ("hiden = 8\n", "the key 'hiden' is not an option of seqkit train (keys are its options with underscores"),
+    ('hidden = "big"\n', 'hidden = "big" is not valid: \'big\' is not a valid integer'),
+    ("val_fraction = 2.0\n", "val_fraction = 2.0 is not valid: 2.0 is not in the range 0<x<1."),
+    ("one_hot = 1\n", "one_hot = 1 is not valid: give true or false"),
+    ("resume = \"runs/x\"\n", "the key 'resume' is given on the command line, not in a recipe"),
+    ("hidden = \n", "is not valid TOML"),
+])
+def test_a_bad_recipe_is_one_line_naming_the_key_and_the_file(tmp_path, text, line):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(text)
+    result = invoke("train", "--config", recipe, "-o", tmp_path / "run")
+    refused(result, tmp_path / "run", 2, f"{recipe}", line)
+
+
+def test_a_recipe_does_not_go_with_resume(char_run, tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text("hidden = 8\n")
+    result = invoke("train", "--resume", char_run, "--config", recipe)
+    assert result.exit_code == 2 and "--config gives a new run's recipe and --resume continues a run" in result.stderr
 
 
 # --- fine-tuning: --init-from -----------------------------------------------------------------------------
@@ -377,11 +450,13 @@ def train(tmp_path, corpus, *options):
     return invoke("train", corpus, "-o", run, *TINY, *options), run
 
 
-def test_a_missing_path_and_a_directory(tmp_path):
+def test_a_missing_path_and_a_directory_without_text(tmp_path):
     result, run = train(tmp_path, tmp_path / "nowhere.txt")
     refused(result, run, 2, f"'{tmp_path / 'nowhere.txt'}' does not exist")
+    (tmp_path / ".hidden.txt").write_text(TEXT)
+    (tmp_path / "blob.bin").write_bytes(bytes(range(256)))
     result, run = train(tmp_path, tmp_path)
-    refused(result, run, 2, "is a directory")
+    refused(result, run, 1, f"{tmp_path} holds no text file (2 skipped: hidden, not regular files or not text)")
 
 
 @pytest.mark.parametrize("content, phrase", [(b"", "is empty"), (b"  \n\t\n\r\n  ", "holds only whitespace")])

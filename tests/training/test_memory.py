@@ -54,3 +54,24 @@ def test_a_containers_limit_bounds_the_memory_available(monkeypatch):
     unbounded = _memory.available_bytes()
     monkeypatch.setattr(_memory, "_cgroup_room", lambda: 10**9)
     assert _memory.available_bytes() == min(unbounded, 10**9)
+
+
+def test_a_10_gb_corpus_mapped_from_its_token_file_counts_nothing_against_memory(tmp_path, monkeypatch):
+    """A corpus mapped from disk trains in the memory of its model however large it is: a 10 GB
+    token file (sparse here: made at once, taking no disk) builds a trainer that takes a step
+    with 1 GB of memory available, while ids held in memory count in full."""
+    from seqkit.text.tokens import Tokens
+    from seqkit.text.vocab import Vocab
+    path = tmp_path / "big.tokens"
+    with open(path, "wb") as file:
+        file.truncate(10 * 10**9)
+    ids = np.memmap(path, np.uint8, "r")
+    vocab = Vocab(["<unk>", "<s>", "</s>", "a"], TextOptions())
+    monkeypatch.setattr("seqkit.training.memory.available_bytes", lambda: 10**9)
+    config = TrainConfig(hidden=16, layers=1, batch_size=4, seq_len=8, steps=1, seed=0)
+    trainer = Trainer(config, tmp_path / "run", vocab, Tokens(vocab, ids, [(0, len(ids))], [], path=str(path)))
+    trainer._train_step()
+    assert trainer.step == 1 and len(trainer.train_streams) == int(10 * 10**9 * 0.95) // 4
+    with pytest.raises(TrainingError) as refused:
+        check_training_fits(config, 4, corpus_bytes=2 * 10**9, available=10**9)
+    assert message(refused.value).endswith("lower the corpus's size")

@@ -248,14 +248,13 @@ def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(text_file, tmp
     differs stops before training with a line naming its rank and the fix."""
     from seqkit import TrainConfig
     corpus = text_file(len(shakespeare()))  # a corpus of its own, which the test changes and removes
-    from seqkit.runs.directory import file_digest
     from seqkit.training.joining import follower
     from seqkit.training.trainer import Trainer
     config = TrainConfig(corpus=str(corpus), hidden=8, layers=1, batch_size=4, seq_len=8, steps=1, seed=0)
     leader = Trainer.start(config, tmp_path / "run")
     leader.release()
     run = {"run_dir": str(leader.run_dir), "config": config.to_dict(), "vocab": leader.vocab.to_dict(),
-           "seqkit_version": seqkit.__version__, "digests": [file_digest(corpus)]}
+           "seqkit_version": seqkit.__version__, "files": leader.tokens.files}
     trainer = follower(run, SecondRank())
     assert trainer.streams == slice(2, 4) and not trainer.writes
     with pytest.raises(TrainingError, match=r"rank 1 runs seqkit .* but rank 0 runs 0\.0\.9: install the same"):
@@ -267,6 +266,27 @@ def test_a_process_with_another_seqkit_or_corpus_refuses_to_start(text_file, tmp
     corpus.unlink()
     with pytest.raises(TrainingError, match=f"rank 1 cannot find {corpus}, which rank 0 reads"):
         follower(run, SecondRank())
+
+
+def test_a_second_process_maps_the_token_file_rank_0_wrote(text_file, tmp_path, monkeypatch):
+    """With a corpus large enough to be mapped (the bound lowered here), the other processes of a
+    group on the same machine map rank 0's token file rather than tokenizing the corpus again."""
+    from seqkit import TrainConfig
+    from seqkit.training.joining import follower
+    from seqkit.training.trainer import Trainer
+    monkeypatch.setattr("seqkit.training.streams.CACHE_FROM", 0)
+    monkeypatch.setenv("SEQKIT_CACHE_DIR", str(tmp_path / "cache"))  # a cache of its own: none there yet
+    config = TrainConfig(corpus=str(text_file(len(shakespeare()))), hidden=8, layers=1, batch_size=4, seq_len=8,
+                         steps=1, seed=0)
+    leader = Trainer.start(config, tmp_path / "run")
+    leader.release()
+    assert leader.tokens.mapped and not leader.tokens.cached
+    run = {"run_dir": str(leader.run_dir), "config": config.to_dict(), "vocab": leader.vocab.to_dict(),
+           "seqkit_version": seqkit.__version__, "files": leader.tokens.files}
+    trainer = follower(run, SecondRank())
+    assert trainer.tokens.cached and trainer.tokens.path == leader.tokens.path
+    assert trainer.train_streams.ids.filename == leader.train_streams.ids.filename  # the same map
+    assert np.array_equal(trainer.train_streams[0:9], leader.train_streams[0:9])
 
 
 @needs_mpi
