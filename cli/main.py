@@ -40,7 +40,8 @@ from seqkit.nn.init import SCHEMES
 from seqkit.optim.optimizers import OPTIMIZERS
 from seqkit.optim.schedules import SCHEDULES
 from seqkit.runs.curves import read_curves
-from seqkit.runs.directory import LATEST, holds_run, new_run_dir
+from seqkit.runs.directory import LATEST, STREAMED, holds_run, new_run_dir, remove_run_files
+from seqkit.text.files import copy_stream, is_stream
 from seqkit.text.options import LABEL_SOURCES, LEVELS, TOKENIZERS, UNITS, TextOptions
 from seqkit.training.group import MPIMissing, current_group, launched_size
 from seqkit.training.joining import join
@@ -239,8 +240,17 @@ def train(ctx, corpus, out, resume_dir, moved_corpus, init_from, best, extend_vo
             if source:
                 config = source.config_for(config)
             run_dir = choose_run_dir(out, config)
-            with Reading() as progress:
-                trainer = Trainer.start(config, run_dir, group, init_from=source, progress=progress)
+            streamed = isinstance(corpus, str) and is_stream(corpus)
+            try:
+                if streamed:  # read once, into the run directory, where the run tokenizes and resumes on it
+                    run_dir.mkdir(parents=True, exist_ok=True)
+                    config = config.replace(corpus=str(copy_stream(corpus, run_dir / STREAMED).resolve()))
+                with Reading() as progress:
+                    trainer = Trainer.start(config, run_dir, group, init_from=source, progress=progress)
+            except BaseException:
+                if streamed and not holds_run(run_dir):
+                    remove_run_files(run_dir, remove_directory=True)
+                raise
             say_corpus(trainer)
             if source:
                 say_fine_tuning(source, trainer)

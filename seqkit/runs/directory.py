@@ -11,6 +11,7 @@ seqkit.load read.
                    0.2.0), and the meta the trainer needs to resume
     best.npz       the checkpoint with the lowest validation loss so far
     metrics.jsonl  one JSON object per step and per evaluation (seqkit.runs.metrics)
+    corpus.txt     a corpus read from standard input or a FIFO (read once, kept here to resume on)
 
 Every file but metrics.jsonl is replaced atomically; a trainer holds a lock on the directory
 itself while it writes there. Errors name the file and what to do.
@@ -37,6 +38,7 @@ from seqkit.runs.checkpoint import FORMAT_VERSION, load_arrays, read_json, save_
 from seqkit.text.vocab import Vocab
 
 CONFIG, VOCAB, LATEST, BEST, METRICS = "config.json", "vocab.json", "latest.npz", "best.npz", "metrics.jsonl"
+STREAMED = "corpus.txt"  # a corpus read from standard input or a FIFO, kept for the run to resume on
 
 
 def shipped_corpus():
@@ -117,7 +119,8 @@ def remove_run_files(run_dir, remove_directory=False):
     of an interrupted write), and the directory itself if remove_directory and it is empty: a
     run that failed before its first checkpoint leaves nothing a re-run would refuse."""
     run_dir = Path(run_dir)
-    for path in [run_dir / name for name in (CONFIG, VOCAB, LATEST, BEST, METRICS)] + list(run_dir.glob(".*.tmp")):
+    written = [run_dir / name for name in (CONFIG, VOCAB, LATEST, BEST, METRICS, STREAMED)]
+    for path in written + list(run_dir.glob(".*.tmp")):
         try:
             path.unlink()
         except FileNotFoundError:
@@ -136,7 +139,8 @@ def holds_run(run_dir):
 
 def new_run_dir(config, root="runs"):
     """root/<corpus name>, numbered <name>-2, -3 ... when taken, so no earlier run is overwritten."""
-    base = Path(root) / corpus_path(config).stem
+    stem = corpus_path(config).stem
+    base = Path(root) / ("stdin" if stem == "-" else stem)
     candidate, n = base, 1
     while holds_run(candidate):
         n += 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqkit.errors import InputError, OptionError, setting
-from seqkit.text.corpus import BINARY_CONTROLS, CONTROL
+from seqkit.text.corpus import BINARY_CONTROLS, CONTROL, PIECE
 from seqkit.text.options import label_problem
 
 SNIFF = 1 << 16  # bytes of a file in a directory read to tell whether it is text
@@ -177,3 +177,37 @@ def _kind(mode):
         if test(mode):
             return name
     return "not a regular file"
+
+
+STDIN = "-"  # the corpus argument that means standard input
+
+
+def is_stream(path):
+    """Whether a corpus given as `path` is read as a stream, once: standard input ("-") or a FIFO."""
+    if os.fspath(path) == STDIN:
+        return True
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def copy_stream(source, target, on_read=None):
+    """Read the stream `source` (STDIN or a FIFO) once, a piece at a time, into the new file
+    target (written under a temporary name, renamed when whole), so that a run can tokenize it,
+    check it and resume on it as on any file; on_read(n) with each n bytes. Ctrl-C or an error
+    leaves no part of target behind."""
+    target = Path(target)
+    partial = target.with_name(f".{target.name}.tmp")
+    reader = open(0, "rb", closefd=False) if os.fspath(source) == STDIN else open(source, "rb")
+    try:
+        with reader, open(partial, "wb") as out:
+            while data := reader.read(PIECE):
+                out.write(data)
+                if on_read is not None:
+                    on_read(len(data))
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return target

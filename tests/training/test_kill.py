@@ -14,7 +14,7 @@ from seqkit.runs.checkpoint import load_arrays
 from seqkit.training.trainer import Trainer
 
 SEQKIT = str(Path(sys.executable).parent / "seqkit")
-KILLS = 8
+KILLS = 5
 
 
 def metric_lines(run):
