@@ -136,47 +136,48 @@ def parameters(run):
     return {k: v for k, v in arrays.items() if not k.startswith("state.")}, arrays, meta
 
 
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory, corpus):
+    """The run of one process that the jobs below are compared with: float64, 20 steps."""
+    run = tmp_path_factory.mktemp("parallel") / "one"
+    run_seqkit(small_run(corpus, run, "--dtype", "float64", "--steps", "20"))
+    return run
+
+
 @needs_mpi
-def test_two_processes_train_the_model_one_process_trains(tmp_path, corpus):
+def test_two_processes_train_the_model_one_process_trains(tmp_path, corpus, one_process):
     """Float64, 20 steps of Adam with clipping and dropout: parameters, optimizer moments and the
-    carried state of 2 processes equal 1 process's to 1e-10; resuming 2 processes half way
-    through is bit for bit the run that went straight through; `--workers 2` is `mpiexec -n 2`."""
-    one, two, halves, workers = (tmp_path / name for name in ("one", "two", "halves", "workers"))
-    run_seqkit(small_run(corpus, one, "--dtype", "float64", "--steps", "20"))
+    carried state of 2 processes equal 1 process's to 1e-10; started with `--workers 2` (which
+    runs `mpiexec -n 2`) and resumed by 2 processes half way through, the run is bit for bit the
+    one that went straight through."""
+    two, halves = tmp_path / "two", tmp_path / "halves"
     run_seqkit(small_run(corpus, two, "--dtype", "float64", "--steps", "20"), processes=2)
-    (expected, _, _), (found, whole, meta) = parameters(one), parameters(two)
+    (expected, single_whole, _), (found, whole, meta) = parameters(one_process), parameters(two)
     assert meta["processes"] == 2 and meta["step"] == 20
     for name, array in expected.items():
         np.testing.assert_allclose(found[name], array, rtol=1e-10, atol=1e-12, err_msg=name)
-    _, single_whole, _ = parameters(one)
     for name in (k for k in single_whole if k.startswith("state.")):
         assert whole[name].shape == single_whole[name].shape  # every stream's state, gathered
         np.testing.assert_allclose(whole[name], single_whole[name], rtol=1e-10, atol=1e-12)
 
-    run_seqkit(small_run(corpus, halves, "--dtype", "float64", "--steps", "10"), processes=2)
+    result = run_seqkit(small_run(corpus, halves, "--dtype", "float64", "--steps", "10", "--workers", "2"))
+    assert "with 2 processes" in result.stderr
     run_seqkit(["train", "--resume", str(halves), "--steps", "20"], processes=2)
     _, resumed, _ = parameters(halves)
     for name, array in whole.items():
         np.testing.assert_array_equal(resumed[name], array, err_msg=name)
 
-    result = run_seqkit(small_run(corpus, workers, "--dtype", "float64", "--steps", "20", "--workers", "2"))
-    assert "with 2 processes" in result.stderr
-    _, launched, _ = parameters(workers)
-    for name, array in whole.items():
-        np.testing.assert_array_equal(launched[name], array, err_msg=name)
-
 
 @needs_mpi
-def test_resuming_with_another_process_count_says_the_streams_were_split_anew(tmp_path, corpus):
+def test_resuming_with_another_process_count_says_the_streams_were_split_anew(tmp_path, corpus, one_process):
     """10 steps with 2 processes, 10 more with 1: the streams' states were gathered and split
     anew, so the run ends where one process going straight through ends (float64, 1e-10)."""
-    run, straight = tmp_path / "run", tmp_path / "straight"
+    run = tmp_path / "run"
     run_seqkit(small_run(corpus, run, "--dtype", "float64", "--steps", "10"), processes=2)
     result = run_seqkit(["train", "--resume", str(run), "--steps", "20"])
     assert "trained with 2 processes and goes on with 1" in result.stderr
-    run_seqkit(small_run(corpus, straight, "--dtype", "float64", "--steps", "20"))
     _, resumed, meta = parameters(run)
-    _, expected, _ = parameters(straight)
+    _, expected, _ = parameters(one_process)
     assert meta["step"] == 20 and "processes" not in meta
     for name, array in expected.items():
         np.testing.assert_allclose(resumed[name], array, rtol=1e-10, atol=1e-12, err_msg=name)
