@@ -1,6 +1,8 @@
 """Runs written by seqkit 0.1.0 (tests/fixtures/v0_1_0, made by make_v0_1_0.py there) keep
 working: they load, evaluate to the same loss, sample the same text and resume to the same
 checkpoint bytes; and a new run with their configuration writes the very bytes 0.1.0 wrote.
+Runs written by 0.2.0 (tests/fixtures/v0_2_0, make_v0_2_0.py: lines and start states, a
+labelled directory corpus) load, evaluate, sample and resume as they did, the same way.
 
 Bits depend on the BLAS kernel the CPU gets: on the CPU model that wrote the fixture, checkpoints
 must be byte for byte 0.1.0's; on another, their arrays must equal 0.1.0's to float32 rounding
@@ -123,3 +125,47 @@ def test_a_new_run_writes_the_bytes_0_1_0_wrote(old_run, tmp_path):
     else:
         assert [r.get("loss", r.get("val_loss")) for r in new_log] == pytest.approx(
             [r.get("loss", r.get("val_loss")) for r in old_log], rel=1e-5)
+
+
+FIXTURE_0_2 = Path(__file__).parent / "fixtures" / "v0_2_0"
+EXPECTED_0_2 = json.loads((FIXTURE_0_2 / "expected.json").read_text())
+SAME_CPU_0_2 = cpu_model() == EXPECTED_0_2.pop("written_on")["cpu"]
+
+
+@pytest.fixture(params=sorted(EXPECTED_0_2))
+def run_0_2(request, tmp_path):
+    """(name, a copy of the 0.2.0 run whose config.json names the copied corpus and its files)."""
+    shutil.copy(FIXTURE_0_2 / "corpus.txt", tmp_path / "corpus.txt")
+    shutil.copytree(FIXTURE_0_2 / "library", tmp_path / "library")
+    run = tmp_path / request.param
+    shutil.copytree(FIXTURE_0_2 / request.param, run)
+    saved = json.loads((run / "config.json").read_text())
+    saved["config"]["corpus"] = str(tmp_path / saved["config"]["corpus"])
+    for record in saved["corpus_files"]:
+        record["path"] = str(tmp_path / record["path"])
+    (run / "config.json").write_text(json.dumps(saved))
+    return request.param, run
+
+
+def test_a_0_2_0_run_evaluates_samples_and_resumes_as_it_did(run_0_2):
+    name, run = run_0_2
+    expected = EXPECTED_0_2[name]
+    bits = SAME_CPU_0_2 and json.loads((run / "config.json").read_text())["config"]["dtype"] == "float32"
+    lm = seqkit.load(run)
+    assert lm.model.start_state is not None  # 0.2.0's runs record where samples start
+    metrics = lm.evaluate((FIXTURE_0_2 / "held_out.txt").read_text())
+    assert metrics == (expected["held_out"] if bits else pytest.approx(expected["held_out"], rel=1e-6))
+    assert lm.sample(length=40, temperature=0, prime="The", seed=1)[0] == expected["argmax_sample"]
+    assert lm.sample(length=40, temperature=1.0, seed=3)[0] == expected["sample_t1"]
+    if "labelled_sample" in expected:
+        assert lm.sample(length=40, temperature=1.0, seed=3, label="poems")[0] == expected["labelled_sample"]
+    assert digest(run / LATEST) == expected["latest_sha256_at_6"]
+    trainer = Trainer.resume(run, steps=9)
+    assert trainer.step == 6 and trainer.run() == "done"
+    if bits:
+        assert digest(run / LATEST) == expected["latest_sha256_at_9"]
+    else:
+        with np.load(run / LATEST) as ours, np.load(FIXTURE_0_2 / f"{name}_at_9.npz") as theirs:
+            assert ours.files == theirs.files
+            for k in (k for k in ours.files if k != "__meta__"):
+                np.testing.assert_allclose(ours[k], theirs[k], rtol=1e-4, atol=1e-6, err_msg=k)
