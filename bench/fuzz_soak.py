@@ -1,5 +1,5 @@
-"""The fuzzing suite's long soak: tens of thousands of damaged run files and .safetensors files
-(tests/fuzzing.py's mutations) fed to every reader; prints how many cases ran and every
+"""The fuzzing suite's long soak: tens of thousands of damaged run files, .safetensors files and
+corpora (tests/fuzzing.py's mutations) fed to every reader; prints how many cases ran and every
 distinct failure (a reader that raised something other than a seqkit error), with a count.
 
     python bench/fuzz_soak.py [CASES]        # default 10,000 of each kind; about 30 minutes
@@ -16,7 +16,16 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests")]
 
-from fuzzing import RUN_FILES, damaged_run, failures, mutated_safetensors, run_readers, safetensors_readers  # noqa: E402
+from fuzzing import (  # noqa: E402
+    RUN_FILES,
+    corpus_readers,
+    damaged_corpus,
+    damaged_run,
+    failures,
+    mutated_safetensors,
+    run_readers,
+    safetensors_readers,
+)
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
@@ -71,11 +80,19 @@ def soak(cases, where):
             shutil.rmtree(leftover)
         record("safetensors", failures(safetensors_readers(path, runs[0] / "vocab.json")))
 
+    text = shipped().read_text()[:20_000]
+
+    @quiet
+    @given(data=st.data())
+    def corpus_case(data):
+        record("corpus", failures(corpus_readers(*data.draw(damaged_corpus(scratch, text)))))
+
     began = time.monotonic()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         runs_case()
         safetensors_case()
+        corpus_case()
     return counts, found, time.monotonic() - began
 
 

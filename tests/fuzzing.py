@@ -7,9 +7,16 @@ replaced, removed or nested; an .npy member's header rewritten to declare anothe
 dtype; log lines cut, doubled or garbled), and runs every reader of that file. A reader may
 load it or refuse it; refusing means raising one of seqkit's own error types with a message.
 Anything else (a Python or NumPy exception, an empty message) is a failure, returned for the
-caller to report."""
+caller to report.
+
+Corpora are made whole by `damaged_corpus`: a directory of files (in folders, hidden ones,
+several encodings, some with their bytes damaged, label prefixes right or wrong), with one odd
+entry (an empty or blank file, a link, a dangling link, a link loop, a link to a folder above,
+a FIFO), given as the directory, its files or a pattern, with drawn labels, encodings and
+error handling; `corpus_readers` finds and tokenizes it as `seqkit train` does."""
 import io
 import json
+import os
 import shutil
 import traceback
 import zipfile
@@ -210,3 +217,64 @@ def damaged_run(pristine, where, name, data):
     shutil.copytree(pristine, run)
     (run / name).write_bytes(data)
     return run
+
+
+@st.composite
+def damaged_corpus(draw, where, text):
+    """(paths, label_from, encoding, errors): a new corpus under `where` (see the module docstring)."""
+    root = Path(where) / "corpus"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir()
+    label_from = draw(st.sampled_from([None, None, "dir", "prefix"]))
+    written = []
+    for k in range(draw(st.integers(1, 4))):
+        folder = root / draw(st.sampled_from(["", "poems", "letters", "poems/old", ".hidden"]))
+        folder.mkdir(parents=True, exist_ok=True)
+        start = draw(st.integers(0, len(text) - 1))
+        piece = text[start:start + draw(st.integers(0, 3000))]
+        if label_from == "prefix" and draw(st.booleans()):
+            piece = "".join(f"{draw(st.sampled_from(['a', 'b', '', ' x']))}\t{line}\n" for line in piece.splitlines())
+        data = piece.encode(draw(st.sampled_from(["utf-8", "utf-8", "utf-16", "latin-1"])), errors="replace")
+        if draw(st.booleans()):
+            data = draw(mutated_bytes(data))
+        path = folder / f"{k}{draw(st.sampled_from(['.txt', '.md', '', '.bin']))}"
+        path.write_bytes(data)
+        written.append(path)
+    odd = root / draw(st.sampled_from(["odd.txt", "poems/odd.txt", ".odd"]))
+    odd.parent.mkdir(parents=True, exist_ok=True)
+    kind = draw(st.sampled_from(["none", "empty", "blank", "link", "dangling", "loop", "up", "fifo"]))
+    if kind == "empty":
+        odd.write_bytes(b"")
+    elif kind == "blank":
+        odd.write_text(" \n\t\n")
+    elif kind == "link":
+        odd.symlink_to(written[0])
+    elif kind == "dangling":
+        odd.symlink_to(root / "nowhere")
+    elif kind == "loop":
+        odd.symlink_to(odd)
+    elif kind == "up":
+        odd.symlink_to(root)
+    elif kind == "fifo":
+        os.mkfifo(odd)
+    given = draw(st.sampled_from(["directory", "files", "pattern"]))
+    paths = ([str(root)] if given == "directory" else [str(root / "**" / "*.txt")] if given == "pattern"
+             else [str(p) for p in written])
+    return (paths, label_from, draw(st.sampled_from(["utf-8", "latin-1", "utf-16"])),
+            draw(st.sampled_from(["strict", "replace", "ignore"])))
+
+
+def corpus_readers(paths, label_from, encoding, errors):
+    """The readers of a corpus, as (name, call): its files found and tokenized as a new run's are."""
+    from seqkit.config import TrainConfig
+    from seqkit.text.files import find_files
+    from seqkit.text.options import TextOptions
+    from seqkit.training.streams import load_tokens
+
+    def tokenize():
+        config = TrainConfig(corpus=tuple(paths), text=TextOptions(label_from=label_from), encoding=encoding,
+                             encoding_errors=errors)
+        load_tokens(config, find_files(paths, label_from, encoding, errors).files)
+
+    return [("find_files + load_tokens", tokenize)]

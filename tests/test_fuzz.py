@@ -1,11 +1,22 @@
 """Damaged files fed to every reader (tests/fuzzing.py): real run directories (config.json,
-vocab.json, the checkpoints' members, metrics.jsonl) and .safetensors files, mutated by
-hypothesis; each reader loads the file or raises one of seqkit's own errors with a message,
-never anything else. About 20 seconds here (600 cases); bench/fuzz_soak.py runs tens of thousands of cases."""
+vocab.json, the checkpoints' members, metrics.jsonl), .safetensors files and corpora, mutated
+by hypothesis; each reader loads the file or raises one of seqkit's own errors with a message,
+never anything else. About 30 seconds here (800 cases); bench/fuzz_soak.py runs tens of
+thousands of cases."""
 import pytest
-from fuzzing import RUN_FILES, damaged_run, failures, mutated_safetensors, run_readers, safetensors_readers
+from fuzzing import (
+    RUN_FILES,
+    corpus_readers,
+    damaged_corpus,
+    damaged_run,
+    failures,
+    mutated_safetensors,
+    run_readers,
+    safetensors_readers,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared import shakespeare
 
 import seqkit
 
@@ -44,3 +55,10 @@ def test_a_damaged_safetensors_file_loads_or_is_refused_in_seqkits_words(exporte
         import shutil
         shutil.rmtree(leftover)
     assert failures(safetensors_readers(path, char_run / "vocab.json")) == []
+
+
+@FUZZ
+@given(data=st.data())
+def test_a_damaged_corpus_trains_or_is_refused_in_seqkits_words(tmp_path, data):
+    corpus = data.draw(damaged_corpus(tmp_path, shakespeare(20_000)), label="corpus")
+    assert failures(corpus_readers(*corpus)) == []

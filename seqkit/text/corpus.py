@@ -21,8 +21,8 @@ def read_text(path, encoding="utf-8", errors="strict"):
     try:
         text = data.decode(encoding, errors)
         del data  # freed before the copies below, so a big corpus is never held three times
-    except UnicodeDecodeError as error:
-        raise not_text(path, encoding, error.reason, error.start) from None
+    except UnicodeError as error:  # a UnicodeDecodeError, or utf-16's "does not start with BOM"
+        raise not_text(path, encoding, getattr(error, "reason", str(error)), getattr(error, "start", 0)) from None
     except LookupError:
         raise unknown_encoding(path, encoding) from None
     if text.startswith("\ufeff"):
@@ -101,8 +101,9 @@ def read_pieces(path, encoding="utf-8", errors="strict", listed=None, digest=Non
             pending = len(decoder.getstate()[0])
             try:
                 text = decoder.decode(data, final=not data)
-            except UnicodeDecodeError as error:
-                raise not_text(path, encoding, error.reason, offset - pending + error.start) from None
+            except UnicodeError as error:  # a UnicodeDecodeError, or utf-16's "does not start with BOM"
+                raise not_text(path, encoding, getattr(error, "reason", str(error)),
+                               offset - pending + getattr(error, "start", 0)) from None
             offset += len(data)
             if digest is not None:
                 digest.update(data)

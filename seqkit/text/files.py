@@ -162,7 +162,7 @@ def _is_text(path, encoding, errors):
         with open(path, "rb") as file:
             data = file.read(SNIFF)
         text = codecs.getincrementaldecoder(encoding)(errors).decode(data, final=len(data) < SNIFF)
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeError):
         return False
     except LookupError:
         return True  # an unknown encoding: reading the file says so
