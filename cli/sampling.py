@@ -261,7 +261,8 @@ def read_prime(path, config):
                          f"({available:,} bytes) can prime from: give a shorter prime")
     try:
         text = Path(path).read_bytes().decode(config.encoding, config.encoding_errors)
-    except UnicodeDecodeError as error:
+    except UnicodeError as error:  # a UnicodeDecodeError, or utf-16's "does not start with BOM"
         raise ValueError(f"--prime-file {path} is not {config.encoding} text, the run's encoding "
-                         f"({error.reason} at byte {error.start}): save it as {config.encoding}") from None
+                         f"({getattr(error, 'reason', error)} at byte {getattr(error, 'start', 0)}): save it as "
+                         f"{config.encoding}") from None
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")

@@ -17,6 +17,7 @@ and a few minutes pass over it dozens of times.
 """
 import codecs
 import dataclasses
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +152,11 @@ class TrainConfig:
             ("minutes", self.minutes is None or self.minutes > 0, "positive"),
             ("sample_length", 0 <= self.sample_length <= MAX_EVAL_SAMPLE, f"from 0 to {MAX_EVAL_SAMPLE:,}"),
             ("encoding", _known_encoding(self.encoding), "a text encoding Python knows, such as utf-8 or latin-1"),
+            ("momentum", math.isfinite(self.momentum) and self.momentum >= 0, "zero or positive"),
+            ("alpha", math.isfinite(self.alpha) and self.alpha >= 0, "zero or positive"),
+            ("eps", math.isfinite(self.eps) and self.eps >= 0, "zero or positive"),
+            ("beta1", 0 <= self.beta1 < 1, "in [0, 1)"),
+            ("beta2", 0 <= self.beta2 < 1, "in [0, 1)"),
         ]
         for name, ok, expected in checks:
             if not ok:

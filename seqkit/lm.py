@@ -15,6 +15,7 @@ import numpy as np
 
 from seqkit._checks import check_count
 from seqkit.config import TrainConfig
+from seqkit.errors import OptionError, option, setting
 from seqkit.generation.choosing import Choice, choose
 from seqkit.generation.controls import SamplingOptions
 from seqkit.generation.labelled import labelled
@@ -66,7 +67,11 @@ class LanguageModel:
         options.check_count(count)
         first = new_seed() if seed is None else check_count("seed", seed, 0)
         if options.beam is not None or options.best_of is not None:
-            return choose(self.model, self.vocab, length, options, prime, first, count)
+            found = choose(self.model, self.vocab, length, options, prime, first, count)
+            if len(found) < count:  # a beam search that ends early (length 0, most tokens banned)
+                raise OptionError(f"{setting('count', count)} is more than the {len(found)} continuations the "
+                                  f"search found: lower {option('count')}", field="count", value=count)
+            return found
         return [Choice("".join(self._draw(options, length, first + i, prime)), first + i, None, None)
                 for i in range(count)]
 

@@ -122,8 +122,7 @@ def _beam_block(step, one_hot, embedding, input_weight, weight_ih, weight_hh, bi
             remember(new_past[going], new_fill[going], v, True)
             which, span = -1, 0
             finishes = t == length - 1 or (stop_at_end and v == eos)
-            if stops.size and not (stop_at_end and v == eos) and stop_matched(
-                    new_past[going], new_fill[going], stops, starts, skip_eos, eos, result):
+            if stops.size and stop_matched(new_past[going], new_fill[going], stops, starts, skip_eos, eos, result):
                 finishes, which, span = True, result[0], result[1]
             if finishes:
                 if rank < K:

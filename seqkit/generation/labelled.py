@@ -24,7 +24,9 @@ def labelled(model, vocab, length, rng, options, prime="", block=BLOCK):
     prime_ids = vocab.encode(prime, frame=False) if prime else np.zeros(0, np.int64)
     sampler = Sampler(model, controls.banned, options.temperature, options.top_k, options.top_p, controls=controls)
     sampler.remember(prime_ids)
-    feed = np.concatenate([[BOS_ID, label_id], prime_ids]).astype(np.int64)
+    # Each unit the prime begins (after each of its <s>) carries the label, as in training.
+    labelled_prime = np.insert(prime_ids, np.flatnonzero(prime_ids == BOS_ID) + 1, label_id)
+    feed = np.concatenate([[BOS_ID, label_id], labelled_prime]).astype(np.int64)
     return _units(sampler, Decoder(vocab), feed, prime_ids, label_id, length, rng, options, block)
 
 
@@ -34,8 +36,8 @@ def _units(sampler, decoder, feed, prime_ids, label_id, length, rng, options, bl
     while left:
         drawn = 0
         for ids in draw_ids(sampler, feed, left, rng, True, block, options.strip_stop):
-            drawn += len(ids)
-            yield decoder.decode(ids, final=False)
+            drawn += len(ids)  # a </s> here ends a stop string: read as the sampler's stream reads it, with <s>
+            yield decoder.decode(np.insert(ids, np.flatnonzero(ids == EOS_ID) + 1, BOS_ID), final=False)
         left -= drawn
         if not left or sampler.stopped is not None:  # the length ran out inside the unit, or a stop string
             break

@@ -129,9 +129,9 @@ def _draw_block(step, one_hot, embedding, input_weight, weight_ih, weight_hh, bi
         out[drawn] = token
         drawn += 1
         remember(past, fill, token, True)
-        if token == eos and stop_at_end:
-            return drawn
-        if stops.size and stop_matched(past, fill, stops, starts, skip_eos, eos, result) or drawn == uniforms.size:
+        if stops.size and stop_matched(past, fill, stops, starts, skip_eos, eos, result):
+            return drawn  # before stop_at_end's test: a stop string may end with </s> ("\n")
+        if token == eos and stop_at_end or drawn == uniforms.size:
             return drawn
         pending[0], waiting = token, 1
         if token == eos:

@@ -11,6 +11,7 @@ from shared import shakespeare
 
 from seqkit import LanguageModel, Model, TextOptions, TrainConfig, Vocab
 from seqkit import errors as seqkit_errors
+from seqkit import load as seqkit_load
 from seqkit.generation.controls import SamplingOptions
 from seqkit.text.options import BOS_ID, EOS_ID, SPECIALS, UNK_ID
 from seqkit.text.vocab import build_vocab
@@ -162,3 +163,8 @@ def test_generate_to_file_writes_the_chosen_ones(tmp_path):
     with pytest.raises(seqkit_errors.OptionError, match="count=4 is more than"):
         lm.generate_to_file(tmp_path / "none.txt", count=4, length=12, beam=3)
     assert not (tmp_path / "none.txt").exists()
+
+
+def test_a_beam_search_that_finds_fewer_continuations_than_the_count_says_so(char_run):
+    with pytest.raises(seqkit_errors.OptionError, match="count=2 is more than the 1 continuations the search found"):
+        seqkit_load(char_run).sample(length=0, beam=3, count=2)
