@@ -1,7 +1,7 @@
 """seqkit serve's ASGI application (Starlette): a loaded LanguageModel behind HTTP.
 
     GET  /           a page that streams samples (serve.html, self-contained)
-    GET  /health     {"status": "ok"}
+    GET  /health     {"status": "ok", "in_flight": the requests being drawn or scored}
     GET  /v1/model   what the model is: cell, sizes, vocabulary, level, unit, config, version
     POST /v1/sample  a JSON body of LanguageModel.sample's options (the same names, defaults
                      and checks); {"text", "seed", "tokens"} of the first sample and "samples",
@@ -145,7 +145,7 @@ class Server:
         return HTMLResponse(resources.files("seqkit.generation").joinpath("serve.html").read_text(encoding="utf-8"))
 
     async def health(self, request):
-        return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "ok", "in_flight": self.in_flight})
 
     async def model(self, request):
         lm, config = self.lm, self.lm.config
@@ -226,7 +226,9 @@ class Server:
 
     async def events(self, request, options, fields):
         """The samples as Server-Sent Events: a `data:` event a piece (a JSON string), `event:
-        sample` with each sample's seed and tokens but the last's, then `event: done` with them."""
+        sample` with each sample's seed and tokens but the last's, then `event: done` with them.
+        StreamingResponse listens for the client's disconnect itself (reading the request's
+        messages here as well would take them from it)."""
         if options.beam is not None or options.best_of is not None:  # chosen together: each comes whole
             chosen = await run_in_threadpool(self.choices, fields)
             for c in chosen:
@@ -241,10 +243,8 @@ class Server:
                     step = await run_in_threadpool(_next, pieces)
                     if isinstance(step, Ended):
                         break
-                    if step:
+                    if step:  # a client gone ends this generator here: the response's task is cancelled
                         yield f"data: {json.dumps(step, ensure_ascii=False)}\n\n"
-                    if await request.is_disconnected():
-                        return
             finally:
                 pieces.close()
             end = json.dumps({"seed": seed, "tokens": step.value})
