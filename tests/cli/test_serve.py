@@ -2,7 +2,7 @@
 127.0.0.1 port, real HTTP requests. The same text as `seqkit sample` for the same seed and options,
 streamed or not; 32 requests side by side; every bad request answered with its status and a JSON
 error naming the field while the server keeps serving; a client leaving mid-stream stops its
-draw; the token; the queue's bound; and the command's own refusals (no extra, a host beyond this
+draw; the token, the queue's bound and --cors; and the command's own refusals (no extra, a host beyond this
 machine without a token), one line each."""
 import json
 import os
@@ -172,6 +172,11 @@ def test_every_bad_request_is_answered_and_the_server_goes_on(server):
     assert post(server, {"length": 5, "seed": 1}).status_code == 200
 
 
+def test_no_cross_origin_access_unless_asked(server):
+    answer = post(server, {"length": 5}, headers={"Origin": "https://example.org"})
+    assert answer.status_code == 200 and not [h for h in answer.headers if h.startswith("access-control")]
+
+
 def test_score(server, char_run):
     texts = ["First Citizen:", "We are accounted poor citizens"]
     scored = post(server, {"texts": texts, "per_token": True, "top": 2}, "/v1/score").json()["scores"]
@@ -196,8 +201,17 @@ def test_a_client_leaving_mid_stream_stops_its_draw(server):
 
 # --- the token and the queue ----------------------------------------------------------------------
 def test_the_token_and_the_queue(char_run, tmp_path):
-    served = Served(char_run, "--max-queue", 1, "--max-length", HUGE, env={"SEQKIT_SERVE_TOKEN": "s3cret"})
+    served = Served(char_run, "--max-queue", 1, "--max-length", HUGE, "--cors", "https://example.org",
+                    env={"SEQKIT_SERVE_TOKEN": "s3cret"})
     try:
+        preflight = httpx.options(served.url + "/v1/sample", headers={
+            "Origin": "https://example.org", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type"})
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "https://example.org"
+        other = httpx.options(served.url + "/v1/sample", headers={"Origin": "https://evil.example",
+                                                                  "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in other.headers
         refused = post(served, {"length": 5})
         assert refused.status_code == 401 and refused.json()["field"] == "authorization"
         assert post(served, {"length": 5}, headers={"Authorization": "Bearer wrong"}).status_code == 401
