@@ -2,10 +2,14 @@
 127.0.0.1 port, real HTTP requests. The same text as `seqkit sample` for the same seed and options,
 streamed or not; 32 requests side by side; every bad request answered with its status and a JSON
 error naming the field while the server keeps serving; a client leaving mid-stream stops its
-draw; the token, the queue's bound and --cors; and the command's own refusals (no extra, a host beyond this
+draw; the page at / streaming a sample in headless Chromium (installed by .ci/run); the token,
+the queue's bound and --cors; and the command's own refusals (no extra, a host beyond this
 machine without a token), one line each."""
+import html
 import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -122,6 +126,32 @@ def test_streamed_events_join_to_the_same_text(server):
         assert len(found) >= 4  # the prime, then a piece a block of 1,024 tokens drawn
         assert "".join(data for event, data in found if event == "message") == whole["text"]
         assert found[-1] == ("done", {"seed": 4, "tokens": whole["tokens"]})
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_the_page_streams_a_sample_in_chromium(server, char_run, tmp_path):
+    """The page at /, opened with its controls in the URL's fragment, streams the sample in: the
+    text it shows is the command's (argmax), and its script reports no error."""
+    if CHROMIUM is None:
+        reason = "chromium is not installed (apt-get install chromium; .ci/run installs it)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI: {reason}")
+        pytest.skip(reason)
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-extensions", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+                           "--v=0", "--virtual-time-budget=30000", "--dump-dom",
+                           f"{server.url}/#prime=First&temperature=0&length=80"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '<body data-done="true">' in done.stdout
+    shown = html.unescape(re.search(r'<div id="out">(.*?)</div>', done.stdout, re.S).group(1))
+    assert shown + "\n" == cli_sample(char_run, "--prime", "First", "--length", 80, "--temperature", 0)
+    assert "80 tokens" in done.stdout
+    errors = [line for line in done.stderr.splitlines()
+              if "Uncaught" in line or ("CONSOLE" in line and "error" in line.lower())]
+    assert not errors, errors
 
 
 def test_thirty_two_requests_side_by_side(server):
