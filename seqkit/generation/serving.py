@@ -40,6 +40,7 @@ MAX_BODY = 1 << 20       # bytes of a request body
 MAX_LENGTH = 100_000     # tokens a sample may ask for
 MAX_COUNT = 64           # samples a request may ask for (count), and best_of's and beam's N
 MAX_QUEUE = 64           # requests drawn or scored at once; past it, 503
+MAX_WINDOW = 100_000     # repetition_window and no_repeat_ngram: the history a draw keeps is memory
 OPEN = ("/", "/health")  # what a request may ask for without the token: the page holds no secret
 
 # The JSON types each field of /v1/sample takes (None: null allowed); bool is never an int here.
@@ -66,6 +67,7 @@ class Limits:
     max_length: int = MAX_LENGTH
     max_count: int = MAX_COUNT
     max_queue: int = MAX_QUEUE
+    max_window: int = MAX_WINDOW
 
 
 def _is(kind, value):
@@ -177,7 +179,8 @@ class Server:
         """(SamplingOptions, the fields with a seed) after the model's checks and the server's bounds (422)."""
         limits = self.limits
         for name, most in (("length", limits.max_length), ("count", limits.max_count), ("best_of", limits.max_count),
-                           ("beam", limits.max_count)):
+                           ("beam", limits.max_count), ("repetition_window", limits.max_window),
+                           ("no_repeat_ngram", limits.max_window)):
             if isinstance(fields[name], int) and fields[name] > most:
                 raise Refused(422, f"{setting(name, fields[name])} is more than this server's {most:,}: ask for less",
                               name)
@@ -226,29 +229,36 @@ class Server:
 
     async def events(self, request, options, fields):
         """The samples as Server-Sent Events: a `data:` event a piece (a JSON string), `event:
-        sample` with each sample's seed and tokens but the last's, then `event: done` with them.
+        sample` with each sample's seed and tokens but the last's, then `event: done` with them
+        (or, should the draw fail, `event: error` with {"error", "field"}).
         StreamingResponse listens for the client's disconnect itself (reading the request's
         messages here as well would take them from it)."""
-        if options.beam is not None or options.best_of is not None:  # chosen together: each comes whole
-            chosen = await run_in_threadpool(self.choices, fields)
-            for c in chosen:
-                yield f"data: {json.dumps(c['text'], ensure_ascii=False)}\n\n"
-                yield f"event: {'done' if c is chosen[-1] else 'sample'}\ndata: {json.dumps(c)}\n\n"
-            return
-        for k in range(fields["count"]):
-            seed = fields["seed"] + k
-            pieces = self.lm.stream(**self.arguments(fields, seed))
-            try:
-                while True:
-                    step = await run_in_threadpool(_next, pieces)
-                    if isinstance(step, Ended):
-                        break
-                    if step:  # a client gone ends this generator here: the response's task is cancelled
-                        yield f"data: {json.dumps(step, ensure_ascii=False)}\n\n"
-            finally:
-                pieces.close()
-            end = json.dumps({"seed": seed, "tokens": step.value})
-            yield f"event: {'done' if k == fields['count'] - 1 else 'sample'}\ndata: {end}\n\n"
+        try:
+            if options.beam is not None or options.best_of is not None:  # chosen together: each comes whole
+                chosen = await run_in_threadpool(self.choices, fields)
+                for c in chosen:
+                    yield f"data: {json.dumps(c['text'], ensure_ascii=False)}\n\n"
+                    yield f"event: {'done' if c is chosen[-1] else 'sample'}\ndata: {json.dumps(c)}\n\n"
+                return
+            for k in range(fields["count"]):
+                seed = fields["seed"] + k
+                pieces = self.lm.stream(**self.arguments(fields, seed))
+                try:
+                    while True:
+                        step = await run_in_threadpool(_next, pieces)
+                        if isinstance(step, Ended):
+                            break
+                        if step:  # a client gone ends this generator here: the response's task is cancelled
+                            yield f"data: {json.dumps(step, ensure_ascii=False)}\n\n"
+                finally:
+                    pieces.close()
+                end = json.dumps({"seed": seed, "tokens": step.value})
+                yield f"event: {'done' if k == fields['count'] - 1 else 'sample'}\ndata: {end}\n\n"
+        except Exception as error:  # the status is sent: an error comes as the last event
+            field = error.field if isinstance(error, SeqkitError) else None
+            said = json.dumps({"error": spell(f"the server could not go on ({type(error).__name__}: {error})"),
+                               "field": field})
+            yield f"event: error\ndata: {said}\n\n"
 
     async def score(self, request):
         fields = fields_of(await self.body(request), SCORE_TYPES, {"texts": None, "per_token": False, "top": 5})
