@@ -208,12 +208,16 @@ class Server:
         return [{"text": c.text, "seed": c.seed, "tokens": c.tokens, "loss": c.loss}
                 | ({} if c.logprob is None else {"logprob": c.logprob}) for c in chosen]
 
+    async def stream(self, fields, seed):
+        """lm.stream's pieces of one sample, made in a thread: building its sampler packs the weights."""
+        return await run_in_threadpool(lambda: self.lm.stream(**self.arguments(fields, seed)))
+
     async def drawn(self, request, fields):
         """Each sample drawn a piece at a time in a thread, stopping if the client goes (None)."""
         samples = []
         for k in range(fields["count"]):
             seed = fields["seed"] + k
-            pieces = self.lm.stream(**self.arguments(fields, seed))
+            pieces = await self.stream(fields, seed)
             text, tokens = [], None
             while True:
                 step = await run_in_threadpool(_next, pieces)
@@ -242,7 +246,7 @@ class Server:
                 return
             for k in range(fields["count"]):
                 seed = fields["seed"] + k
-                pieces = self.lm.stream(**self.arguments(fields, seed))
+                pieces = await self.stream(fields, seed)
                 try:
                     while True:
                         step = await run_in_threadpool(_next, pieces)
