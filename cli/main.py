@@ -32,6 +32,7 @@ from seqkit.cli.progress import Reading, corpus_name, run_with_progress, say_cor
 from seqkit.cli.recipes import read_config
 from seqkit.cli.sampling import sample
 from seqkit.cli.scoring import score
+from seqkit.cli.serving import serve
 from seqkit.cli.showing import show
 from seqkit.cli.starting import fine_tuning_source, resume, say_changes, say_fine_tuning
 from seqkit.cli.workers import PID_LINE, REPORT_PID, RUN_LINE, fail_in_group, launch_workers
@@ -376,3 +377,4 @@ main.add_command(plot)
 main.add_command(show)
 main.add_command(export)
 main.add_command(import_)
+main.add_command(serve)

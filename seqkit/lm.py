@@ -86,7 +86,8 @@ class LanguageModel:
         sample where it is drawn (with strip_stop, before it). With beam or best_of the chosen
         text comes whole, after the search. label: one of a labelled run's labels (vocab.labels),
         which every unit then begins with (seqkit.generation.labelled). The options are checked
-        before this returns."""
+        before this returns. Drawn (neither beam nor best_of), the generator's value when it ends
+        (StopIteration.value) is the number of tokens drawn, as Choice.tokens counts them."""
         options = self.options(temperature, top_k, top_p, allow_unk, stop_at_end, prime, **controls)
         if seed is not None:
             check_count("seed", seed, 0)

@@ -157,3 +157,12 @@ def test_importing_seqkit_does_not_import_click():
     code = "import sys, seqkit; print('click' in sys.modules, seqkit.LSTM.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "LSTM"]
+
+
+def test_only_seqkit_serve_imports_starlette():
+    """starlette and uvicorn are the serve extra's: neither seqkit nor its command line loads them
+    until `seqkit serve` runs."""
+    code = ("import sys, seqkit, seqkit.generation, seqkit.cli.main; "
+            "print(*(name in sys.modules for name in ('starlette', 'uvicorn')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

@@ -47,3 +47,4 @@ def _units(sampler, decoder, feed, prime_ids, label_id, length, rng, options, bl
         yield decoder.decode([EOS_ID, BOS_ID, label_id], final=False)
         feed = np.array([EOS_ID, BOS_ID, label_id], np.int64)
     yield decoder.decode([])
+    return int(sampler.fill[1])  # the tokens drawn, as sampler._texts counts them

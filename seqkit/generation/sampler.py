@@ -294,14 +294,17 @@ def stream_options(model, vocab, length, rng, options, prime="", block=BLOCK):
     sampler.remember(prime_ids)
     feed = np.concatenate([[BOS_ID], prime_ids]).astype(np.int64)
     blocks = draw_ids(sampler, feed, length, rng, options.stop_at_end, block, options.strip_stop)
-    return _texts(Decoder(vocab), prime_ids, blocks)
+    return _texts(Decoder(vocab), prime_ids, blocks, sampler)
 
 
-def _texts(decoder, prime_ids, blocks):
+def _texts(decoder, prime_ids, blocks, sampler):
+    """The pieces of text; the generator's value (StopIteration.value) is the number of tokens
+    drawn, the one that ended the sample included, as best-of counts them."""
     yield decoder.decode(prime_ids, final=False)
     for ids in blocks:
         yield decoder.decode(np.insert(ids, np.flatnonzero(ids == EOS_ID) + 1, BOS_ID), final=False)  # </s> read with <s>
     yield decoder.decode([])
+    return int(sampler.fill[1])
 
 
 def generate(model, vocab, length, rng, temperature=1.0, top_k=None, top_p=None, prime="",

@@ -168,3 +168,29 @@ def test_generate_to_file_writes_the_chosen_ones(tmp_path):
 def test_a_beam_search_that_finds_fewer_continuations_than_the_count_says_so(char_run):
     with pytest.raises(seqkit_errors.OptionError, match="count=2 is more than the 1 continuations the search found"):
         seqkit_load(char_run).sample(length=0, beam=3, count=2)
+
+
+def drained(pieces):
+    """(the text, the generator's value) of a stream."""
+    texts = []
+    while True:
+        try:
+            texts.append(next(pieces))
+        except StopIteration as stop:
+            return "".join(texts), stop.value
+
+
+@pytest.mark.parametrize("options", [dict(), dict(stop_at_end=True), dict(stop=["e"], strip_stop=True)])
+def test_a_stream_ends_with_the_tokens_it_drew_as_best_of_counts_them(options):
+    """lm.stream's generator returns the tokens drawn (seqkit serve says them): the ones a
+    candidate of best_of with the same seed counts, the </s> or stop that ended it included."""
+    vocab = build_vocab(shakespeare(), TextOptions())
+    model = Model(len(vocab), 16, num_layers=1, cell="lstm", embed_size=8, seed=0)
+    model.parameters["output.bias"][EOS_ID] = 2.0
+    lm = LanguageModel(model, vocab, TrainConfig(), "nowhere.npz")
+    for seed in range(3):
+        text, tokens = drained(lm.stream(length=120, seed=seed, temperature=1.2, **options))
+        candidate = lm.choices(length=120, best_of=1, seed=seed, temperature=1.2, **options)[0]
+        assert (text, tokens) == (candidate.text, candidate.tokens)
+        if not options:
+            assert tokens == 120
