@@ -27,7 +27,7 @@ def spelled(name, value):
 @dataclass(frozen=True)
 class Settings:
     temperature: float = 1.0
-    length: int = 200
+    length: int = 500
     seed: int | None = None
     top_k: int | None = None
     top_p: float | None = None
