@@ -62,7 +62,7 @@ def repl(run, temperature, length, seed, top_k, top_p, choose, best):
             if converse(lm, session, line, choose, lines) == "quit":
                 return
             continue
-        write_sample(session, lm, line, tty)
+        write_sample(session, lm, line)
 
 
 class Lines:
@@ -100,8 +100,11 @@ def handle(session, line):
     return None
 
 
-def write_sample(session, lm, prime, tty):
+def write_sample(session, lm, prime):
     """Stream the sample of one prime to stdout, a newline after it; an error is one line."""
+    unknown = lm.vocab.unknown(prime)
+    if unknown and lm.config.text.level == "word":
+        click.echo("warning: the prime has words the vocabulary lacks, read as <unk>: " + " ".join(unknown), err=True)
     try:
         pieces = session.sample(lm, prime)
         started = False
