@@ -24,7 +24,7 @@ from seqkit.training.trainer import Trainer
 TRAINED = {"lstm": dict(cell="lstm", layers=2, hidden=32, embed=16, steps=600, lr=0.01),
            "gru": dict(cell="gru", layers=1, hidden=48, embed=None, steps=400, lr=0.01),
            "rnn_tanh": dict(cell="rnn", layers=1, hidden=48, embed=None, steps=400, lr=0.005)}
-PRIMES = {"lstm": "ROMEO:", "gru": "First", "rnn_tanh": "ROMEO:", "gru_one_hot": "", "rnn_relu64": "ROMEO:",
+PRIMES = {"lstm": "ROMEO:", "gru": "First Citizen:\nBe", "rnn_tanh": "ROMEO:", "gru_one_hot": "", "rnn_relu64": "ROMEO:",
           "word_tied": "the king"}
 
 
