@@ -6,10 +6,12 @@ import click
 
 from seqkit import cells
 from seqkit.cli.common import RUNTIME_ERRORS, fail, resolve_run
+from seqkit.generation.page import SUFFIXES as PAGE_SUFFIXES
 from seqkit.lm import load
 from seqkit.text.options import LEVELS
 
 SUFFIX = ".safetensors"
+FORMATS = (SUFFIX, *PAGE_SUFFIXES)
 
 
 @click.command(name="export")
@@ -18,17 +20,21 @@ SUFFIX = ".safetensors"
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 def export(paths, best, force):
     """Write the model in RUN (a run directory or a checkpoint file in one; default: the latest
-    run under ./runs) to OUT, a .safetensors file: the weights under PyTorch's word_language_model
-    names (encoder.weight, rnn.weight_ih_l0 ..., decoder.weight, decoder.bias), the configuration
-    and vocabulary in its metadata."""
+    run under ./runs) to OUT, its format chosen by its suffix. A .safetensors file: the weights
+    under PyTorch's word_language_model names (encoder.weight, rnn.weight_ih_l0 ...,
+    decoder.weight, decoder.bias), the configuration and vocabulary in its metadata. A .html
+    file: one self-contained page that samples from the model in the browser, nothing fetched
+    (lstm, gru and rnn cells; at most 50 MB), whose URL fragment can start a sample:
+    page.html#prime=ROMEO:&temperature=0&length=200."""
 
     if len(paths) not in (1, 2):
         raise click.UsageError(f"expected [RUN] OUT, got {len(paths)} arguments")
     *run, out = paths
     if run and not os.path.exists(run[0]):
         raise click.BadParameter(f"{run[0]!r} does not exist", param_hint="RUN")
-    if not out.endswith(SUFFIX):
-        raise click.BadParameter(f"{out!r} does not end in {SUFFIX}", param_hint="OUT")
+    if not out.lower().endswith(FORMATS):
+        raise click.BadParameter(f"{out!r} does not end in {SUFFIX} or .html, the formats export writes",
+                                 param_hint="OUT")
     if os.path.isdir(out):
         raise click.BadParameter(f"{out!r} is a directory", param_hint="OUT")
     if os.path.lexists(out) and not force:

@@ -30,6 +30,7 @@ from seqkit.cli.interop import export, import_
 from seqkit.cli.plotting import CURVES, has_matplotlib, plot, save_image
 from seqkit.cli.progress import Reading, corpus_name, run_with_progress, say_corpus
 from seqkit.cli.recipes import read_config
+from seqkit.cli.repl import repl
 from seqkit.cli.sampling import sample
 from seqkit.cli.scoring import score
 from seqkit.cli.serving import serve
@@ -378,3 +379,4 @@ main.add_command(show)
 main.add_command(export)
 main.add_command(import_)
 main.add_command(serve)
+main.add_command(repl)

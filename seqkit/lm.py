@@ -20,6 +20,8 @@ from seqkit.generation.choosing import Choice, choose
 from seqkit.generation.controls import SamplingOptions
 from seqkit.generation.labelled import labelled
 from seqkit.generation.novelty import NoveltyIndex
+from seqkit.generation.page import SUFFIXES as PAGE_SUFFIXES
+from seqkit.generation.page import write_page
 from seqkit.generation.sampler import new_seed, stream_options
 from seqkit.generation.scoring import next_token_probabilities, score
 from seqkit.nn.model import Model
@@ -188,7 +190,12 @@ class LanguageModel:
     def export(self, path: str | os.PathLike, overwrite: bool = False) -> None:
         """Write this model to the .safetensors file `path`, under PyTorch's names, with its
         configuration, vocabulary and its training corpus's digest in the metadata
-        (seqkit.runs.interop.save_model). An existing file is replaced only with overwrite=True."""
+        (seqkit.runs.interop.save_model); or, where `path` ends in .html, as one self-contained
+        page that samples in the browser (seqkit.generation.page). An existing file is replaced
+        only with overwrite=True."""
+        if Path(path).suffix.lower() in PAGE_SUFFIXES:
+            write_page(path, self, overwrite)
+            return
         from seqkit.runs import interop  # here, so that only this loads the safetensors package
         interop.save_model(path, self.model, self.vocab, self.config, interop.corpus_digest(self.checkpoint),
                            overwrite)

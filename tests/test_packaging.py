@@ -36,7 +36,8 @@ def test_cli_and_corpora_install_inside_the_package():
         paths = [line.split(",")[0] for line in record.splitlines()]
         assert not [p for p in paths if p.startswith(("cli/", "cli.py", "corpora/"))]
         if "seqkit/__init__.py" in paths:  # a regular install, not an editable one
-            assert {"seqkit/cli/main.py", "seqkit/corpora/tinyshakespeare.txt"} <= set(paths)
+            assert {"seqkit/cli/main.py", "seqkit/corpora/tinyshakespeare.txt", "seqkit/generation/show.html",
+                    "seqkit/generation/page.html"} <= set(paths)
 
 
 def readme_code_blocks(language):

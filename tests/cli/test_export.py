@@ -215,7 +215,8 @@ def test_export_refuses_to_overwrite_unless_forced_and_writes_atomically(archite
         seqkit.load(architecture_runs["lstm32"]).export(out)
     result = run_cli(export, architecture_runs["lstm32"], tmp_path / "m.npz")
     assert result.exit_code == 2 and result.output.endswith(
-        f"Error: Invalid value for OUT: '{tmp_path / 'm.npz'}' does not end in .safetensors\n")
+        f"Error: Invalid value for OUT: '{tmp_path / 'm.npz'}' does not end in .safetensors or .html, the formats "
+        f"export writes\n")
 
     def full_disk(file):
         file.write(b"half")

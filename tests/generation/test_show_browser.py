@@ -1,35 +1,25 @@
 """`seqkit show`'s page in headless Chromium: each view shows the text with the colours its
 script sets, a screenshot of it is not blank, and the page raises no error. Chromium (Debian's
 package) is installed by .ci/run; without it these tests fail in CI and skip elsewhere."""
-import os
 import re
-import shutil
 import struct
 import subprocess
 import zlib
 
 import numpy as np
 import pytest
+from browser import CHROMIUM, FLAGS, TIMEOUT, page_errors, require_chromium
 from click.testing import CliRunner
 
 from seqkit.cli.showing import show
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-         "--allow-file-access-from-files"]
 VIEWS = {"unit": "unit", "unit=0,h,3": "unit", "unit=0,c,5": "unit", "surprise": "surprise",
          "features": "features"}
-TIMEOUT = 120
 
 
 @pytest.fixture(scope="module", autouse=True)
 def chromium():
-    if CHROMIUM is None:
-        reason = "chromium is not installed (apt-get install chromium; .ci/run installs it)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI: {reason}")
-        pytest.skip(reason)
-    return CHROMIUM
+    return require_chromium()
 
 
 @pytest.fixture(scope="module", params=["char", "word"])
@@ -46,12 +36,6 @@ def built(request, tmp_path_factory, show_runs, show_corpus):
 def browse(*arguments, profile):
     return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
                            *arguments], capture_output=True, text=True, timeout=TIMEOUT)
-
-
-def page_errors(stderr):
-    """Lines of Chromium's log that report an error from the page's script."""
-    return [line for line in stderr.splitlines()
-            if "Uncaught" in line or ("CONSOLE" in line and ("error" in line.lower()))]
 
 
 @pytest.mark.parametrize("view", VIEWS)
