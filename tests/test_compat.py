@@ -12,6 +12,7 @@ which rounds float64 differently from 0.1.0's one (float32 rows are summed in fl
 way, so their bits did not change)."""
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -150,11 +151,17 @@ def run_0_2(request, tmp_path):
 def test_a_0_2_0_run_evaluates_samples_and_resumes_as_it_did(run_0_2):
     name, run = run_0_2
     expected = EXPECTED_0_2[name]
-    bits = SAME_CPU_0_2 and json.loads((run / "config.json").read_text())["config"]["dtype"] == "float32"
+    # Bits as 0.2.0 wrote them: on its CPU, with the threads it had (pytest -n 2 gives each worker one).
+    bits = (SAME_CPU_0_2 and "SEQKIT_THREADS" not in os.environ
+            and json.loads((run / "config.json").read_text())["config"]["dtype"] == "float32")
     lm = seqkit.load(run)
     assert lm.model.start_state is not None  # 0.2.0's runs record where samples start
     metrics = lm.evaluate((FIXTURE_0_2 / "held_out.txt").read_text())
-    assert metrics == (expected["held_out"] if bits else pytest.approx(expected["held_out"], rel=1e-6))
+    if bits:
+        assert metrics == expected["held_out"]
+    else:
+        assert {k: v for k, v in metrics.items() if v is not None} == pytest.approx(
+            {k: v for k, v in expected["held_out"].items() if v is not None}, rel=1e-6)
     assert lm.sample(length=40, temperature=0, prime="The", seed=1)[0] == expected["argmax_sample"]
     assert lm.sample(length=40, temperature=1.0, seed=3)[0] == expected["sample_t1"]
     if "labelled_sample" in expected:
