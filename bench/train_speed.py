@@ -102,11 +102,14 @@ def torch_default_step():
     """The same model, data and update in PyTorch."""
     import tempfile
 
+    import numpy as np
     import torch
 
     from seqkit import TrainConfig, Trainer
     trainer = Trainer.start(TrainConfig(steps=10 ** 9, seed=0), tempfile.mkdtemp() + "/run")
-    config, streams, vocab = trainer.config, torch.from_numpy(trainer.train_streams.astype("int64")), len(trainer.vocab)
+    # train_streams is a seqkit.text.batching.Streams (its corpus may be a memory map): as an array
+    streams = torch.from_numpy(np.asarray(trainer.train_streams).astype("int64"))
+    config, vocab = trainer.config, len(trainer.vocab)
     torch.manual_seed(0)
     embedding = torch.nn.Embedding(vocab, config.embed)
     rnn = torch.nn.LSTM(config.embed, config.hidden, config.layers, dropout=config.dropout)
