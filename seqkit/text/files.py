@@ -13,6 +13,7 @@ import errno
 import glob
 import os
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,9 +200,10 @@ def copy_stream(source, target, on_read=None):
     leaves no part of target behind."""
     target = Path(target)
     partial = target.with_name(f".{target.name}.tmp")
-    reader = open(0, "rb", closefd=False) if os.fspath(source) == STDIN else open(source, "rb")
+    stdin = os.fspath(source) == STDIN
+    reader = sys.stdin.buffer if stdin else open(source, "rb")
     try:
-        with reader, open(partial, "wb") as out:
+        with open(partial, "wb") as out:
             while data := reader.read(PIECE):
                 out.write(data)
                 if on_read is not None:
@@ -210,4 +212,7 @@ def copy_stream(source, target, on_read=None):
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    finally:
+        if not stdin:
+            reader.close()
     return target

@@ -572,26 +572,20 @@ def test_standard_input_and_a_fifo_are_read_once_into_the_run_which_resumes_on_t
     """`seqkit train -` and a FIFO: the text read once (a writer closes the FIFO after one pass),
     kept as RUN/corpus.txt, on which the run trains and resumes; a stream that is not text
     leaves no run directory."""
-    import subprocess
-    import sys
     import threading
-    seqkit = [sys.executable, "-m", "seqkit", "train"]
     options = ["--hidden", "16", "--layers", "1", "--batch-size", "4", "--seq-len", "16", "--sample-length", "0"]
     text = shakespeare(20_000)
-    done = subprocess.run([*seqkit, "-", "-o", tmp_path / "piped", "--steps", "2", *options], input=text.encode(),
-                          capture_output=True, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr.decode()
+    result = invoke("train", "-", "-o", tmp_path / "piped", "--steps", "2", *options, input=text.encode())
+    assert result.exit_code == 0, result.output
     assert (tmp_path / "piped" / "corpus.txt").read_text() == text
-    done = subprocess.run([*seqkit, "--resume", tmp_path / "piped", "--steps", "3"], capture_output=True)
-    assert done.returncode == 0 and load_arrays(tmp_path / "piped" / "latest.npz")[1]["step"] == 3, done.stderr.decode()
+    result = invoke("train", "--resume", tmp_path / "piped", "--steps", "3")
+    assert result.exit_code == 0 and load_arrays(tmp_path / "piped" / "latest.npz")[1]["step"] == 3, result.output
     os.mkfifo(tmp_path / "fifo")
     writer = threading.Thread(target=lambda: (tmp_path / "fifo").write_text(text))
     writer.start()
-    done = subprocess.run([*seqkit, tmp_path / "fifo", "-o", tmp_path / "named", "--steps", "2", *options],
-                          capture_output=True, timeout=120)
+    result = invoke("train", tmp_path / "fifo", "-o", tmp_path / "named", "--steps", "2", *options)
     writer.join()
-    assert done.returncode == 0 and (tmp_path / "named" / "corpus.txt").read_text() == text, done.stderr.decode()
-    done = subprocess.run([*seqkit, "-", "-o", tmp_path / "binary", "--steps", "2", *options], input=b"\x00\x01\x02",
-                          capture_output=True)
-    assert done.returncode == 1 and b"binary" in done.stderr and b"Traceback" not in done.stderr
+    assert result.exit_code == 0 and (tmp_path / "named" / "corpus.txt").read_text() == text, result.output
+    result = invoke("train", "-", "-o", tmp_path / "binary", "--steps", "2", *options, input=b"\x00\x01\x02")
+    assert result.exit_code == 1 and "binary" in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "binary").exists()
