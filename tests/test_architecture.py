@@ -164,5 +164,6 @@ def test_only_seqkit_serve_imports_starlette():
     until `seqkit serve` runs."""
     code = ("import sys, seqkit, seqkit.generation, seqkit.cli.main; "
             "print(*(name in sys.modules for name in ('starlette', 'uvicorn')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent)  # not the checkout's root, whose seqkit/ lacks cli/
     assert out.stdout.split() == ["False", "False"]

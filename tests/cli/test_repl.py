@@ -8,6 +8,7 @@ import select
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -15,6 +16,7 @@ import seqkit
 from seqkit.cli.main import main
 from seqkit.cli.repl import PROMPT
 
+HERE = Path(__file__).parent  # not the checkout's root, whose seqkit/ lacks cli/ (it installs as seqkit.cli)
 TIMEOUT = 60
 
 
@@ -24,7 +26,8 @@ class Terminal:
     def __init__(self, *args):
         self.master, slave = os.openpty()
         self.process = subprocess.Popen([sys.executable, "-m", "seqkit", "repl", *map(str, args)], stdin=slave,
-                                        stdout=slave, stderr=slave, close_fds=True, env={**os.environ, "TERM": "dumb"})
+                                        stdout=slave, stderr=slave, close_fds=True, env={**os.environ, "TERM": "dumb"},
+                                        cwd=HERE)
         os.close(slave)
         self.seen = ""
 
@@ -76,7 +79,7 @@ def test_the_repl_on_a_terminal(char_run):
 def test_piped_lines_are_samples_as_sample_writes_them(char_run):
     lines = "ROMEO:\n:length 25\n\nCitizen:\n:length x\nJULIET\n:seed 9\nROMEO:\n"
     done = subprocess.run([sys.executable, "-m", "seqkit", "repl", str(char_run), "--seed", "5", "--length", "30"],
-                          input=lines, capture_output=True, text=True, timeout=TIMEOUT)
+                          input=lines, capture_output=True, text=True, timeout=TIMEOUT, cwd=HERE)
     assert done.returncode == 0, done.stderr
 
     def sample(prime, length, seed):
@@ -96,7 +99,7 @@ def test_choose_picks_the_numbered_tokens(char_run):
     first = lm.next_token_probs("RO", 3)
     second = lm.next_token_probs("RO" + first[1][0], 3)
     done = subprocess.run([sys.executable, "-m", "seqkit", "repl", str(char_run), "--choose", "3"],
-                          input="RO\n2\n4\n1\nME\n\n", capture_output=True, text=True, timeout=TIMEOUT)
+                          input="RO\n2\n4\n1\nME\n\n", capture_output=True, text=True, timeout=TIMEOUT, cwd=HERE)
     assert done.returncode == 0, done.stderr
     out = done.stdout.splitlines()
     assert out[0] == "RO" and out[1] == f"  1  {first[0][0]!r}  {first[0][1]:.3f}" and len(out[1:4]) == 3
