@@ -106,7 +106,8 @@ TEXT = {f.name: f.default for f in dataclasses.fields(TextOptions)}
                   show_default=True, help="Fraction of the corpus held out for validation."),
     click.option("--val-blocks", type=click.IntRange(1), default=DEFAULT["val_blocks"], show_default=True,
                   help="Hold it out from the end of this many equal spans of the corpus (1: its tail)."),
-    click.option("--val-file", type=click.Path(exists=True, dir_okay=False), help="Validate on this text instead."),
+    click.option("--val-file", type=click.Path(exists=True),
+                 help="Validate on this text instead (with --label-from dir, a directory of label folders)."),
     click.option("--label-from", type=click.Choice(LABEL_SOURCES),
                  help="Start each unit with a label: dir, the file's folder under CORPUS; prefix, a label<TAB> "
                       "before each line's text."),

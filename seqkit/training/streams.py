@@ -103,10 +103,10 @@ def files_of(records):
 
 
 def val_tokens(config, vocab):
-    """Tokens of config.val_file in the run's vocabulary, or None."""
+    """Tokens of config.val_file in the run's vocabulary (labelled as the corpus is), or None."""
     if not config.val_file:
         return None
-    files = find_files([config.val_file], None, config.encoding, config.encoding_errors).files
+    files = find_files([config.val_file], config.text.label_from, config.encoding, config.encoding_errors).files
     return load_tokens(config, files, vocab)
 
 

@@ -214,6 +214,23 @@ def test_a_labelled_sample_takes_the_controls_and_labels_every_unit_of_its_prime
         lm.sample(length=20, label="letter", beam=2)
 
 
+def test_a_validation_directory_is_labelled_as_the_corpus_is(cased, tmp_path):
+    """--val-file of a labelled run is read with its labels: the same directory as validation
+    text gives the training loss's scale, where read unlabelled it would hold no label token."""
+    corpus, _ = cased
+    result = invoke("train", corpus, "--label-from", "dir", "--val-file", corpus, "-o", tmp_path / "run",
+                    "--steps", "2", "--eval-every", "2", *TINY)
+    assert result.exit_code == 0, result.output
+    lm = seqkit.load(tmp_path / "run")
+    result = invoke("eval", tmp_path / "run", corpus, "--json")
+    assert result.exit_code == 0, result.output
+    val = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()][-1]
+    units = sum(text.count("\n") + 1 for text in (p.read_text() for p in corpus.rglob("*.txt")))
+    # Unlabelled, validation would lack a label token per unit: hundreds fewer than eval counts.
+    assert abs(val["val_tokens"] - json.loads(result.stdout)["tokens"]) <= 1 < units
+    assert set(lm.vocab.labels) == {"letter", "poem"}
+
+
 def test_an_unknown_label_is_one_line_listing_the_known_ones(cased, corpus, char_run):
     _, run = cased
     result = invoke("sample", run, "--label", "memo")
