@@ -4,6 +4,7 @@ an untrained char-level LSTM (vocabulary 65, embedding = hidden).
     python bench/sample_speed.py             # seqkit against PyTorch (needs torch==2.13.0)
     python bench/sample_speed.py --plain     # seqkit alone, no control: runs on any seqkit, to compare versions
     python bench/sample_speed.py --controls  # seqkit's sampling controls, beam search, best-of, score against eval
+    python bench/sample_speed.py --scoring   # score against eval alone
 
 PyTorch steps nn.LSTM one token at a time in a Python loop, as its users do; seqkit runs its
 own sampler (seqkit.generation.sampler.generate). Both draw from softmax(logits / 0.8). Runs
@@ -22,6 +23,8 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
+
+import seqkit  # noqa: E402, F401, I001  before NumPy loads OpenBLAS, so that it reads seqkit._cores's settings
 
 import numpy as np  # noqa: E402
 
@@ -149,4 +152,5 @@ def scoring():
 
 
 if __name__ == "__main__":
-    {"--plain": plain, "--controls": controls}.get(sys.argv[1] if len(sys.argv) > 1 else "", against_torch)()
+    chosen = sys.argv[1] if len(sys.argv) > 1 else ""
+    {"--plain": plain, "--controls": controls, "--scoring": scoring}.get(chosen, against_torch)()

@@ -23,10 +23,11 @@ from timing import median_ms, use_cpu_kernels
 
 use_cpu_kernels()  # before numpy loads
 
+import seqkit  # noqa: E402, I001  before NumPy loads OpenBLAS, so that it reads seqkit._cores's settings
+
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 
-import seqkit  # noqa: E402
 from seqkit.nn.kernels import linear_backward, output_loss  # noqa: E402
 from seqkit.optim.optimizers import clip_global_norm, make_optimizer  # noqa: E402
 

@@ -15,6 +15,7 @@ rows at a time, only at the positions predicted.
 """
 import numpy as np
 
+from seqkit.nn.kernels import linear_forward
 from seqkit.text.options import BOS_ID, UNK_ID
 
 BATCH = 64    # texts scored side by side
@@ -45,16 +46,27 @@ def top_outputs(model, inputs, state):
     return x, state
 
 
+def output_logits(model, rows):
+    """The output layer's logits (N, V), float64, for rows (N, H) of the top layer's output.
+    The product runs compiled, in SciPy's OpenBLAS as training's does, not in NumPy's: where
+    NumPy was imported before seqkit, NumPy's idle BLAS threads spin for a while after each
+    product (seqkit._cores) and take the core that the next batch's recurrence runs its second
+    thread on, which halved scoring's speed."""
+    weight = model.output_weight
+    logits = np.empty((1, len(rows), weight.shape[0]), rows.dtype)
+    linear_forward(np.ascontiguousarray(rows)[None], weight, model.parameters["output.bias"], logits)
+    return logits[0].astype(np.float64)
+
+
 def log_probabilities(model, outputs, targets, top=0):
     """For outputs (N, H) and targets (N,): each target's log-probability (N,) float64, its rank
     (N,), and with top > 0 the `top` most likely tokens (N, top) and their log-probabilities."""
-    weight, bias = model.output_weight, model.parameters["output.bias"]
-    N, top = len(targets), min(top, weight.shape[0])
+    N, top = len(targets), min(top, model.output_weight.shape[0])
     logp, rank = np.empty(N), np.empty(N, np.int64)
     best, best_logp = np.empty((N, top), np.int64), np.empty((N, top))
     for start in range(0, N, ROWS):
         stop = min(start + ROWS, N)
-        logits = (outputs[start:stop] @ weight.T + bias).astype(np.float64)
+        logits = output_logits(model, outputs[start:stop])
         rows = np.arange(stop - start)
         chosen = logits[rows, targets[start:stop]]
         rank[start:stop] = 1 + np.count_nonzero(logits > chosen[:, None], axis=1)
@@ -135,8 +147,7 @@ def next_token_probabilities(model, vocab, prime, k):
     state = start_state(model, 1)
     for start in range(0, len(ids), CHUNK):
         outputs, state = top_outputs(model, ids[start:start + CHUNK, None], state)
-    weight, bias = model.output_weight, model.parameters["output.bias"]
-    logits = (outputs[-1, 0] @ weight.T + bias).astype(np.float64)
+    logits = output_logits(model, outputs[-1])[0]
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
     order = np.argsort(-probs, kind="stable")[:k]
