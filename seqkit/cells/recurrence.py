@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells.vector import observe, pause, prefetch, publish, tile_rows, tiles
+from seqkit.cells.vector import observe, pause, publish, tile_rows, tiles
 
 MAX_ROWS = 8  # the most rows a tile has
 # The rows of a tile of 2, 3 or 4 vectors: as many as the registers hold, at most MAX_ROWS.
@@ -170,22 +170,6 @@ def _tiles(per_tile, rows, a, lda, count, b, b_start, b_next, ldb, depth, x, y, 
             tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, 1, 4)
     else:  # WIDE, one row at a time (batch 1: twelve accumulators, where a tall tile would have one row)
         tiles(a, lda, b, b_start, b_next, ldb, depth, x_flat, ldx, y_flat, ldy, cols, count, onto_y, 1, WIDE)
-
-
-@kernel
-def prefetch_panel(columns, p, x, y):
-    """Bring the lines panel p's tiles will read of x and write of y (B, .) into the cache, ahead
-    of time: a step's rows are far apart in memory, where the CPU's own prefetching does not look."""
-    x_flat, y_flat = x.reshape(-1), y.reshape(-1)
-    vectors = columns.shape[2] // 3
-    for t in range(columns.shape[1]):
-        cols = columns[p, t]
-        for v in range(vectors):
-            if cols[vectors + v] > 0:
-                for b in range(y.shape[0]):
-                    prefetch(y_flat, b * y.shape[1] + cols[v], True)
-                    if cols[2 * vectors + v] >= 0:
-                        prefetch(x_flat, b * x.shape[1] + cols[2 * vectors + v], False)
 
 
 @kernel

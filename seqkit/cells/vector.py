@@ -210,23 +210,3 @@ def pause(typingctx):
             builder.call(function, [])
         return context.get_dummy_value()
     return types.none(), codegen
-
-
-@intrinsic(prefer_literal=True)
-def prefetch(typingctx, array, index, for_writing):
-    """Ask the CPU to bring the cache line of array.ravel()[index] close (llvm.prefetch, to L1),
-    for writing if for_writing (a constant): a hint, never a fault, whatever the index."""
-    if not isinstance(for_writing, types.BooleanLiteral):
-        return None
-    write = int(for_writing.literal_value)
-
-    def codegen(context, builder, signature, args):
-        data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        where = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
-        i32 = ir.IntType(32)
-        function = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32]),
-            "llvm.prefetch.p0i8")
-        builder.call(function, [where, ir.Constant(i32, write), ir.Constant(i32, 3), ir.Constant(i32, 1)])
-        return context.get_dummy_value()
-    return types.none(array, index, for_writing), codegen
