@@ -1,0 +1,97 @@
+"""What the recurrence's two-thread split gains and what its hand-over costs, microseconds a step.
+
+    python bench/thread_split.py
+
+1. An LSTM layer's forward recurrence (forward_projected) at batch 16, T 64, on one thread
+   and on two, hidden 128-512: GFLOP/s of the per-step products, and the gain.
+2. The same at batch 1 (where a step is a few microseconds, so the hand-over shows) and at
+   batch 16 hidden 16 and 128, with the flop threshold lowered so that two threads run.
+3. The hand-over alone: a kernel that does nothing but a step's exchange, each thread writing
+   its units of h_t and reading all of it, then seqkit's barrier; against the same reads of
+   rows nobody writes.
+
+Runs alternate between one and two threads (SEQKIT_THREADS) and the figures are medians.
+"""
+import seqkit  # noqa: F401, I001  before NumPy loads OpenBLAS, so that it reads seqkit._cores's settings
+
+import os
+import time
+
+import numba
+import numpy as np
+
+import seqkit.cells.recurrence as recurrence
+from seqkit.nn.recurrent import LSTM
+
+ROUNDS = 15
+
+
+def per_step(run, steps):
+    """Median microseconds a step of run() on one thread and on two, taken in turns."""
+    times = {1: [], 2: []}
+    for rounds, record in ((2, False), (ROUNDS, True)):
+        for _ in range(rounds):
+            for threads in (1, 2):
+                os.environ["SEQKIT_THREADS"] = str(threads)
+                began = time.perf_counter()
+                run(threads)
+                if record:
+                    times[threads].append(time.perf_counter() - began)
+    return {threads: float(np.median(t)) / steps * 1e6 for threads, t in times.items()}
+
+
+def recurrence_rows():
+    rng, T, B = np.random.default_rng(0), 64, 16
+    print(f"LSTM forward recurrence, batch {B}, T {T}: GFLOP/s of the per-step products")
+    for H in (128, 192, 256, 320, 384, 512):
+        layer, xproj = LSTM(H, H), rng.standard_normal((T, B, 4 * H)).astype(np.float32)
+        us = per_step(lambda threads: layer.forward_projected(xproj, None), T)
+        flops = 2 * B * 4 * H * H
+        print(f"  hidden {H:4d} (a thread's packed W_hh {4 * H * H * 4 // 2 // 1024:5d} KB): one thread "
+              f"{flops / us[1] / 1e3:5.1f}, two {flops / us[2] / 1e3:5.1f}, x{us[1] / us[2]:.2f}", flush=True)
+
+
+def small_steps():
+    rng, T = np.random.default_rng(0), 256
+    threshold, recurrence.MIN_THREAD_FLOPS = recurrence.MIN_THREAD_FLOPS, 1  # two threads however small
+    print("\nsmall steps, two threads forced: us a step")
+    for B, H in ((1, 128), (1, 256), (1, 512), (16, 16), (16, 128)):
+        layer, xproj = LSTM(H, H), rng.standard_normal((T, B, 4 * H)).astype(np.float32)
+        us = per_step(lambda threads: layer.forward_projected(xproj, None), T)
+        print(f"  batch {B:2d} hidden {H:3d}: one thread {us[1]:6.2f}, two {us[2]:6.2f}", flush=True)
+    recurrence.MIN_THREAD_FLOPS = threshold
+
+
+@numba.njit(nogil=True)
+def _exchange(h, written, T, first, stop, flags, thread):
+    """Each step: every row of h[t] (h[0] unless `written`) summed, the sum written into this
+    thread's units of h[t + 1], then the barrier."""
+    lo, hi = first * 8, stop * 8
+    for t in range(T):
+        source = h[t] if written else h[0]
+        for b in range(h.shape[1]):
+            total = np.float32(0)
+            for k in range(h.shape[2]):
+                total += source[b, k]
+            for j in range(lo, hi):
+                h[t + 1, b, j] = total * np.float32(1e-3)
+        recurrence.wait_for(flags, thread, t + 1)
+
+
+def exchange_rows():
+    T = 256
+    print("\nthe hand-over alone: us a step")
+    for B, H in ((16, 128), (16, 256), (64, 128)):
+        h = np.random.default_rng(0).random((T + 1, B, H), np.float32)
+        figures = []
+        for written in (True, False):
+            us = per_step(lambda threads: recurrence.run_split(_exchange, (h, written, T), H // 8, threads), T)
+            figures.append(f"{'exchanging h' if written else 'reading unwritten rows'} one thread {us[1]:5.2f}, "
+                           f"two {us[2]:5.2f}")
+        print(f"  batch {B:2d} hidden {H:3d}: " + "; ".join(figures), flush=True)
+
+
+if __name__ == "__main__":
+    recurrence_rows()
+    small_steps()
+    exchange_rows()
