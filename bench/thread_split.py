@@ -1,4 +1,4 @@
-"""What the recurrence's two-thread split gains and what its hand-over costs, microseconds a step.
+"""What the recurrence's two-thread split gains, what its hand-over costs, and where each thread's step goes.
 
     python bench/thread_split.py
 
@@ -9,6 +9,10 @@
 3. The hand-over alone: a kernel that does nothing but a step's exchange, each thread writing
    its units of h_t and reading all of it, then seqkit's barrier; against the same reads of
    rows nobody writes.
+4. Each thread's parts of a step, in thousands of time-stamp-counter cycles: the copy of xproj
+   into the cache, the tiles, the gate math, the wait at the barrier (a copy of
+   seqkit.cells.lstm's _forward_units with a clock around each part). Equal shares of the
+   work should take equal times; the thread that waits is the faster one.
 
 Runs alternate between one and two threads (SEQKIT_THREADS) and the figures are medians.
 """
@@ -19,8 +23,14 @@ import time
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 import seqkit.cells.recurrence as recurrence
+from seqkit.cells.lstm import FORWARD_ROWS, FORWARD_TILE, GATES, _copy_units, _gates_to_state
+from seqkit.cells.vector import lanes
 from seqkit.nn.recurrent import LSTM
 
 ROUNDS = 15
@@ -91,7 +101,62 @@ def exchange_rows():
         print(f"  batch {B:2d} hidden {H:3d}: " + "; ".join(figures), flush=True)
 
 
+@intrinsic
+def _cycles(typingctx):
+    """The CPU's time-stamp counter (llvm.readcyclecounter)."""
+    def codegen(context, builder, signature, args):
+        counter = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(64), []),
+                                                 "llvm.readcyclecounter")
+        return builder.call(counter, [])
+    return types.int64(), codegen
+
+
+@numba.njit(nogil=True)
+def _timed_units(xproj, states, packed, bias_hh, cache, columns, per_tile, clock, first, stop, flags, thread):
+    """seqkit.cells.lstm._forward_units, each part's cycles added to clock[thread]."""
+    H = states.shape[3]
+    lo, hi = first * (packed.shape[2] // GATES), min(stop * (packed.shape[2] // GATES), H)
+    for t in range(xproj.shape[0]):
+        began = _cycles()
+        _copy_units(xproj[t], cache[t], lo, hi)
+        copied = _cycles()
+        for p in range(first, stop):
+            recurrence.panel_product(states[0, t], packed, p, H, cache[t], cache[t], columns, per_tile, FORWARD_ROWS)
+        multiplied = _cycles()
+        _gates_to_state(cache[t], bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], lo, hi)
+        activated = _cycles()
+        recurrence.wait_for(flags, thread, t + 1)
+        clock[thread, 0] += copied - began
+        clock[thread, 1] += multiplied - copied
+        clock[thread, 2] += activated - multiplied
+        clock[thread, 3] += _cycles() - activated
+
+
+def part_rows():
+    rng, T = np.random.default_rng(0), 64
+    print("\neach thread's parts of a step, thousands of cycles: copy, tiles, gate math, wait")
+    for B, H in ((16, 128), (16, 256), (32, 256)):
+        weight = (rng.standard_normal((GATES * H, H)) * 0.05).astype(np.float32)
+        bias, xproj = np.zeros(GATES * H, np.float32), rng.standard_normal((T, B, GATES * H)).astype(np.float32)
+        states, cache = np.zeros((2, T + 1, B, H), np.float32), np.empty((T, B, GATES * H), np.float32)
+        groups, per_tile = recurrence.forward_shape(B, GATES, 1, FORWARD_TILE)
+        packed = recurrence.pack_forward(weight, GATES, groups, lanes(np.float32))
+        blocks = np.arange(GATES) * H
+        columns = recurrence.forward_columns(H, groups, lanes(np.float32), blocks, blocks, per_tile)
+        for threads in (1, 2):
+            clock = np.zeros((2, 4), np.int64)
+            arguments = (xproj, states, packed, bias, cache, columns, per_tile, clock)
+            recurrence.run_split(_timed_units, arguments, packed.shape[0], threads)
+            clock[:] = 0
+            for _ in range(ROUNDS):
+                recurrence.run_split(_timed_units, arguments, packed.shape[0], threads)
+            shares = clock / (ROUNDS * T) / 1000
+            print(f"  batch {B:2d} hidden {H:3d}, {threads} thread(s): " + " | ".join(
+                f"thread {i}: " + ", ".join(f"{v:5.1f}" for v in shares[i]) for i in range(threads)), flush=True)
+
+
 if __name__ == "__main__":
     recurrence_rows()
     small_steps()
     exchange_rows()
+    part_rows()
