@@ -32,7 +32,11 @@ def launch_workers(count):
     # The script that is running (the seqkit command), not `python -m`, which would put the
     # current directory first on the path: in a checkout, its seqkit/ has no cli.
     command = [mpiexec, "-n", str(count), sys.executable, sys.argv[0], *sys.argv[1:]]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, REPORT_PID: "1"})
+    # Without CMA (MPICH's copies straight from another process's memory), a process whose peer
+    # dies waits for mpiexec to end it, and mpiexec's banner names the dead one; with it, the
+    # copy from the dead peer could fail first and abort the job with MPICH's error instead.
+    env = {"MPIR_CVAR_CH4_CMA_ENABLE": "0", **os.environ, REPORT_PID: "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     # Ctrl-C reaches mpiexec too, which passes it on to the processes: this one waits for them.
     previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
                 signal.SIGTERM: signal.signal(signal.SIGTERM, lambda number, frame: process.send_signal(number))}
