@@ -9,10 +9,10 @@
 3. The hand-over alone: a kernel that does nothing but a step's exchange, each thread writing
    its units of h_t and reading all of it, then seqkit's barrier; against the same reads of
    rows nobody writes.
-4. Each thread's parts of a step, in thousands of time-stamp-counter cycles: the copy of xproj
-   into the cache, the tiles, the gate math, the wait at the barrier (a copy of
-   seqkit.cells.lstm's _forward_units with a clock around each part). Equal shares of the
-   work should take equal times; the thread that waits is the faster one.
+4. Each thread's parts of a step, in thousands of time-stamp-counter cycles: the tiles (with
+   taking their panels), the gate math, the wait at the barrier, and the panels it took (a
+   copy of seqkit.cells.lstm's _forward_units with a clock around each part). The faster
+   thread takes more panels; what is left of the wait is the last panel's and the gate math's.
 
 Runs alternate between one and two threads (SEQKIT_THREADS) and the figures are medians.
 """
@@ -29,7 +29,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 import seqkit.cells.recurrence as recurrence
-from seqkit.cells.lstm import FORWARD_ROWS, FORWARD_TILE, GATES, _copy_units, _gates_to_state
+from seqkit.cells.lstm import FORWARD_ROWS, FORWARD_TILE, GATES, _gates_to_state
 from seqkit.cells.vector import lanes
 from seqkit.nn.recurrent import LSTM
 
@@ -73,10 +73,10 @@ def small_steps():
 
 
 @numba.njit(nogil=True)
-def _exchange(h, written, T, first, stop, flags, thread):
+def _exchange(h, written, T, board, shares, flags, thread):
     """Each step: every row of h[t] (h[0] unless `written`) summed, the sum written into this
     thread's units of h[t + 1], then the barrier."""
-    lo, hi = first * 8, stop * 8
+    lo, hi = shares[thread] * 8, shares[thread + 1] * 8  # the thread's own share; nothing is taken
     for t in range(T):
         source = h[t] if written else h[0]
         for b in range(h.shape[1]):
@@ -95,7 +95,7 @@ def exchange_rows():
         h = np.random.default_rng(0).random((T + 1, B, H), np.float32)
         figures = []
         for written in (True, False):
-            us = per_step(lambda threads: recurrence.run_split(_exchange, (h, written, T), H // 8, threads), T)
+            us = per_step(lambda threads: recurrence.run_split(_exchange, (h, written, T), H // 8, threads, T), T)
             figures.append(f"{'exchanging h' if written else 'reading unwritten rows'} one thread {us[1]:5.2f}, "
                            f"two {us[2]:5.2f}")
         print(f"  batch {B:2d} hidden {H:3d}: " + "; ".join(figures), flush=True)
@@ -112,29 +112,33 @@ def _cycles(typingctx):
 
 
 @numba.njit(nogil=True)
-def _timed_units(xproj, states, packed, bias_hh, cache, columns, per_tile, clock, first, stop, flags, thread):
-    """seqkit.cells.lstm._forward_units, each part's cycles added to clock[thread]."""
+def _timed_units(xproj, states, packed, bias_hh, cache, columns, per_tile, clock, board, shares, flags, thread):
+    """seqkit.cells.lstm._forward_units, each part's cycles added to clock[thread] (and the
+    panels it took in clock[thread, 3])."""
     H = states.shape[3]
-    lo, hi = first * (packed.shape[2] // GATES), min(stop * (packed.shape[2] // GATES), H)
+    span = packed.shape[2] // GATES
+    taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
         began = _cycles()
-        _copy_units(xproj[t], cache[t], lo, hi)
-        copied = _cycles()
-        for p in range(first, stop):
-            recurrence.panel_product(states[0, t], packed, p, H, cache[t], cache[t], columns, per_tile, FORWARD_ROWS)
+        p, count = recurrence.next_panel(board, shares, t, thread, taken, 0)
+        while p >= 0:
+            recurrence.panel_product(states[0, t], packed, p, H, xproj[t], cache[t], columns, per_tile, FORWARD_ROWS)
+            clock[thread, 3] += 1
+            p, count = recurrence.next_panel(board, shares, t, thread, taken, count)
         multiplied = _cycles()
-        _gates_to_state(cache[t], bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], lo, hi)
+        for run in range(count):
+            lo, hi = recurrence.units_of(taken[run], span, H)
+            _gates_to_state(cache[t], bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], lo, hi)
         activated = _cycles()
         recurrence.wait_for(flags, thread, t + 1)
-        clock[thread, 0] += copied - began
-        clock[thread, 1] += multiplied - copied
-        clock[thread, 2] += activated - multiplied
-        clock[thread, 3] += _cycles() - activated
+        clock[thread, 0] += multiplied - began
+        clock[thread, 1] += activated - multiplied
+        clock[thread, 2] += _cycles() - activated
 
 
 def part_rows():
     rng, T = np.random.default_rng(0), 64
-    print("\neach thread's parts of a step, thousands of cycles: copy, tiles, gate math, wait")
+    print("\neach thread's parts of a step, thousands of cycles: tiles, gate math, wait; then panels it took")
     for B, H in ((16, 128), (16, 256), (32, 256)):
         weight = (rng.standard_normal((GATES * H, H)) * 0.05).astype(np.float32)
         bias, xproj = np.zeros(GATES * H, np.float32), rng.standard_normal((T, B, GATES * H)).astype(np.float32)
@@ -146,11 +150,11 @@ def part_rows():
         for threads in (1, 2):
             clock = np.zeros((2, 4), np.int64)
             arguments = (xproj, states, packed, bias, cache, columns, per_tile, clock)
-            recurrence.run_split(_timed_units, arguments, packed.shape[0], threads)
+            recurrence.run_split(_timed_units, arguments, packed.shape[0], threads, T)
             clock[:] = 0
             for _ in range(ROUNDS):
-                recurrence.run_split(_timed_units, arguments, packed.shape[0], threads)
-            shares = clock / (ROUNDS * T) / 1000
+                recurrence.run_split(_timed_units, arguments, packed.shape[0], threads, T)
+            shares = clock / (ROUNDS * T) / np.array([1000, 1000, 1000, 1])
             print(f"  batch {B:2d} hidden {H:3d}, {threads} thread(s): " + " | ".join(
                 f"thread {i}: " + ", ".join(f"{v:5.1f}" for v in shares[i]) for i in range(threads)), flush=True)
 

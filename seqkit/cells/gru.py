@@ -27,11 +27,14 @@ from seqkit.cells.recurrence import (
     backward_groups,
     forward_columns,
     forward_shape,
+    next_panel,
+    own_share,
     pack_backward,
     pack_forward,
     panel_product,
     run_split,
     threads_for,
+    units_of,
     wait_for,
 )
 from seqkit.cells.registry import Cell, Kernels
@@ -39,7 +42,7 @@ from seqkit.cells.vector import lanes, tile_rows
 
 GATES = 3
 FORWARD_GROUPS, FORWARD_TILE = 2, 2  # a forward panel: 2 unit groups of each gate; a tile: one gate's two
-BACKWARD_GROUPS = 4  # unit groups of W hidden units in a backward panel (and vectors in its tile)
+BACKWARD_GROUPS = 2  # unit groups of W hidden units in a backward panel (and vectors in its tile)
 FORWARD_ROWS, BACKWARD_ROWS = tile_rows(FORWARD_TILE), tile_rows(BACKWARD_GROUPS)
 
 
@@ -136,15 +139,20 @@ def _add_reset_path(cache_t, dh, dh_prev, lo, hi):
 
 
 @kernel
-def _forward_units(xproj, states, packed, bias_hh, cache, columns, per_tile, rows, first, stop, flags, thread):
-    """gru_forward for the hidden units of the panels [first, stop), one thread's share."""
+def _forward_units(xproj, states, packed, bias_hh, cache, columns, per_tile, rows, board, shares, flags, thread):
+    """gru_forward, one thread's part: each step, the panels it takes (next_panel), then their
+    hidden units' gates and state."""
     H = states.shape[3]
     span = packed.shape[2] // GATES
-    lo, hi = first * span, min(stop * span, H)
+    taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
-        for p in range(first, stop):
+        p, count = next_panel(board, shares, t, thread, taken, 0)
+        while p >= 0:
             panel_product(states[0, t], packed, p, H, xproj[t], cache[t], columns, per_tile, rows)
-        _finish_gates(cache[t], xproj[t], bias_hh, states[0, t], states[0, t + 1], lo, hi, True)
+            p, count = next_panel(board, shares, t, thread, taken, count)
+        for run in range(count):
+            lo, hi = units_of(taken[run], span, H)
+            _finish_gates(cache[t], xproj[t], bias_hh, states[0, t], states[0, t + 1], lo, hi, True)
         wait_for(flags, thread, t + 1)
 
 
@@ -155,28 +163,36 @@ def gru_forward(xproj, states, weight_hh, bias_hh, cache):
     packed = pack_forward(weight_hh, GATES, groups, width)
     columns = forward_columns(H, groups, width, *_layout(H), per_tile)
     run_split(_forward_units, (xproj, states, packed, bias_hh, cache, columns, per_tile, FORWARD_ROWS), packed.shape[0],
-              threads_for(2 * B * GATES * H * H, packed.shape[0]))
+              threads_for(2 * B * GATES * H * H, packed.shape[0]), xproj.shape[0])
 
 
 @kernel
 def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, groups, rows, dxproj, scratch, dh, dinitial,
-                    first, stop, flags, thread):
-    """gru_backward's recurrence for the hidden units of the panels [first, stop): each step's
-    gate gradients for these units, then (once every thread has written its units' gradients)
-    their share of dh_prev = dy[t - 1] + dhproj_t @ W_hh + dh * z. dh (2, B, H): the state's
-    gradient, in turn."""
+                    board, shares, flags, thread):
+    """gru_backward's recurrence, one thread's part: each step, the gate gradients of the hidden
+    units whose state gradient it computed, then (once every thread has written its units')
+    the panels of dh_prev = dy[t - 1] + dhproj_t @ W_hh + dh * z it takes. dh (2, B, H): the
+    state's gradient, in turn."""
     T, B, H = dy.shape
-    lo, hi = first * packed.shape[2], min(stop * packed.shape[2], H)
+    span = packed.shape[2]
+    taken, count = own_share(shares, thread)
+    lo, hi = units_of(taken[0], span, H)
     dh[0, :, lo:hi] = dfinal[0, :, lo:hi] + dy[T - 1, :, lo:hi]
     for t in range(T - 1, -1, -1):
         now, then = (T - 1 - t) % 2, (T - t) % 2
-        _gate_gradients(cache[t], dh[now], states[0, t], dxproj[t], scratch[t], lo, hi)
+        for run in range(count):
+            lo, hi = units_of(taken[run], span, H)
+            _gate_gradients(cache[t], dh[now], states[0, t], dxproj[t], scratch[t], lo, hi)
         wait_for(flags, thread, T - t)
         out = dh[then] if t > 0 else dinitial[0]
-        for p in range(first, stop):
+        p, count = next_panel(board, shares, T - 1 - t, thread, taken, 0)
+        while p >= 0:
             panel_product(scratch[t], packed, p, GATES * H, dy[t - 1] if t > 0 else dy[0], out,
                           from_dy if t > 0 else from_zero, groups, rows)
-        _add_reset_path(cache[t], dh[now], out, lo, hi)
+            p, count = next_panel(board, shares, T - 1 - t, thread, taken, count)
+        for run in range(count):
+            lo, hi = units_of(taken[run], span, H)
+            _add_reset_path(cache[t], dh[now], out, lo, hi)
 
 
 @kernel
@@ -197,7 +213,7 @@ def gru_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight
     dh = np.empty((2, B, H), dy.dtype)
     run_split(_backward_units, (dy, dfinal, states, cache, packed, from_dy, from_zero, groups, BACKWARD_ROWS, dxproj,
                                 scratch, dh, dinitial), packed.shape[0],
-              threads_for(2 * B * GATES * H * H, packed.shape[0]))
+              threads_for(2 * B * GATES * H * H, packed.shape[0]), T)
     _weight_gradients(scratch, states, dweight_hh, dbias_hh)
 
 

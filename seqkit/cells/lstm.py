@@ -13,7 +13,7 @@ seqkit.cells.registry; the input arrives projected, xproj = x @ weight_ih.T + bi
 The sequence kernels run the recurrence on packed weights (seqkit.cells.recurrence): a forward
 panel holds the four gate blocks of W hidden units, its product accumulates onto xproj_t, and
 the gate nonlinearities and the state update run on the step's gates while they are in the
-cache; the hidden units are shared between threads. The step kernels are the plain
+cache; the panels are shared between threads. The step kernels are the plain
 per-step version (products by BLAS) for a layer stepped from Python; the sampler steps on
 packed weights (lstm_step_packed), to the bit what the sequence kernels compute.
 """
@@ -27,11 +27,14 @@ from seqkit.cells.recurrence import (
     backward_groups,
     forward_columns,
     forward_shape,
+    next_panel,
+    own_share,
     pack_backward,
     pack_forward,
     panel_product,
     run_split,
     threads_for,
+    units_of,
     wait_for,
 )
 from seqkit.cells.registry import Cell, Kernels
@@ -39,7 +42,7 @@ from seqkit.cells.vector import lanes, tile_rows
 
 GATES = 4
 FORWARD_TILE = 2  # vectors a forward tile: a panel's four gate blocks, two at a time
-BACKWARD_GROUPS = 4  # unit groups of W hidden units in a backward panel (and vectors in its tile)
+BACKWARD_GROUPS = 2  # unit groups of W hidden units in a backward panel (and vectors in its tile)
 FORWARD_ROWS, BACKWARD_ROWS = tile_rows(FORWARD_TILE), tile_rows(BACKWARD_GROUPS)
 
 
@@ -114,26 +117,20 @@ def _gates_to_state(gates, bias_hh, c_prev, c, h, lo, hi):
 
 
 @kernel
-def _copy_units(source, target, lo, hi):
-    """target[b, g H + j] = source[b, g H + j] for every row b, gate block g and unit j in [lo, hi):
-    xproj_t read in order, so that the tiles then add their products to it where it is cached."""
-    H = target.shape[1] // GATES
-    for b in range(target.shape[0]):
-        for g in range(GATES):
-            target[b, g * H + lo:g * H + hi] = source[b, g * H + lo:g * H + hi]
-
-
-@kernel
-def _forward_units(xproj, states, packed, bias_hh, cache, columns, per_tile, rows, first, stop, flags, thread):
-    """lstm_forward for the hidden units of the panels [first, stop), one thread's share."""
+def _forward_units(xproj, states, packed, bias_hh, cache, columns, per_tile, rows, board, shares, flags, thread):
+    """lstm_forward, one thread's part: each step, the panels it takes (next_panel), their
+    products onto xproj_t, then their hidden units' gates and state."""
     H = states.shape[3]
     span = packed.shape[2] // GATES  # hidden units a panel
-    lo, hi = first * span, min(stop * span, H)
+    taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
-        _copy_units(xproj[t], cache[t], lo, hi)
-        for p in range(first, stop):
-            panel_product(states[0, t], packed, p, H, cache[t], cache[t], columns, per_tile, rows)
-        _gates_to_state(cache[t], bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], lo, hi)
+        p, count = next_panel(board, shares, t, thread, taken, 0)
+        while p >= 0:
+            panel_product(states[0, t], packed, p, H, xproj[t], cache[t], columns, per_tile, rows)
+            p, count = next_panel(board, shares, t, thread, taken, count)
+        for run in range(count):
+            lo, hi = units_of(taken[run], span, H)
+            _gates_to_state(cache[t], bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], lo, hi)
         wait_for(flags, thread, t + 1)
 
 
@@ -145,33 +142,38 @@ def lstm_forward(xproj, states, weight_hh, bias_hh, cache):
     blocks = np.arange(GATES) * H
     columns = forward_columns(H, groups, width, blocks, blocks, per_tile)
     run_split(_forward_units, (xproj, states, packed, bias_hh, cache, columns, per_tile, FORWARD_ROWS),
-              packed.shape[0], threads_for(2 * B * GATES * H * H, packed.shape[0]))
+              packed.shape[0], threads_for(2 * B * GATES * H * H, packed.shape[0]), xproj.shape[0])
 
 
 @kernel
 def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, groups, rows, dxproj, dh, dc, dinitial,
-                    first, stop, flags, thread):
-    """lstm_backward's recurrence for the hidden units of the panels [first, stop): each step's
-    gate gradients for these units, then (once every thread has written its units' gradients)
-    their share of dh_prev = dy[t - 1] + dxproj_t @ W_hh. dh, dc (2, B, H): the state gradient,
-    in turn."""
+                    board, shares, flags, thread):
+    """lstm_backward's recurrence, one thread's part: each step, the gate gradients of the
+    hidden units whose state gradient it computed, then (once every thread has written its
+    units') the panels of dh_prev = dy[t - 1] + dxproj_t @ W_hh it takes. dh, dc (2, B, H):
+    the state gradient, in turn."""
     T, B, H = dy.shape
-    lo, hi = first * packed.shape[2], min(stop * packed.shape[2], H)
-    one = states.dtype.type(1)
+    span, one = packed.shape[2], states.dtype.type(1)
+    taken, count = own_share(shares, thread)
+    lo, hi = units_of(taken[0], span, H)
     dh[0, :, lo:hi] = dfinal[0, :, lo:hi] + dy[T - 1, :, lo:hi]
     dc[0, :, lo:hi] = dfinal[1, :, lo:hi]
     for t in range(T - 1, -1, -1):
         now, then = (T - 1 - t) % 2, (T - t) % 2
         dc_prev = dc[then] if t > 0 else dinitial[1]
-        for b in range(B):
-            _gate_gradients(cache[t, b], dxproj[t, b], lo, hi, H, states[1, t, b], states[1, t + 1, b], dh[now, b],
-                            dc[now, b], dc_prev[b], one)
+        for run in range(count):
+            lo, hi = units_of(taken[run], span, H)
+            for b in range(B):
+                _gate_gradients(cache[t, b], dxproj[t, b], lo, hi, H, states[1, t, b], states[1, t + 1, b],
+                                dh[now, b], dc[now, b], dc_prev[b], one)
         wait_for(flags, thread, T - t)
-        for p in range(first, stop):
+        p, count = next_panel(board, shares, T - 1 - t, thread, taken, 0)
+        while p >= 0:
             if t > 0:
                 panel_product(dxproj[t], packed, p, GATES * H, dy[t - 1], dh[then], from_dy, groups, rows)
             else:
                 panel_product(dxproj[t], packed, p, GATES * H, dy[0], dinitial[0], from_zero, groups, rows)
+            p, count = next_panel(board, shares, T - 1 - t, thread, taken, count)
 
 
 @kernel
@@ -193,7 +195,7 @@ def lstm_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweigh
     dh, dc = np.empty((2, B, H), dy.dtype), np.empty((2, B, H), dy.dtype)
     run_split(_backward_units, (dy, dfinal, states, cache, packed, from_dy, from_zero, groups, BACKWARD_ROWS,
                                 dxproj, dh, dc, dinitial), packed.shape[0],
-              threads_for(2 * B * GATES * H * H, packed.shape[0]))
+              threads_for(2 * B * GATES * H * H, packed.shape[0]), T)
     _weight_gradients(dxproj, states, dweight_hh, dbias_hh)
 
 

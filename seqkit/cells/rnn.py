@@ -22,11 +22,14 @@ from seqkit.cells.recurrence import (
     backward_groups,
     forward_columns,
     forward_shape,
+    next_panel,
+    own_share,
     pack_backward,
     pack_forward,
     panel_product,
     run_split,
     threads_for,
+    units_of,
     wait_for,
 )
 from seqkit.cells.registry import Cell, Kernels
@@ -34,7 +37,7 @@ from seqkit.cells.vector import lanes, tile_rows
 
 NONLINEARITIES = ("tanh", "relu")
 FORWARD_GROUPS = FORWARD_TILE = 2  # a forward panel and its tile: 2 unit groups of W hidden units
-BACKWARD_GROUPS = 4  # unit groups of W hidden units in a backward panel (and vectors in its tile)
+BACKWARD_GROUPS = 2  # unit groups of W hidden units in a backward panel (and vectors in its tile)
 FORWARD_ROWS, BACKWARD_ROWS = tile_rows(FORWARD_TILE), tile_rows(BACKWARD_GROUPS)
 
 
@@ -93,14 +96,19 @@ def _columns(H, groups, width, per_tile):
 
 
 @kernel
-def _forward_units(xproj, states, packed, bias_hh, relu, columns, per_tile, rows, first, stop, flags, thread):
-    """The forward recurrence for the hidden units of the panels [first, stop), one thread's share."""
+def _forward_units(xproj, states, packed, bias_hh, relu, columns, per_tile, rows, board, shares, flags, thread):
+    """The forward recurrence, one thread's part: each step, the panels it takes (next_panel),
+    then their hidden units' activation."""
     H = states.shape[3]
-    lo, hi = first * packed.shape[2], min(stop * packed.shape[2], H)
+    taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
-        for p in range(first, stop):
+        p, count = next_panel(board, shares, t, thread, taken, 0)
+        while p >= 0:
             panel_product(states[0, t], packed, p, H, xproj[t], states[0, t + 1], columns, per_tile, rows)
-        _activate(states[0, t + 1], bias_hh, relu, lo, hi)
+            p, count = next_panel(board, shares, t, thread, taken, count)
+        for run in range(count):
+            lo, hi = units_of(taken[run], packed.shape[2], H)
+            _activate(states[0, t + 1], bias_hh, relu, lo, hi)
         wait_for(flags, thread, t + 1)
 
 
@@ -110,27 +118,33 @@ def _forward(xproj, states, weight_hh, bias_hh, relu):
     packed = pack_forward(weight_hh, 1, groups, width)
     run_split(_forward_units, (xproj, states, packed, bias_hh, relu, _columns(H, groups, width, per_tile), per_tile,
                                FORWARD_ROWS),
-              packed.shape[0], threads_for(2 * B * H * H, packed.shape[0]))
+              packed.shape[0], threads_for(2 * B * H * H, packed.shape[0]), xproj.shape[0])
 
 
 @kernel
 def _backward_units(dy, dfinal, states, packed, relu, from_dy, from_zero, groups, rows, dxproj, dh, dinitial,
-                    first, stop, flags, thread):
-    """The backward recurrence for the hidden units of the panels [first, stop): each step's
-    pre-activation gradients for these units, then (once every thread has written its units')
-    their share of dh_prev = dy[t - 1] + dpre_t @ W_hh. dh (2, B, H): the state's gradient, in turn."""
+                    board, shares, flags, thread):
+    """The backward recurrence, one thread's part: each step, the pre-activation gradients of
+    the hidden units whose state gradient it computed, then (once every thread has written its
+    units') the panels of dh_prev = dy[t - 1] + dpre_t @ W_hh it takes. dh (2, B, H): the
+    state's gradient, in turn."""
     T, B, H = dy.shape
-    lo, hi = first * packed.shape[2], min(stop * packed.shape[2], H)
+    taken, count = own_share(shares, thread)
+    lo, hi = units_of(taken[0], packed.shape[2], H)
     dh[0, :, lo:hi] = dfinal[0, :, lo:hi] + dy[T - 1, :, lo:hi]
     for t in range(T - 1, -1, -1):
         now, then = (T - 1 - t) % 2, (T - t) % 2
-        _activation_gradients(dh[now], states[0, t + 1], relu, dxproj[t], lo, hi)
+        for run in range(count):
+            lo, hi = units_of(taken[run], packed.shape[2], H)
+            _activation_gradients(dh[now], states[0, t + 1], relu, dxproj[t], lo, hi)
         wait_for(flags, thread, T - t)
-        for p in range(first, stop):
+        p, count = next_panel(board, shares, T - 1 - t, thread, taken, 0)
+        while p >= 0:
             if t > 0:
                 panel_product(dxproj[t], packed, p, H, dy[t - 1], dh[then], from_dy, groups, rows)
             else:
                 panel_product(dxproj[t], packed, p, H, dy[0], dinitial[0], from_zero, groups, rows)
+            p, count = next_panel(board, shares, T - 1 - t, thread, taken, count)
 
 
 @kernel
@@ -148,7 +162,7 @@ def _backward(dy, dfinal, states, weight_hh, relu, dxproj, dinitial, dweight_hh,
     from_dy, from_zero = (backward_columns(H, groups, width, start) for start in (True, False))
     dh = np.empty((2, B, H), dy.dtype)
     run_split(_backward_units, (dy, dfinal, states, packed, relu, from_dy, from_zero, groups, BACKWARD_ROWS, dxproj,
-                                dh, dinitial), packed.shape[0], threads_for(2 * B * H * H, packed.shape[0]))
+                                dh, dinitial), packed.shape[0], threads_for(2 * B * H * H, packed.shape[0]), T)
     _weight_gradients(dxproj, states, dweight_hh, dbias_hh)
 
 

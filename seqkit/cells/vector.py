@@ -1,5 +1,5 @@
 """The per-step products' micro-kernel, written in LLVM vector types through Numba intrinsics,
-and the atomics that let the threads of a recurrence wait for each other.
+and the atomics that let the threads of a recurrence share its panels and wait for each other.
 
 A plain Numba loop over a register tile stays scalar (about 4 GFLOP/s); `tile` emits the tile
 directly: MR x NV accumulators of one vector register each (W lanes: 8 float32 or 4 float64
@@ -198,6 +198,17 @@ def observe(typingctx, flags, index):
         array = context.make_array(signature.args[0])(context, builder, args[0])
         return builder.load_atomic(builder.gep(array.data, [args[1]]), "acquire", 8)
     return types.int64(flags, index), codegen
+
+
+@intrinsic
+def swap_if(typingctx, flags, index, expected, value):
+    """flags[index] = value if it holds `expected` (int64), atomically (acquire-release); True
+    if it did, False if another thread changed it first."""
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        outcome = builder.cmpxchg(builder.gep(array.data, [args[1]]), args[2], args[3], "acq_rel", "acquire")
+        return builder.extract_value(outcome, 1)
+    return types.boolean(flags, index, expected, value), codegen
 
 
 @intrinsic

@@ -8,7 +8,17 @@ import pytest
 from numba.core.registry import cpu_target
 
 from seqkit.cells import gru, lstm, recurrence, rnn
-from seqkit.cells.recurrence import backward_columns, forward_columns, pack_backward, pack_forward, panel_product, threads_for
+from seqkit.cells.recurrence import (
+    PANEL_BITS,
+    SLOT,
+    backward_columns,
+    forward_columns,
+    next_panel,
+    pack_backward,
+    pack_forward,
+    panel_product,
+    threads_for,
+)
 from seqkit.cells.vector import AVX512, ISA, VECTOR_BYTES, lanes, tile_rows
 
 HIDDEN = (1, 7, 8, 9, 15, 16, 17, 63, 64, 65)
@@ -136,6 +146,39 @@ def test_the_samplers_packed_step_gives_the_sequence_kernels_bits(cell):
             for t in range(len(xproj)):
                 kernels.step_packed(np.ascontiguousarray(xproj[t]), stepped, t, packed, bias, step_cache[t])
             assert np.array_equal(stepped, states)
+
+
+def board_for(shares, steps=1):
+    """The board run_split starts a recurrence with: every share's panels left at every step."""
+    shares = np.array(shares, np.int64)
+    board = np.zeros((steps, shares.size - 1, SLOT), np.int64)
+    board[:, :, 0] = shares[:-1] | (shares[1:] << PANEL_BITS)
+    return board.reshape(-1), shares
+
+
+def take_all(board, shares, step, thread, taken, count=0):
+    panels = []
+    p, count = next_panel(board, shares, step, thread, taken, count)
+    while p >= 0:
+        panels.append(p)
+        p, count = next_panel(board, shares, step, thread, taken, count)
+    return panels, [tuple(run) for run in taken[:count]]
+
+
+def test_a_thread_takes_its_own_panels_then_the_last_ones_left_of_the_others():
+    board, shares = board_for([0, 3, 7, 9], steps=2)
+    taken = np.zeros((9, 2), np.int64)
+    # Thread 1 has taken its first panel at step 0; thread 0 then takes all that is left, its own
+    # from the front and the others' from the back, in runs it can give the gate math.
+    assert next_panel(board, shares, 0, 1, taken, 0) == (3, 1)
+    panels, runs = take_all(board, shares, 0, 0, taken)
+    assert panels == [0, 1, 2, 6, 5, 4, 8, 7]
+    assert runs == [(0, 3), (4, 7), (7, 9)]
+    assert next_panel(board, shares, 0, 2, taken, 0) == (-1, 0)  # nothing left at step 0 for anyone
+    # Step 1 starts whole: thread 2 takes its own, then thread 0's last ones (thread 1's next).
+    panels, runs = take_all(board, shares, 1, 2, taken)
+    assert panels == [7, 8, 2, 1, 0, 6, 5, 4, 3]
+    assert runs == [(7, 9), (0, 3), (3, 7)]
 
 
 def test_a_step_runs_on_as_many_threads_as_its_work_and_the_cores_allow(monkeypatch):
