@@ -29,6 +29,7 @@ from numba import njit, types  # noqa: E402
 from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 
+from seqkit.cells.lstm import BACKWARD_GROUPS, GATES  # noqa: E402  the LSTM's panels, as it packs them
 from seqkit.cells.recurrence import (  # noqa: E402
     ROWS_2,
     backward_columns,
@@ -42,7 +43,6 @@ from seqkit.cells.recurrence import (  # noqa: E402
 from seqkit.cells.vector import ISA, VECTOR_BYTES, lanes  # noqa: E402
 
 STEPS, RUNS = 64, 9
-GATES, BACKWARD_GROUPS = 4, 4
 
 
 @intrinsic
