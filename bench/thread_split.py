@@ -120,11 +120,10 @@ def _timed_units(xproj, states, packed, bias_hh, cache, columns, per_tile, clock
     taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
         began = _cycles()
-        p, count = recurrence.next_panel(board, shares, t, thread, taken, 0)
-        while p >= 0:
-            recurrence.panel_product(states[0, t], packed, p, H, xproj[t], cache[t], columns, per_tile, FORWARD_ROWS)
-            clock[thread, 3] += 1
-            p, count = recurrence.next_panel(board, shares, t, thread, taken, count)
+        count = recurrence.multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t],
+                                          cache[t], columns, per_tile, FORWARD_ROWS)
+        for run in range(count):
+            clock[thread, 3] += taken[run, 1] - taken[run, 0]
         multiplied = _cycles()
         for run in range(count):
             lo, hi = recurrence.units_of(taken[run], span, H)

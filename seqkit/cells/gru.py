@@ -27,7 +27,7 @@ from seqkit.cells.recurrence import (
     backward_groups,
     forward_columns,
     forward_shape,
-    next_panel,
+    multiply_taken,
     own_share,
     pack_backward,
     pack_forward,
@@ -146,10 +146,8 @@ def _forward_units(xproj, states, packed, bias_hh, cache, columns, per_tile, row
     span = packed.shape[2] // GATES
     taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
-        p, count = next_panel(board, shares, t, thread, taken, 0)
-        while p >= 0:
-            panel_product(states[0, t], packed, p, H, xproj[t], cache[t], columns, per_tile, rows)
-            p, count = next_panel(board, shares, t, thread, taken, count)
+        count = multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t], cache[t], columns,
+                               per_tile, rows)
         for run in range(count):
             lo, hi = units_of(taken[run], span, H)
             _finish_gates(cache[t], xproj[t], bias_hh, states[0, t], states[0, t + 1], lo, hi, True)
@@ -185,11 +183,8 @@ def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, group
             _gate_gradients(cache[t], dh[now], states[0, t], dxproj[t], scratch[t], lo, hi)
         wait_for(flags, thread, T - t)
         out = dh[then] if t > 0 else dinitial[0]
-        p, count = next_panel(board, shares, T - 1 - t, thread, taken, 0)
-        while p >= 0:
-            panel_product(scratch[t], packed, p, GATES * H, dy[t - 1] if t > 0 else dy[0], out,
-                          from_dy if t > 0 else from_zero, groups, rows)
-            p, count = next_panel(board, shares, T - 1 - t, thread, taken, count)
+        count = multiply_taken(board, shares, T - 1 - t, thread, taken, scratch[t], packed, GATES * H,
+                               dy[t - 1] if t > 0 else dy[0], out, from_dy if t > 0 else from_zero, groups, rows)
         for run in range(count):
             lo, hi = units_of(taken[run], span, H)
             _add_reset_path(cache[t], dh[now], out, lo, hi)

@@ -27,7 +27,7 @@ from seqkit.cells.recurrence import (
     backward_groups,
     forward_columns,
     forward_shape,
-    next_panel,
+    multiply_taken,
     own_share,
     pack_backward,
     pack_forward,
@@ -124,10 +124,8 @@ def _forward_units(xproj, states, packed, bias_hh, cache, columns, per_tile, row
     span = packed.shape[2] // GATES  # hidden units a panel
     taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
-        p, count = next_panel(board, shares, t, thread, taken, 0)
-        while p >= 0:
-            panel_product(states[0, t], packed, p, H, xproj[t], cache[t], columns, per_tile, rows)
-            p, count = next_panel(board, shares, t, thread, taken, count)
+        count = multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t], cache[t], columns,
+                               per_tile, rows)
         for run in range(count):
             lo, hi = units_of(taken[run], span, H)
             _gates_to_state(cache[t], bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], lo, hi)
@@ -167,13 +165,9 @@ def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, group
                 _gate_gradients(cache[t, b], dxproj[t, b], lo, hi, H, states[1, t, b], states[1, t + 1, b],
                                 dh[now, b], dc[now, b], dc_prev[b], one)
         wait_for(flags, thread, T - t)
-        p, count = next_panel(board, shares, T - 1 - t, thread, taken, 0)
-        while p >= 0:
-            if t > 0:
-                panel_product(dxproj[t], packed, p, GATES * H, dy[t - 1], dh[then], from_dy, groups, rows)
-            else:
-                panel_product(dxproj[t], packed, p, GATES * H, dy[0], dinitial[0], from_zero, groups, rows)
-            p, count = next_panel(board, shares, T - 1 - t, thread, taken, count)
+        count = multiply_taken(board, shares, T - 1 - t, thread, taken, dxproj[t], packed, GATES * H,
+                               dy[t - 1] if t > 0 else dy[0], dh[then] if t > 0 else dinitial[0],
+                               from_dy if t > 0 else from_zero, groups, rows)
 
 
 @kernel

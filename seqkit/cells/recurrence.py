@@ -218,6 +218,17 @@ def next_panel(board, shares, step, thread, taken, count):
 
 
 @kernel
+def multiply_taken(board, shares, step, thread, taken, a, packed, depth, x, y, columns, per_tile, rows):
+    """panel_product for every panel this thread takes at `step` (next_panel), until none is
+    left; returns the count of runs in taken, the panels it computed."""
+    p, count = next_panel(board, shares, step, thread, taken, 0)
+    while p >= 0:
+        panel_product(a, packed, p, depth, x, y, columns, per_tile, rows)
+        p, count = next_panel(board, shares, step, thread, taken, count)
+    return count
+
+
+@kernel
 def units_of(run, span, H):
     """The hidden units [lo, hi) of a range of panels (run: first, stop) of `span` units each."""
     return run[0] * span, min(run[1] * span, H)
@@ -258,6 +269,14 @@ def threads_for(step_flops, panels):
     return max(1, min(limit, cores, panels, int(step_flops // MIN_THREAD_FLOPS)))
 
 
+def new_board(shares, steps):
+    """The board next_panel takes from, (steps * threads * SLOT,) int64: every share's panels
+    left at every step."""
+    board = np.zeros((steps, shares.size - 1, SLOT), np.int64)
+    board[:, :, 0] = shares[:-1] | (shares[1:] << PANEL_BITS)
+    return board.reshape(-1)
+
+
 def run_split(kernel_, args, panels, threads, steps):
     """kernel_(*args, board, shares, flags, thread) on `threads` threads at once over `steps`
     steps, thread i owning the panels [shares[i], shares[i + 1]) of an even split of `panels`,
@@ -266,9 +285,7 @@ def run_split(kernel_, args, panels, threads, steps):
     if threads > 1 and not _split_lock.acquire(blocking=False):
         threads = 1
     shares = np.array([panels * i // threads for i in range(threads + 1)], np.int64)
-    board = np.zeros((steps, threads, SLOT), np.int64)
-    board[:, :, 0] = shares[:-1] | (shares[1:] << PANEL_BITS)
-    board, flags = board.reshape(-1), np.zeros(threads, np.int64)
+    board, flags = new_board(shares, steps), np.zeros(threads, np.int64)
     if threads == 1:
         kernel_(*args, board, shares, flags, 0)
         return

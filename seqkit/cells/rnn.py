@@ -22,7 +22,7 @@ from seqkit.cells.recurrence import (
     backward_groups,
     forward_columns,
     forward_shape,
-    next_panel,
+    multiply_taken,
     own_share,
     pack_backward,
     pack_forward,
@@ -102,10 +102,8 @@ def _forward_units(xproj, states, packed, bias_hh, relu, columns, per_tile, rows
     H = states.shape[3]
     taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
-        p, count = next_panel(board, shares, t, thread, taken, 0)
-        while p >= 0:
-            panel_product(states[0, t], packed, p, H, xproj[t], states[0, t + 1], columns, per_tile, rows)
-            p, count = next_panel(board, shares, t, thread, taken, count)
+        count = multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t], states[0, t + 1],
+                               columns, per_tile, rows)
         for run in range(count):
             lo, hi = units_of(taken[run], packed.shape[2], H)
             _activate(states[0, t + 1], bias_hh, relu, lo, hi)
@@ -138,13 +136,9 @@ def _backward_units(dy, dfinal, states, packed, relu, from_dy, from_zero, groups
             lo, hi = units_of(taken[run], packed.shape[2], H)
             _activation_gradients(dh[now], states[0, t + 1], relu, dxproj[t], lo, hi)
         wait_for(flags, thread, T - t)
-        p, count = next_panel(board, shares, T - 1 - t, thread, taken, 0)
-        while p >= 0:
-            if t > 0:
-                panel_product(dxproj[t], packed, p, H, dy[t - 1], dh[then], from_dy, groups, rows)
-            else:
-                panel_product(dxproj[t], packed, p, H, dy[0], dinitial[0], from_zero, groups, rows)
-            p, count = next_panel(board, shares, T - 1 - t, thread, taken, count)
+        count = multiply_taken(board, shares, T - 1 - t, thread, taken, dxproj[t], packed, H,
+                               dy[t - 1] if t > 0 else dy[0], dh[then] if t > 0 else dinitial[0],
+                               from_dy if t > 0 else from_zero, groups, rows)
 
 
 @kernel

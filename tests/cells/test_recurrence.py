@@ -9,10 +9,9 @@ from numba.core.registry import cpu_target
 
 from seqkit.cells import gru, lstm, recurrence, rnn
 from seqkit.cells.recurrence import (
-    PANEL_BITS,
-    SLOT,
     backward_columns,
     forward_columns,
+    new_board,
     next_panel,
     pack_backward,
     pack_forward,
@@ -148,14 +147,6 @@ def test_the_samplers_packed_step_gives_the_sequence_kernels_bits(cell):
             assert np.array_equal(stepped, states)
 
 
-def board_for(shares, steps=1):
-    """The board run_split starts a recurrence with: every share's panels left at every step."""
-    shares = np.array(shares, np.int64)
-    board = np.zeros((steps, shares.size - 1, SLOT), np.int64)
-    board[:, :, 0] = shares[:-1] | (shares[1:] << PANEL_BITS)
-    return board.reshape(-1), shares
-
-
 def take_all(board, shares, step, thread, taken, count=0):
     panels = []
     p, count = next_panel(board, shares, step, thread, taken, count)
@@ -166,7 +157,8 @@ def take_all(board, shares, step, thread, taken, count=0):
 
 
 def test_a_thread_takes_its_own_panels_then_the_last_ones_left_of_the_others():
-    board, shares = board_for([0, 3, 7, 9], steps=2)
+    shares = np.array([0, 3, 7, 9], np.int64)
+    board = new_board(shares, steps=2)
     taken = np.zeros((9, 2), np.int64)
     # Thread 1 has taken its first panel at step 0; thread 0 then takes all that is left, its own
     # from the front and the others' from the back, in runs it can give the gate math.
