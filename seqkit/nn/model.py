@@ -36,6 +36,7 @@ class ForwardCache(NamedTuple):
     """What Model.forward keeps for backward."""
     tokens: np.ndarray
     input_mask: np.ndarray | None  # dropout on the embedded input, or None
+    gathered: bool                 # layer 0's projection was gathered from _projection_table
     layer_caches: list
     masks: list                    # each layer's output dropout mask, or None
     x: np.ndarray                  # the top layer's output as the output layer saw it (T, B, H)
@@ -157,20 +158,20 @@ class Model:
 
         p = self.parameters
         layer_caches, masks, final_state = [], [], []
-        x: Any = None  # the layer's input: None while the first layer gathers its projection (one-hot)
-        input_mask = None
-        if not self.one_hot:
+        input_mask = None if self.one_hot else self._dropout_mask(
+            (T, B, p["embedding.weight"].shape[1]), dropout_rng, ws, self.input_dropout, streams)
+        table = self._projection_table(T * B, input_mask, ws)
+        x: Any = None  # the layer's input: None while the first layer gathers its projection from the table
+        if table is None:
             x = ws.empty("embedded", (T, B, p["embedding.weight"].shape[1]), self.dtype)
             gather_rows(tokens, p["embedding.weight"], x)
-            input_mask = self._dropout_mask(x.shape, dropout_rng, ws, self.input_dropout, streams)
             if input_mask is not None:
                 x *= input_mask
         for k, layer in enumerate(self.layers):
             layer_ws = ws.child(k)
             if x is None:
                 xproj = layer_ws.empty("xproj", (T, B, layer.gates * layer.hidden_size), self.dtype)
-                gather_rows(tokens, layer.params["weight_ih"].T, xproj)
-                xproj += layer.params["bias_ih"]
+                gather_rows(tokens, table, xproj)
                 y, layer_state, cache = layer.forward_projected(xproj, state[k], layer_ws)
             else:
                 y, layer_state, cache = layer.forward(x, state[k], layer_ws)
@@ -186,14 +187,15 @@ class Model:
         counted = max(int(np.count_nonzero(targets != ignore_index)), 1) if mean_over is None else mean_over
         loss_sum = output_loss(x.reshape(N, x.shape[2]), self.output_weight, p["output.bias"], targets.reshape(N),
                                ignore_index, 1.0 / counted, logits, dlogits)
-        cache = ForwardCache(tokens, input_mask, layer_caches, masks, x, dlogits.reshape(T, B, V), ws) if gradients else None
+        cache = (ForwardCache(tokens, input_mask, table is not None, layer_caches, masks, x, dlogits.reshape(T, B, V), ws)
+                 if gradients else None)
         return loss_sum / counted, final_state, cache
 
     def backward(self, cache: Any, dstate: list | None = None) -> tuple[dict[str, np.ndarray], list]:
         """Gradients of the loss that forward returned (plus sum(final state * dstate), if a
         dstate is given, one per layer, for chaining or checking). Fills self.gradients in
         place and returns (self.gradients, gradient of the initial state, one per layer)."""
-        tokens, input_mask, layer_caches, masks, x, dlogits, ws = cache  # a ForwardCache
+        tokens, input_mask, gathered, layer_caches, masks, x, dlogits, ws = cache  # a ForwardCache
         p, g = self.parameters, self.gradients
         dx = ws.empty("dx", x.shape, self.dtype)
         doutput = ws.empty("doutput_weight", p["embedding.weight"].shape, self.dtype) if self.tied else g["output.weight"]
@@ -204,19 +206,45 @@ class Model:
             grads = {name: g[f"rnn.{name}_l{k}"] for name in layer.params}
             dy = dx if masks[k] is None else np.multiply(dx, masks[k], out=layer_ws.empty("ddropped", dx.shape, self.dtype))
             layer_dstate = None if dstate is None else dstate[k]
-            if k == 0 and self.one_hot:
+            if k == 0 and gathered:
                 dxproj, dstate0[k], _ = layer.backward_projected(dy, layer_dstate, layer_caches[k], grads, layer_ws)
-                column_sums(dxproj.reshape(-1, dxproj.shape[2]), grads["bias_ih"])
-                grads["weight_ih"][...] = 0
-                scatter_add_rows(dxproj, tokens, grads["weight_ih"].T)
+                dtable = grads["weight_ih"].T if self.one_hot else ws.empty(
+                    "dprojection_table", (self.vocab_size, dxproj.shape[2]), self.dtype)
+                dtable[...] = 0
+                scatter_add_rows(dxproj, tokens, dtable)
+                column_sums(dtable, grads["bias_ih"])
             else:
                 _, dx, dstate0[k] = layer.backward(dy, layer_dstate, layer_caches[k], grads, layer_ws)
-        if not self.one_hot:
+        if self.one_hot:
+            return g, dstate0
+        dembedding = g["embedding.weight"]
+        if gathered:  # the table was embedding @ weight_ih.T + bias_ih
+            np.dot(dtable.T, p["embedding.weight"], g["rnn.weight_ih_l0"])
+            np.dot(dtable, p["rnn.weight_ih_l0"], dembedding)
+            if self.tied:
+                dembedding += doutput
+        else:
             if input_mask is not None:
                 dx *= input_mask
-            g["embedding.weight"][...] = doutput if self.tied else 0
-            scatter_add_rows(dx, tokens, g["embedding.weight"])
+            dembedding[...] = doutput if self.tied else 0
+            scatter_add_rows(dx, tokens, dembedding)
         return g, dstate0
+
+    def _projection_table(self, rows, input_mask, ws):
+        """Layer 0's input projection of every vocabulary entry (V, G*H), bias_ih added, when
+        gathering a row per token is cheaper than projecting the tokens' inputs: for one-hot
+        input always; for an embedding without input dropout when the vocabulary has no more
+        entries than the batch has tokens (rows), so that the projection and its two gradients
+        are products of V rows instead of T * B. None otherwise."""
+        weight, bias = self.layers[0].params["weight_ih"], self.layers[0].params["bias_ih"]
+        if not self.one_hot and (input_mask is not None or self.vocab_size > rows):
+            return None
+        table = ws.empty("projection_table", (self.vocab_size, weight.shape[0]), self.dtype)
+        if self.one_hot:
+            np.add(weight.T, bias, out=table)
+        else:
+            linear_forward(self.parameters["embedding.weight"][None], weight, bias, table[None])
+        return table
 
     def step(self, tokens: np.ndarray, state: list | None = None) -> tuple[np.ndarray, list]:
         """One time step for sampling, no dropout: tokens (B,) in, (logits (B, V), next state)

@@ -36,14 +36,18 @@ def test_cell_gradients(variant):
         assert max_relative_error(grad, numeric) <= TOLERANCE, name
 
 
-MODEL_CASES = {  # name: (Model options, whether one target id is ignored)
-    "embedding": (dict(embed_size=3), False),
-    "one_hot": (dict(embed_size=None), False),
-    "embedding_dropout": (dict(embed_size=3, dropout=0.3), False),
-    "one_hot_dropout_ignore": (dict(embed_size=None, dropout=0.3), True),
+MODEL_CASES = {  # name: (Model options, whether one target id is ignored, vocabulary size)
+    # A vocabulary of 7 has fewer entries than the T * B = 12 tokens: layer 0's projection is
+    # gathered from a table of the vocabulary's; with 13 it is the product of the embedded tokens.
+    "embedding": (dict(embed_size=3), False, 7),
+    "embedding_above_the_tokens": (dict(embed_size=3), False, 13),
+    "one_hot": (dict(embed_size=None), False, 7),
+    "embedding_dropout": (dict(embed_size=3, dropout=0.3), False, 7),
+    "one_hot_dropout_ignore": (dict(embed_size=None, dropout=0.3), True, 7),
     # Tied weights: the embedding's gradient sums its input and output parts.
+    "tied": (dict(embed_size=H, tie_weights=True), False, 7),
     "tied_variational_input_dropout": (dict(embed_size=H, tie_weights=True, dropout=0.3, input_dropout=0.2,
-                                            variational=True), False),
+                                            variational=True), False, 7),
 }
 
 
@@ -53,9 +57,8 @@ def test_model_gradients(cell, case):
     """Two layers, output layer and loss; the initial state is non-zero and the final state also
     feeds the loss, so its gradient path is checked too. Dropout uses the same masks on every
     evaluation (a freshly seeded generator), which makes the loss a fixed function."""
-    V = 7
     rng = np.random.default_rng(2)
-    options, ignore = MODEL_CASES[case]
+    options, ignore, V = MODEL_CASES[case]
     model = Model(V, hidden_size=H, num_layers=2, cell=cell, dtype=np.float64, seed=3, **options)
     tokens = rng.integers(0, V, (T, B))
     tokens[1, 0] = tokens[0, 0]  # a repeated token, so gathered rows must accumulate
@@ -74,6 +77,7 @@ def test_model_gradients(cell, case):
                            for a, d in zip(state_arrays(layer_final), state_arrays(layer_d)))
 
     _, _, cache = run()
+    assert cache.gathered == (V <= T * B and "input_dropout" not in options)
     grads, dstate0 = model.backward(cache, dstate)
     assert grads.keys() == model.parameters.keys()
     for name, grad in grads.items():
