@@ -30,6 +30,10 @@ from seqkit.nn.workspace import FRESH, Workspace
 TORCH_NAMES = {"embedding.weight": "encoder.weight", "output.weight": "decoder.weight",
                "output.bias": "decoder.bias"}  # ours -> pytorch/examples' word_language_model's
 OUTPUT_BLOCK_BYTES = 1 << 24  # logits computed this much at a time: (T, B, V) never exists whole
+# An embedded first layer's projection is gathered from a table of the vocabulary's when a batch
+# has at least this many tokens an entry: its products then shrink that much or more, and the
+# table and its gradient together are at most half the size of the projection itself.
+TOKENS_AN_ENTRY_TO_GATHER = 4
 
 
 class ForwardCache(NamedTuple):
@@ -233,11 +237,11 @@ class Model:
     def _projection_table(self, rows, input_mask, ws):
         """Layer 0's input projection of every vocabulary entry (V, G*H), bias_ih added, when
         gathering a row per token is cheaper than projecting the tokens' inputs: for one-hot
-        input always; for an embedding without input dropout when the vocabulary has no more
-        entries than the batch has tokens (rows), so that the projection and its two gradients
-        are products of V rows instead of T * B. None otherwise."""
+        input always; for an embedding without input dropout when the batch's tokens (rows) are
+        TOKENS_AN_ENTRY_TO_GATHER or more a vocabulary entry, so that the projection and its two
+        gradients are products of V rows instead of T * B. None otherwise."""
         weight, bias = self.layers[0].params["weight_ih"], self.layers[0].params["bias_ih"]
-        if not self.one_hot and (input_mask is not None or self.vocab_size > rows):
+        if not self.one_hot and (input_mask is not None or TOKENS_AN_ENTRY_TO_GATHER * self.vocab_size > rows):
             return None
         table = ws.empty("projection_table", (self.vocab_size, weight.shape[0]), self.dtype)
         if self.one_hot:

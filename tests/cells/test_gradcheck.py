@@ -6,6 +6,7 @@ from gradcheck import max_relative_error, numerical_gradient
 from variants import make_cell, random_state, state_arrays
 
 from seqkit import Model
+from seqkit.nn.model import TOKENS_AN_ENTRY_TO_GATHER
 
 TOLERANCE = 1e-6
 T, B, I, H = 4, 3, 3, 4
@@ -37,15 +38,15 @@ def test_cell_gradients(variant):
 
 
 MODEL_CASES = {  # name: (Model options, whether one target id is ignored, vocabulary size)
-    # A vocabulary of 7 has fewer entries than the T * B = 12 tokens: layer 0's projection is
-    # gathered from a table of the vocabulary's; with 13 it is the product of the embedded tokens.
-    "embedding": (dict(embed_size=3), False, 7),
-    "embedding_above_the_tokens": (dict(embed_size=3), False, 13),
+    # The T * B = 12 tokens are 4 an entry of a vocabulary of 3: an embedded layer 0's projection
+    # is gathered from a table of the vocabulary's; of 7, it is the product of the embedded tokens.
+    "embedding": (dict(embed_size=3), False, 3),
+    "embedding_fewer_tokens_an_entry": (dict(embed_size=3), False, 7),
     "one_hot": (dict(embed_size=None), False, 7),
-    "embedding_dropout": (dict(embed_size=3, dropout=0.3), False, 7),
+    "embedding_dropout": (dict(embed_size=3, dropout=0.3), False, 3),
     "one_hot_dropout_ignore": (dict(embed_size=None, dropout=0.3), True, 7),
     # Tied weights: the embedding's gradient sums its input and output parts.
-    "tied": (dict(embed_size=H, tie_weights=True), False, 7),
+    "tied": (dict(embed_size=H, tie_weights=True), False, 3),
     "tied_variational_input_dropout": (dict(embed_size=H, tie_weights=True, dropout=0.3, input_dropout=0.2,
                                             variational=True), False, 7),
 }
@@ -77,7 +78,8 @@ def test_model_gradients(cell, case):
                            for a, d in zip(state_arrays(layer_final), state_arrays(layer_d)))
 
     _, _, cache = run()
-    assert cache.gathered == (V <= T * B and "input_dropout" not in options)
+    assert cache.gathered == (options["embed_size"] is None
+                              or TOKENS_AN_ENTRY_TO_GATHER * V <= T * B and "input_dropout" not in options)
     grads, dstate0 = model.backward(cache, dstate)
     assert grads.keys() == model.parameters.keys()
     for name, grad in grads.items():

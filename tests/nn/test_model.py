@@ -8,6 +8,7 @@ from shared import shakespeare
 from variants import state_arrays
 
 from seqkit import Model
+from seqkit.nn import model as model_module
 
 V, T, B, H = 11, 5, 3, 6
 
@@ -37,6 +38,28 @@ def test_model_equals_its_parts_composed(cell, embed_size):
     tokens, targets = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
     loss, _, _ = model.forward(tokens, targets)
     assert loss == pytest.approx(composed_loss(model, tokens, targets), abs=1e-12)
+
+
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_gathered_first_projection_gives_the_loss_and_gradients_of_the_product(cell, tied, monkeypatch):
+    """With four or more tokens a vocabulary entry, layer 0's projection comes from a table of
+    the vocabulary's; the loss and every gradient must be those of projecting each token."""
+    rng = np.random.default_rng(4)
+    model = Model(V, H, num_layers=2, cell=cell, embed_size=H, tie_weights=tied, dtype=np.float64, seed=2)
+    tokens, targets = rng.integers(0, V, (16, B)), rng.integers(0, V, (16, B))
+
+    def loss_and_gradients():
+        loss, _, cache = model.forward(tokens, targets)
+        return loss, cache.gathered, {name: g.copy() for name, g in model.backward(cache)[0].items()}
+
+    gathered_loss, gathered, gathered_grads = loss_and_gradients()
+    monkeypatch.setattr(model_module, "TOKENS_AN_ENTRY_TO_GATHER", tokens.size + 1)
+    loss, projected, grads = loss_and_gradients()
+    assert gathered and not projected
+    assert gathered_loss == pytest.approx(loss, abs=1e-12)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(gathered_grads[name], grad, rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 def test_ignored_targets_count_for_nothing():
