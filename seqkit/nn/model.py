@@ -6,6 +6,7 @@ N = T * B. Tokens and targets are integer arrays (T, B): time-major, one column 
 
               tokens (T, B)
                    |  embedding row gather (T, B, E), or one-hot: a row gather of weight_ih_l0.T
+                   |  (an embedding at 4+ tokens an entry: a row gather of its projection, see _projection_table)
       layer 0 .. L-1 recurrent cells (T, B, H), inverted dropout on each layer's output
                    |  linear (T, B, V) and softmax cross-entropy, mean over the N tokens,
                    |  a block of rows at a time (the logits never exist whole)
@@ -40,7 +41,7 @@ class ForwardCache(NamedTuple):
     """What Model.forward keeps for backward."""
     tokens: np.ndarray
     input_mask: np.ndarray | None  # dropout on the embedded input, or None
-    gathered: bool                 # layer 0's projection was gathered from _projection_table
+    gathered: bool                 # layer 0's projection was gathered from _projection_table (an embedding's)
     layer_caches: list
     masks: list                    # each layer's output dropout mask, or None
     x: np.ndarray                  # the top layer's output as the output layer saw it (T, B, H)
@@ -165,8 +166,8 @@ class Model:
         input_mask = None if self.one_hot else self._dropout_mask(
             (T, B, p["embedding.weight"].shape[1]), dropout_rng, ws, self.input_dropout, streams)
         table = self._projection_table(T * B, input_mask, ws)
-        x: Any = None  # the layer's input: None while the first layer gathers its projection from the table
-        if table is None:
+        x: Any = None  # the layer's input: None while the first layer gathers its projection
+        if not self.one_hot and table is None:
             x = ws.empty("embedded", (T, B, p["embedding.weight"].shape[1]), self.dtype)
             gather_rows(tokens, p["embedding.weight"], x)
             if input_mask is not None:
@@ -175,7 +176,11 @@ class Model:
             layer_ws = ws.child(k)
             if x is None:
                 xproj = layer_ws.empty("xproj", (T, B, layer.gates * layer.hidden_size), self.dtype)
-                gather_rows(tokens, table, xproj)
+                if table is None:  # one-hot: x @ weight_ih.T is a row of weight_ih.T
+                    gather_rows(tokens, layer.params["weight_ih"].T, xproj)
+                    xproj += layer.params["bias_ih"]
+                else:
+                    gather_rows(tokens, table, xproj)
                 y, layer_state, cache = layer.forward_projected(xproj, state[k], layer_ws)
             else:
                 y, layer_state, cache = layer.forward(x, state[k], layer_ws)
@@ -210,13 +215,13 @@ class Model:
             grads = {name: g[f"rnn.{name}_l{k}"] for name in layer.params}
             dy = dx if masks[k] is None else np.multiply(dx, masks[k], out=layer_ws.empty("ddropped", dx.shape, self.dtype))
             layer_dstate = None if dstate is None else dstate[k]
-            if k == 0 and gathered:
+            if k == 0 and (self.one_hot or gathered):
                 dxproj, dstate0[k], _ = layer.backward_projected(dy, layer_dstate, layer_caches[k], grads, layer_ws)
                 dtable = grads["weight_ih"].T if self.one_hot else ws.empty(
                     "dprojection_table", (self.vocab_size, dxproj.shape[2]), self.dtype)
                 dtable[...] = 0
                 scatter_add_rows(dxproj, tokens, dtable)
-                column_sums(dtable, grads["bias_ih"])
+                column_sums(dtable if gathered else dxproj.reshape(-1, dxproj.shape[2]), grads["bias_ih"])
             else:
                 _, dx, dstate0[k] = layer.backward(dy, layer_dstate, layer_caches[k], grads, layer_ws)
         if self.one_hot:
@@ -235,19 +240,18 @@ class Model:
         return g, dstate0
 
     def _projection_table(self, rows, input_mask, ws):
-        """Layer 0's input projection of every vocabulary entry (V, G*H), bias_ih added, when
-        gathering a row per token is cheaper than projecting the tokens' inputs: for one-hot
-        input always; for an embedding without input dropout when the batch's tokens (rows) are
-        TOKENS_AN_ENTRY_TO_GATHER or more a vocabulary entry, so that the projection and its two
-        gradients are products of V rows instead of T * B. None otherwise."""
-        weight, bias = self.layers[0].params["weight_ih"], self.layers[0].params["bias_ih"]
-        if not self.one_hot and (input_mask is not None or TOKENS_AN_ENTRY_TO_GATHER * self.vocab_size > rows):
+        """An embedding's projection by layer 0 for every vocabulary entry, embedding @
+        weight_ih.T + bias_ih (V, G*H), when gathering a row of it per token is cheaper than
+        projecting the tokens' embeddings: when the tokens of this forward (rows; a process's
+        share of the batch under seqkit.training.group) are TOKENS_AN_ENTRY_TO_GATHER or more a
+        vocabulary entry and no input dropout mask is drawn (evaluation draws none), so that the
+        projection and its two gradients are products of V rows instead of T * B. None
+        otherwise, and for one-hot input, whose projection is a row of weight_ih.T already."""
+        if self.one_hot or input_mask is not None or TOKENS_AN_ENTRY_TO_GATHER * self.vocab_size > rows:
             return None
+        weight, bias = self.layers[0].params["weight_ih"], self.layers[0].params["bias_ih"]
         table = ws.empty("projection_table", (self.vocab_size, weight.shape[0]), self.dtype)
-        if self.one_hot:
-            np.add(weight.T, bias, out=table)
-        else:
-            linear_forward(self.parameters["embedding.weight"][None], weight, bias, table[None])
+        linear_forward(self.parameters["embedding.weight"][None], weight, bias, table[None])
         return table
 
     def step(self, tokens: np.ndarray, state: list | None = None) -> tuple[np.ndarray, list]:

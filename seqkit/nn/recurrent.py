@@ -134,8 +134,9 @@ class Recurrent:
 
     def forward_projected(self, xproj: np.ndarray, state: State | None,
                           workspace: Workspace | None = None) -> tuple[np.ndarray, State, Cache]:
-        """forward, from xproj = x @ weight_ih.T + bias_ih (T, B, G*H) already computed, as the
-        one-hot input path does with a row gather. Returns y, final state, cache."""
+        """forward, from xproj = x @ weight_ih.T + bias_ih (T, B, G*H) already computed, as
+        seqkit.Model's first layer does with a row gather (one-hot input, or a table of the
+        embedding's projection). Returns y, final state, cache."""
         xproj = check_array("xproj", xproj, (None, None, self.gates * self.hidden_size), self.dtype)
         T, B = xproj.shape[:2]
         if T == 0:

@@ -47,6 +47,7 @@ MODEL_CASES = {  # name: (Model options, whether one target id is ignored, vocab
     "one_hot_dropout_ignore": (dict(embed_size=None, dropout=0.3), True, 7),
     # Tied weights: the embedding's gradient sums its input and output parts.
     "tied": (dict(embed_size=H, tie_weights=True), False, 3),
+    "tied_input_dropout_at_four_tokens_an_entry": (dict(embed_size=H, tie_weights=True, input_dropout=0.2), False, 3),
     "tied_variational_input_dropout": (dict(embed_size=H, tie_weights=True, dropout=0.3, input_dropout=0.2,
                                             variational=True), False, 7),
 }
@@ -78,8 +79,8 @@ def test_model_gradients(cell, case):
                            for a, d in zip(state_arrays(layer_final), state_arrays(layer_d)))
 
     _, _, cache = run()
-    assert cache.gathered == (options["embed_size"] is None
-                              or TOKENS_AN_ENTRY_TO_GATHER * V <= T * B and "input_dropout" not in options)
+    assert cache.gathered == (options["embed_size"] is not None and TOKENS_AN_ENTRY_TO_GATHER * V <= T * B
+                              and "input_dropout" not in options)
     grads, dstate0 = model.backward(cache, dstate)
     assert grads.keys() == model.parameters.keys()
     for name, grad in grads.items():
