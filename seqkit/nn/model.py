@@ -221,22 +221,23 @@ class Model:
                     "dprojection_table", (self.vocab_size, dxproj.shape[2]), self.dtype)
                 dtable[...] = 0
                 scatter_add_rows(dxproj, tokens, dtable)
-                column_sums(dtable if gathered else dxproj.reshape(-1, dxproj.shape[2]), grads["bias_ih"])
+                if gathered:  # back through _projection_table's linear_forward of the embedding
+                    linear_backward(dtable[None], p["embedding.weight"][None], layer.params["weight_ih"],
+                                    g["embedding.weight"][None], grads["weight_ih"], grads["bias_ih"])
+                else:
+                    column_sums(dxproj.reshape(-1, dxproj.shape[2]), grads["bias_ih"])
             else:
                 _, dx, dstate0[k] = layer.backward(dy, layer_dstate, layer_caches[k], grads, layer_ws)
         if self.one_hot:
             return g, dstate0
-        dembedding = g["embedding.weight"]
-        if gathered:  # the table was embedding @ weight_ih.T + bias_ih
-            np.dot(dtable.T, p["embedding.weight"], g["rnn.weight_ih_l0"])
-            np.dot(dtable, p["rnn.weight_ih_l0"], dembedding)
-            if self.tied:
-                dembedding += doutput
-        else:
+        dembedding = g["embedding.weight"]  # written already, from the table, if gathered
+        if not gathered:
             if input_mask is not None:
                 dx *= input_mask
             dembedding[...] = doutput if self.tied else 0
             scatter_add_rows(dx, tokens, dembedding)
+        elif self.tied:
+            dembedding += doutput
         return g, dstate0
 
     def _projection_table(self, rows, input_mask, ws):
