@@ -27,6 +27,7 @@ virtual machine run at unequal and changing speeds, and an even split waits for 
 Every element's sum runs over k in the same order whichever tile or thread computes it, so
 results do not depend on the number of threads, who took which panel, or the batch's split.
 """
+import mmap
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -56,39 +57,76 @@ def backward_groups(batch, groups):
     return WIDE if batch <= WIDE_ROWS else groups
 
 
-@kernel
+HUGE_PAGE = 2 << 20  # bytes: a transparent huge page on x86-64 Linux
+
+
+def packing_buffer(shape, dtype):
+    """An uninitialised C-contiguous array for packed weights, on 2 MB pages where it is as
+    large as one and the system takes the advice (Linux transparent huge pages, madvise): each
+    step reads every packed weight, and on 4 KB pages a packing larger than the TLB reaches
+    missed in it all along (the forward product at batch 16, hidden 1024 ran 34% faster on 2 MB
+    pages, at hidden 650 28%; at hidden 512 and below within 3%). Elsewhere np.empty."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if nbytes < HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return np.empty(shape, dtype)
+    region = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        region.madvise(mmap.MADV_HUGEPAGE)
+    except OSError:  # a kernel without transparent huge pages: 4 KB pages, as np.empty gives
+        pass
+    raw = np.frombuffer(region, np.uint8)  # the array keeps the mapping alive; freed, it unmaps
+    start = -raw.ctypes.data % HUGE_PAGE
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
 def pack_forward(weight_hh, gates, groups, width):
-    """The forward panels (P, H, gates * groups * width) of weight_hh (G H, H)."""
+    """The forward panels (P, H, gates * groups * width) of weight_hh (G H, H), zero past H."""
+    H, span = weight_hh.shape[1], groups * width
+    packed = packing_buffer((-(-H // span), H, gates * span), weight_hh.dtype)
+    _pack_forward_into(weight_hh, gates, groups, width, packed)
+    return packed
+
+
+@kernel
+def _pack_forward_into(weight_hh, gates, groups, width, packed):
     H = weight_hh.shape[1]
     span = groups * width
-    panels = -(-H // span)
-    packed = np.zeros((panels, H, gates * span), weight_hh.dtype)
-    for p in range(panels):
+    for p in range(packed.shape[0]):
         for g in range(gates):
             for u in range(groups):
                 for lane in range(width):
                     unit = p * span + u * width + lane
+                    column = (g * groups + u) * width + lane
                     if unit < H:
                         row = weight_hh[g * H + unit]
-                        column = (g * groups + u) * width + lane
                         for k in range(H):
                             packed[p, k, column] = row[k]
+                    else:
+                        packed[p, :, column] = 0
+
+
+def pack_backward(weight_hh, groups, width):
+    """The backward panels (P, G H, groups * width) of weight_hh (G H, H), zero past H."""
+    (depth, H), span = weight_hh.shape, groups * width
+    packed = packing_buffer((-(-H // span), depth, span), weight_hh.dtype)
+    _pack_backward_into(weight_hh, groups, width, packed)
     return packed
 
 
 @kernel
-def pack_backward(weight_hh, groups, width):
-    """The backward panels (P, G H, groups * width) of weight_hh (G H, H)."""
+def _pack_backward_into(weight_hh, groups, width, packed):
+    # Row by row of weight_hh: reading it in order made the packing a third of the time panel by
+    # panel took in a training step, where weight_hh arrives out of the cache from the optimizer.
     depth, H = weight_hh.shape
     span = groups * width
-    panels = -(-H // span)
-    packed = np.zeros((panels, depth, span), weight_hh.dtype)
-    for p in range(panels):
-        for k in range(depth):
-            row = weight_hh[k]
-            for j in range(min(span, H - p * span)):
-                packed[p, k, j] = row[p * span + j]
-    return packed
+    for k in range(depth):
+        row = weight_hh[k]
+        for p in range(packed.shape[0]):
+            line, units = packed[p, k], min(span, H - p * span)
+            for j in range(units):
+                line[j] = row[p * span + j]
+            line[units:] = 0
 
 
 @kernel

@@ -2,6 +2,8 @@
 the shapes around every tile and vector boundary, in float32 and float64; the threads that
 share a recurrence give the bits one thread gives; the sampler's packed steps give the
 sequence kernels' bits; and the vector width compiled in is the CPU's."""
+import mmap
+
 import llvmlite.binding as llvm
 import numpy as np
 import pytest
@@ -9,12 +11,14 @@ from numba.core.registry import cpu_target
 
 from seqkit.cells import gru, lstm, recurrence, rnn
 from seqkit.cells.recurrence import (
+    HUGE_PAGE,
     backward_columns,
     forward_columns,
     new_board,
     next_panel,
     pack_backward,
     pack_forward,
+    packing_buffer,
     panel_product,
     threads_for,
 )
@@ -82,6 +86,34 @@ def test_backward_products_equal_numpy_around_every_boundary(gates, dtype):
                         panel_product(d, packed, p, gates * H, init, out, columns, groups, tile_rows(groups))
                     expected = d.astype(np.float64) @ weight.astype(np.float64) + (init if start else 0)
                     np.testing.assert_allclose(out, expected, **DTYPES[dtype], err_msg=f"H {H} B {B} U {groups}")
+
+
+def test_the_packings_lay_weight_hh_out_as_the_module_says_with_zeros_past_h():
+    width = lanes(np.float32)
+    for H in (1, 7, 17, 65, 384):  # 384: packings over 2 MB, on huge pages where the system has them
+        weight = np.random.default_rng(H).standard_normal((4 * H, H)).astype(np.float32)
+        for groups in (1, 3):
+            span = groups * width
+            padded = np.zeros((4, -(-H // span) * span, H), np.float32)
+            padded[:, :H] = weight.reshape(4, H, H)  # [gate, unit, k]
+            expected = padded.reshape(4, -1, groups, width, H).transpose(1, 4, 0, 2, 3).reshape(-1, H, 4 * span)
+            np.testing.assert_array_equal(pack_forward(weight, 4, groups, width), expected)
+        for groups in (2, 12):
+            span = groups * width
+            padded = np.zeros((4 * H, -(-H // span) * span), np.float32)
+            padded[:, :H] = weight
+            expected = padded.reshape(4 * H, -1, span).transpose(1, 0, 2)
+            np.testing.assert_array_equal(pack_backward(weight, groups, width), expected)
+
+
+def test_a_packing_buffer_as_large_as_a_huge_page_starts_on_one():
+    small, large = packing_buffer((7, 3), np.float64), packing_buffer((HUGE_PAGE // 4 + 5,), np.float32)
+    assert small.shape == (7, 3) and small.dtype == np.float64
+    assert large.shape == (HUGE_PAGE // 4 + 5,) and large.dtype == np.float32 and large.flags.c_contiguous
+    large[:] = 1.5  # writable to its end
+    assert large.sum() == 1.5 * large.size
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        assert large.ctypes.data % HUGE_PAGE == 0
 
 
 def test_the_tile_sums_in_one_order_whatever_its_rows():
