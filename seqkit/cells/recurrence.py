@@ -64,8 +64,10 @@ def packing_buffer(shape, dtype):
     """An uninitialised C-contiguous array for packed weights, on 2 MB pages where it is as
     large as one and the system takes the advice (Linux transparent huge pages, madvise): each
     step reads every packed weight, and on 4 KB pages a packing larger than the TLB reaches
-    missed in it all along (the forward product at batch 16, hidden 1024 ran 34% faster on 2 MB
-    pages, at hidden 650 28%; at hidden 512 and below within 3%). Elsewhere np.empty."""
+    missed in it all along (the forward product at batch 16, hidden 1024 ran 7-22% faster on 2 MB
+    pages, at batch 20, hidden 650 4-17%; at hidden 512 and below within 3%). Elsewhere np.empty.
+    The pages are asked for anew at each call: where memory is fragmented the kernel may gather
+    them first, or give 4 KB pages."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dtype.itemsize
     if nbytes < HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
