@@ -4,9 +4,10 @@ and the atomics that let the threads of a recurrence share its panels and wait f
 A plain Numba loop over a register tile stays scalar (about 4 GFLOP/s); `tile` emits the tile
 directly: MR x NV accumulators of one vector register each (W lanes: 8 float32 or 4 float64
 with AVX2, 16 and 8 with AVX-512), one broadcast of A and one fused multiply-add per
-accumulator and k. The vector width is the host CPU's, read when this module is imported;
-Numba's disk cache keys every compiled function on the CPU's name and features, so a cache
-written on one CPU is never used on another, and so is the width compiled into it.
+accumulator and k. The vector width follows the CPU features Numba compiles for (the host's,
+or NUMBA_CPU_FEATURES where it is set), read when this module is imported; Numba's disk cache
+keys every compiled function on the CPU's name and those features, so a cache written on one
+CPU is never used on another, and so is the width compiled into it.
 
 Nothing here raises: callers pass arrays and offsets that lie inside them.
 """
@@ -14,10 +15,20 @@ import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
+from numba.core import cgutils, config
 from numba.extending import intrinsic
 
-_FEATURES = llvm.get_host_cpu_features()
+
+def compiled_features():
+    """{feature: enabled} of the code Numba emits: NUMBA_CPU_FEATURES ("+avx2,-avx512f,...")
+    where it is set, else the host CPU's. Vectors wider than the code may use would be split
+    by LLVM into narrower ones, at a loss."""
+    if config.CPU_FEATURES:
+        return {flag[1:]: flag[0] == "+" for flag in config.CPU_FEATURES.split(",") if flag[:1] in "+-" and flag[1:]}
+    return dict(llvm.get_host_cpu_features())
+
+
+_FEATURES = compiled_features()
 AVX512 = bool(_FEATURES.get("avx512f"))
 FMA = bool(_FEATURES.get("fma")) or AVX512
 VECTOR_BYTES = 64 if AVX512 else 32 if _FEATURES.get("avx") else 16

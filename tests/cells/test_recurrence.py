@@ -22,7 +22,7 @@ from seqkit.cells.recurrence import (
     panel_product,
     threads_for,
 )
-from seqkit.cells.vector import AVX512, ISA, VECTOR_BYTES, lanes, tile_rows
+from seqkit.cells.vector import AVX512, ISA, VECTOR_BYTES, compiled_features, lanes, tile_rows
 
 HIDDEN = (1, 7, 8, 9, 15, 16, 17, 63, 64, 65)
 BATCHES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65)
@@ -216,6 +216,16 @@ def test_a_step_runs_on_as_many_threads_as_its_work_and_the_cores_allow(monkeypa
     monkeypatch.delenv("SEQKIT_THREADS")
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # as seqkit.share_cores sets it for 2 processes on 2 cores
     assert threads_for(100 * recurrence.MIN_THREAD_FLOPS, 64) == 1
+
+
+def test_the_features_are_those_numba_compiles_for(monkeypatch):
+    """NUMBA_CPU_FEATURES, where set, is what Numba emits code for: the tiles' width follows it
+    (an AVX-512 host compiling for AVX2 gets AVX2 tiles), and the host's features otherwise."""
+    from numba.core import config
+    monkeypatch.setattr(config, "CPU_FEATURES", "+avx,+avx2,+fma,-avx512f")
+    assert compiled_features() == {"avx": True, "avx2": True, "fma": True, "avx512f": False}
+    monkeypatch.setattr(config, "CPU_FEATURES", None)
+    assert compiled_features() == dict(llvm.get_host_cpu_features())
 
 
 def test_the_vector_width_is_the_cpus_and_the_disk_cache_is_keyed_on_it():
