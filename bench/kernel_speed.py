@@ -15,7 +15,6 @@ of 9 rounds of 64 steps. About 2 minutes:
     python bench/kernel_speed.py [--quick]
 """
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from llvmlite import ir  # noqa: E402
 from numba import njit, types  # noqa: E402
 from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
+from timing import cpu_model  # noqa: E402
 
 from seqkit.cells.lstm import BACKWARD_GROUPS, GATES  # noqa: E402  the LSTM's panels, as it packs them
 from seqkit.cells.recurrence import (  # noqa: E402
@@ -106,13 +106,6 @@ def interleaved(runs, flops):
             run()
             seconds[name].append(time.perf_counter() - began)
     return {name: flops[name] / float(np.median(times)) / 1e9 for name, times in seconds.items()}
-
-
-def cpu_model():
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def measure(B, H):

@@ -33,16 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import cpu_model
+
 HERE = Path(__file__).parent
 PEERS = ["torch-transformer", "torch-lstm"]
 SEQKIT = str(Path(sys.executable).with_name("seqkit"))
-
-
-def cpu_model():
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def split(directory, corpus=None):

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import cpu_model
+
 ROWS = [(layers, hidden, batch) for layers in (1, 2) for hidden in (128, 256, 512) for batch in (32, 64)]
 QUICK = [(2, 256, 32), (2, 256, 64), (2, 512, 32), (2, 512, 64)]
 SETUPS = {"1 process, 1 thread": (1, 1), "1 process, 2 threads": (1, 2), "2 processes, 1 thread each": (2, 1)}
@@ -128,8 +130,7 @@ def main():
     mpiexec = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     if mpiexec is None:
         sys.exit('needs mpiexec: pip install ".[mpi]"')
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    print(f"{cpu}; {os.cpu_count()} CPUs; LSTM, vocabulary 65, embedding = hidden, T {SEQ_LEN}; "
+    print(f"{cpu_model()}; {os.cpu_count()} CPUs; LSTM, vocabulary 65, embedding = hidden, T {SEQ_LEN}; "
           f"medians of {options.rounds}")
     names = list(SETUPS)
     print(f"{'LSTM':<22}" + "".join(f"{name:>28}" for name in names) + f"{'2 proc / 1x1':>14}{'2 proc / 1x2':>14}"

@@ -4,6 +4,7 @@ Import it before numpy: use_cpu_kernels() restarts the script without OPENBLAS_C
 forces older kernels, half the GEMM peak on an AVX-512 CPU) unless --keep-coretype is given.
 """
 import os
+import platform
 import statistics
 import sys
 import time
@@ -25,3 +26,16 @@ def median_ms(run, repeats=21, warmup=3):
         run()
         times.append(time.perf_counter() - start)
     return 1e3 * statistics.median(times)
+
+
+def cpu_model():
+    """The CPU's model name with its family and model numbers (a VM's name alone, "AMD EPYC",
+    does not tell Zen 3 from Zen 5)."""
+    fields = {}
+    if os.path.exists("/proc/cpuinfo"):
+        for line in open("/proc/cpuinfo"):
+            name, _, value = line.partition(":")
+            fields.setdefault(name.strip(), value.strip())
+    if "model name" not in fields:
+        return platform.processor() or "unknown CPU"
+    return f"{fields['model name']} (family {fields.get('cpu family', '?')} model {fields.get('model', '?')})"
