@@ -33,9 +33,10 @@ def cpu_model():
     does not tell Zen 3 from Zen 5)."""
     fields = {}
     if os.path.exists("/proc/cpuinfo"):
-        for line in open("/proc/cpuinfo"):
-            name, _, value = line.partition(":")
-            fields.setdefault(name.strip(), value.strip())
+        with open("/proc/cpuinfo") as lines:
+            for line in lines:
+                name, _, value = line.partition(":")
+                fields.setdefault(name.strip(), value.strip())
     if "model name" not in fields:
         return platform.processor() or "unknown CPU"
     return f"{fields['model name']} (family {fields.get('cpu family', '?')} model {fields.get('model', '?')})"

@@ -219,8 +219,9 @@ def test_a_step_runs_on_as_many_threads_as_its_work_and_the_cores_allow(monkeypa
 
 
 def test_the_features_are_those_numba_compiles_for(monkeypatch):
-    """NUMBA_CPU_FEATURES, where set, is what Numba emits code for: the tiles' width follows it
-    (an AVX-512 host compiling for AVX2 gets AVX2 tiles), and the host's features otherwise."""
+    """compiled_features reads NUMBA_CPU_FEATURES where it is set (what Numba then emits code
+    for) and the host's features otherwise; the width and ISA derive from it at import, and the
+    test below checks them against the features of Numba's own target."""
     from numba.core import config
     monkeypatch.setattr(config, "CPU_FEATURES", "+avx,+avx2,+fma,-avx512f")
     assert compiled_features() == {"avx": True, "avx2": True, "fma": True, "avx512f": False}
@@ -229,9 +230,10 @@ def test_the_features_are_those_numba_compiles_for(monkeypatch):
 
 
 def test_the_vector_width_is_the_cpus_and_the_disk_cache_is_keyed_on_it():
-    """The width compiled into the kernels comes from the host's features, which Numba's cache
-    index keys every compiled function on (with the CPU's name), so a cache written on one CPU
-    is never loaded on another."""
+    """The width compiled into the kernels comes from the features Numba compiles for (the
+    host's, with NUMBA_CPU_FEATURES unset as here), which Numba's cache index keys every
+    compiled function on (with the CPU's name), so a cache written on one CPU is never loaded
+    on another."""
     features = llvm.get_host_cpu_features()
     assert AVX512 == bool(features.get("avx512f"))
     assert VECTOR_BYTES == (64 if AVX512 else 32 if features.get("avx") else 16)
