@@ -119,9 +119,9 @@ def _timed_units(xproj, states, packed, bias_hh, cache, columns, per_tile, clock
     span = packed.shape[2] // GATES
     taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
-        began = _cycles()
+        began, ahead = _cycles(), min(t + 1, xproj.shape[0] - 1)
         count = recurrence.multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t],
-                                          cache[t], columns, per_tile, FORWARD_ROWS)
+                                          cache[t], xproj[ahead], cache[ahead], columns, per_tile, FORWARD_ROWS)
         for run in range(count):
             clock[thread, 3] += taken[run, 1] - taken[run, 0]
         multiplied = _cycles()

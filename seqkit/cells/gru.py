@@ -146,8 +146,9 @@ def _forward_units(xproj, states, packed, bias_hh, cache, columns, per_tile, row
     span = packed.shape[2] // GATES
     taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
-        count = multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t], cache[t], columns,
-                               per_tile, rows)
+        ahead = min(t + 1, xproj.shape[0] - 1)  # the step whose first panel's lines are asked for
+        count = multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t], cache[t], xproj[ahead],
+                               cache[ahead], columns, per_tile, rows)
         for run in range(count):
             lo, hi = units_of(taken[run], span, H)
             _finish_gates(cache[t], xproj[t], bias_hh, states[0, t], states[0, t + 1], lo, hi, True)
@@ -184,7 +185,8 @@ def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, group
         wait_for(flags, thread, T - t)
         out = dh[then] if t > 0 else dinitial[0]
         count = multiply_taken(board, shares, T - 1 - t, thread, taken, scratch[t], packed, GATES * H,
-                               dy[t - 1] if t > 0 else dy[0], out, from_dy if t > 0 else from_zero, groups, rows)
+                               dy[t - 1] if t > 0 else dy[0], out, dy[max(t - 2, 0)], dh[now],
+                               from_dy if t > 0 else from_zero, groups, rows)
         for run in range(count):
             lo, hi = units_of(taken[run], span, H)
             _add_reset_path(cache[t], dh[now], out, lo, hi)

@@ -124,8 +124,9 @@ def _forward_units(xproj, states, packed, bias_hh, cache, columns, per_tile, row
     span = packed.shape[2] // GATES  # hidden units a panel
     taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
-        count = multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t], cache[t], columns,
-                               per_tile, rows)
+        ahead = min(t + 1, xproj.shape[0] - 1)  # the step whose first panel's lines are asked for
+        count = multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t], cache[t], xproj[ahead],
+                               cache[ahead], columns, per_tile, rows)
         for run in range(count):
             lo, hi = units_of(taken[run], span, H)
             _gates_to_state(cache[t], bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], lo, hi)
@@ -166,7 +167,7 @@ def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, group
                                 dh[now, b], dc[now, b], dc_prev[b], one)
         wait_for(flags, thread, T - t)
         count = multiply_taken(board, shares, T - 1 - t, thread, taken, dxproj[t], packed, GATES * H,
-                               dy[t - 1] if t > 0 else dy[0], dh[then] if t > 0 else dinitial[0],
+                               dy[t - 1] if t > 0 else dy[0], dh[then] if t > 0 else dinitial[0], dy[max(t - 2, 0)], dh[now],
                                from_dy if t > 0 else from_zero, groups, rows)
 
 

@@ -102,7 +102,9 @@ def _forward_units(xproj, states, packed, bias_hh, relu, columns, per_tile, rows
     H = states.shape[3]
     taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
+        ahead = min(t + 1, xproj.shape[0] - 1)  # the step whose first panel's lines are asked for
         count = multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t], states[0, t + 1],
+                               xproj[ahead], states[0, ahead + 1],
                                columns, per_tile, rows)
         for run in range(count):
             lo, hi = units_of(taken[run], packed.shape[2], H)
@@ -137,7 +139,7 @@ def _backward_units(dy, dfinal, states, packed, relu, from_dy, from_zero, groups
             _activation_gradients(dh[now], states[0, t + 1], relu, dxproj[t], lo, hi)
         wait_for(flags, thread, T - t)
         count = multiply_taken(board, shares, T - 1 - t, thread, taken, dxproj[t], packed, H,
-                               dy[t - 1] if t > 0 else dy[0], dh[then] if t > 0 else dinitial[0],
+                               dy[t - 1] if t > 0 else dy[0], dh[then] if t > 0 else dinitial[0], dy[max(t - 2, 0)], dh[now],
                                from_dy if t > 0 else from_zero, groups, rows)
 
 

@@ -190,6 +190,25 @@ def splat(builder, value, vector_type):
                                   ir.Constant(ir.VectorType(ir.IntType(32), count), [0] * count))
 
 
+@intrinsic(prefer_literal=True)
+def prefetch(typingctx, array, index, write):
+    """Ask for the cache line holding array[index] (a 1-d array) in the L1 cache, for a store if
+    `write` (a compile-time bool), else for a load; the CPU may drop the request, never faults."""
+    if not isinstance(write, types.BooleanLiteral):
+        return None
+    for_store = int(write.literal_value)
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        i32, byte = ir.IntType(32), ir.IntType(8).as_pointer()
+        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [byte, i32, i32, i32]),
+                                                  "llvm.prefetch.p0i8")
+        where = builder.bitcast(builder.gep(data, [args[1]]), byte)
+        builder.call(function, [where, ir.Constant(i32, for_store), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.none(array, index, write), codegen
+
+
 @intrinsic
 def publish(typingctx, flags, index, value):
     """flags[index] = value (int64), as an atomic store with release ordering: whatever this

@@ -116,6 +116,18 @@ def test_a_packing_buffer_as_large_as_a_huge_page_starts_on_one():
         assert large.ctypes.data % HUGE_PAGE == 0
 
 
+def test_the_k_blocks_are_sized_from_the_l1_data_cache_linux_reports(tmp_path):
+    for index, (level, kind, size) in enumerate([("1", "Instruction", "64K"), ("1", "Data", "48K"),
+                                                 ("2", "Unified", "1024K")]):
+        folder = tmp_path / "cache" / f"index{index}"
+        folder.mkdir(parents=True)
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (folder / name).write_text(value + "\n")
+    assert recurrence.l1_data_bytes(tmp_path / "cache") == 48 * 1024
+    assert recurrence.l1_data_bytes(tmp_path / "nowhere") == 32 * 1024  # not Linux: a common L1
+    assert recurrence.BLOCK_BYTES == 2 * recurrence.l1_data_bytes() // 3
+
+
 def test_the_tile_sums_in_one_order_whatever_its_rows():
     """An element's sum runs over k in one order: tiles of one row and tiles of many give the
     same bits, in every tail the rows split into."""
