@@ -61,7 +61,8 @@ def l1_data_bytes(cache_dir="/sys/devices/system/cpu/cpu0/cache"):
 # A tile column's share of a panel over one block of k: two thirds of the L1 data cache, the rest
 # for the block of a and the tile's rows of x and y. On AMD Zen 5 (48 KB) blocks of 32 KB ran the
 # LSTM's forward recurrence 5-14% faster than blocks of 16 KB, and as fast as blocks of 48 KB.
-# Blocks change no bits (each block's sums go on from the last's), only the speed.
+# Blocks change no bits (each block's sums go on from the last's), only the speed. Numba freezes
+# the value into the compiled kernels; its disk cache is keyed on the CPU's name and features.
 BLOCK_BYTES = 2 * l1_data_bytes() // 3
 
 
