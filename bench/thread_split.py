@@ -29,6 +29,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 import seqkit.cells.recurrence as recurrence
+import seqkit.cells.sharing as sharing
 from seqkit.cells.lstm import FORWARD_ROWS, FORWARD_TILE, GATES, _gates_to_state
 from seqkit.cells.vector import lanes
 from seqkit.nn.recurrent import LSTM
@@ -63,13 +64,13 @@ def recurrence_rows():
 
 def small_steps():
     rng, T = np.random.default_rng(0), 256
-    threshold, recurrence.MIN_THREAD_FLOPS = recurrence.MIN_THREAD_FLOPS, 1  # two threads however small
+    threshold, sharing.MIN_THREAD_FLOPS = sharing.MIN_THREAD_FLOPS, 1  # two threads however small
     print("\nsmall steps, two threads forced: us a step")
     for B, H in ((1, 128), (1, 256), (1, 512), (16, 16), (16, 128)):
         layer, xproj = LSTM(H, H), rng.standard_normal((T, B, 4 * H)).astype(np.float32)
         us = per_step(lambda threads: layer.forward_projected(xproj, None), T)
         print(f"  batch {B:2d} hidden {H:3d}: one thread {us[1]:6.2f}, two {us[2]:6.2f}", flush=True)
-    recurrence.MIN_THREAD_FLOPS = threshold
+    sharing.MIN_THREAD_FLOPS = threshold
 
 
 @numba.njit(nogil=True)
@@ -85,7 +86,7 @@ def _exchange(h, written, T, board, shares, flags, thread):
                 total += source[b, k]
             for j in range(lo, hi):
                 h[t + 1, b, j] = total * np.float32(1e-3)
-        recurrence.wait_for(flags, thread, t + 1)
+        sharing.wait_for(flags, thread, t + 1)
 
 
 def exchange_rows():
@@ -95,7 +96,7 @@ def exchange_rows():
         h = np.random.default_rng(0).random((T + 1, B, H), np.float32)
         figures = []
         for written in (True, False):
-            us = per_step(lambda threads: recurrence.run_split(_exchange, (h, written, T), H // 8, threads, T), T)
+            us = per_step(lambda threads: sharing.run_split(_exchange, (h, written, T), H // 8, threads, T), T)
             figures.append(f"{'exchanging h' if written else 'reading unwritten rows'} one thread {us[1]:5.2f}, "
                            f"two {us[2]:5.2f}")
         print(f"  batch {B:2d} hidden {H:3d}: " + "; ".join(figures), flush=True)
@@ -120,16 +121,16 @@ def _timed_units(xproj, states, packed, bias_hh, cache, columns, per_tile, clock
     taken = np.zeros((shares[-1], 2), np.int64)
     for t in range(xproj.shape[0]):
         began, ahead = _cycles(), min(t + 1, xproj.shape[0] - 1)
-        count = recurrence.multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t],
+        count = sharing.multiply_taken(board, shares, t, thread, taken, states[0, t], packed, H, xproj[t],
                                           cache[t], xproj[ahead], cache[ahead], columns, per_tile, FORWARD_ROWS)
         for run in range(count):
             clock[thread, 3] += taken[run, 1] - taken[run, 0]
         multiplied = _cycles()
         for run in range(count):
-            lo, hi = recurrence.units_of(taken[run], span, H)
+            lo, hi = sharing.units_of(taken[run], span, H)
             _gates_to_state(cache[t], bias_hh, states[1, t], states[1, t + 1], states[0, t + 1], lo, hi)
         activated = _cycles()
-        recurrence.wait_for(flags, thread, t + 1)
+        sharing.wait_for(flags, thread, t + 1)
         clock[thread, 0] += multiplied - began
         clock[thread, 1] += activated - multiplied
         clock[thread, 2] += _cycles() - activated
@@ -149,10 +150,10 @@ def part_rows():
         for threads in (1, 2):
             clock = np.zeros((2, 4), np.int64)
             arguments = (xproj, states, packed, bias, cache, columns, per_tile, clock)
-            recurrence.run_split(_timed_units, arguments, packed.shape[0], threads, T)
+            sharing.run_split(_timed_units, arguments, packed.shape[0], threads, T)
             clock[:] = 0
             for _ in range(ROUNDS):
-                recurrence.run_split(_timed_units, arguments, packed.shape[0], threads, T)
+                sharing.run_split(_timed_units, arguments, packed.shape[0], threads, T)
             shares = clock / (ROUNDS * T) / np.array([1000, 1000, 1000, 1])
             print(f"  batch {B:2d} hidden {H:3d}, {threads} thread(s): " + " | ".join(
                 f"thread {i}: " + ", ".join(f"{v:5.1f}" for v in shares[i]) for i in range(threads)), flush=True)

@@ -31,7 +31,7 @@ def local_processes(environ=os.environ):
 
 # OpenBLAS's idle threads spin for 2**28 cycles after each product before they sleep; a
 # recurrence that runs on threads of its own between two products would share its cores with
-# them (seqkit.cells.recurrence), at half its speed or worse. 2**4 cycles: they sleep at once.
+# them (seqkit.cells.sharing), at half its speed or worse. 2**4 cycles: they sleep at once.
 THREAD_TIMEOUT = ("OPENBLAS_THREAD_TIMEOUT", "4")
 
 

@@ -26,7 +26,7 @@ order inputs, weights, outputs, scratch.
 
 The step kernels are compiled (Numba); forward and backward may be compiled too or plain Python
 functions that call compiled pieces (the built-in cells run their recurrence on weights packed
-once per sequence, on threads of their own: seqkit.cells.recurrence). A cell may also give
+once per sequence, on threads of their own: seqkit.cells.recurrence and sharing). A cell may also give
 pack(weight_hh) -> a 2-d array, and step_packed, step_forward's signature taking that array
 for weight_hh: the sampler then steps on weights it packs once.
 

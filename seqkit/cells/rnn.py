@@ -22,17 +22,12 @@ from seqkit.cells.recurrence import (
     backward_groups,
     forward_columns,
     forward_shape,
-    multiply_taken,
-    own_share,
     pack_backward,
     pack_forward,
     panel_product,
-    run_split,
-    threads_for,
-    units_of,
-    wait_for,
 )
 from seqkit.cells.registry import Cell, Kernels
+from seqkit.cells.sharing import multiply_taken, own_share, run_split, threads_for, units_of, wait_for
 from seqkit.cells.vector import lanes, tile_rows
 
 NONLINEARITIES = ("tanh", "relu")

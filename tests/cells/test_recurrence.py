@@ -9,19 +9,17 @@ import numpy as np
 import pytest
 from numba.core.registry import cpu_target
 
-from seqkit.cells import gru, lstm, recurrence, rnn
+from seqkit.cells import gru, lstm, recurrence, rnn, sharing
 from seqkit.cells.recurrence import (
     HUGE_PAGE,
     backward_columns,
     forward_columns,
-    new_board,
-    next_panel,
     pack_backward,
     pack_forward,
     packing_buffer,
     panel_product,
-    threads_for,
 )
+from seqkit.cells.sharing import new_board, next_panel, threads_for
 from seqkit.cells.vector import AVX512, ISA, VECTOR_BYTES, compiled_features, lanes, tile_rows
 
 HIDDEN = (1, 7, 8, 9, 15, 16, 17, 63, 64, 65)
@@ -165,7 +163,7 @@ def sequence(kernels, cell, T, B, H, dtype, seed=0):
 @pytest.mark.parametrize("cell", KERNELS)
 def test_threads_share_a_recurrence_to_the_bit(cell, monkeypatch):
     """The hidden units split between 2 or 3 threads, with a barrier a step: the bits of one thread."""
-    monkeypatch.setattr(recurrence, "MIN_THREAD_FLOPS", 1)
+    monkeypatch.setattr(sharing, "MIN_THREAD_FLOPS", 1)
     for dtype in DTYPES:
         for T, B, H in ((4, 1, 9), (3, 2, 65), (4, 3, 9), (3, 17, 65), (5, 16, 130)):  # batch 1 and 2: WIDE panels
             results = []
@@ -220,14 +218,14 @@ def test_a_thread_takes_its_own_panels_then_the_last_ones_left_of_the_others():
 def test_a_step_runs_on_as_many_threads_as_its_work_and_the_cores_allow(monkeypatch):
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
     monkeypatch.setenv("SEQKIT_THREADS", "2")
-    assert threads_for(10 * recurrence.MIN_THREAD_FLOPS, 64) == min(2, len(__import__("os").sched_getaffinity(0)))
-    assert threads_for(recurrence.MIN_THREAD_FLOPS - 1, 64) == 1  # too little work to share
-    assert threads_for(10 * recurrence.MIN_THREAD_FLOPS, 1) == 1  # one panel cannot be shared
+    assert threads_for(10 * sharing.MIN_THREAD_FLOPS, 64) == min(2, len(__import__("os").sched_getaffinity(0)))
+    assert threads_for(sharing.MIN_THREAD_FLOPS - 1, 64) == 1  # too little work to share
+    assert threads_for(10 * sharing.MIN_THREAD_FLOPS, 1) == 1  # one panel cannot be shared
     monkeypatch.setenv("SEQKIT_THREADS", "1")
-    assert threads_for(100 * recurrence.MIN_THREAD_FLOPS, 64) == 1
+    assert threads_for(100 * sharing.MIN_THREAD_FLOPS, 64) == 1
     monkeypatch.delenv("SEQKIT_THREADS")
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # as seqkit.share_cores sets it for 2 processes on 2 cores
-    assert threads_for(100 * recurrence.MIN_THREAD_FLOPS, 64) == 1
+    assert threads_for(100 * sharing.MIN_THREAD_FLOPS, 64) == 1
 
 
 def test_the_features_are_those_numba_compiles_for(monkeypatch):
