@@ -87,7 +87,6 @@ def tiles(typingctx, a, lda, b, b_start, b_next, ldb, depth, x, ldx, y, ldy, col
                                [vector.as_pointer(), i32, mask_type, vector])
         masked_store = function(f"llvm.masked.store.{suffix}.p0{suffix}", ir.VoidType(),
                                 [vector, vector.as_pointer(), i32, mask_type])
-        prefetcher = function("llvm.prefetch.p0i8", ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32])
 
         def data(position):
             return context.make_array(signature.args[position])(context, builder, args[position]).data
@@ -128,8 +127,7 @@ def tiles(typingctx, a, lda, b, b_start, b_next, ldb, depth, x, ldx, y, ldy, col
                 k = loop.index
                 offset = builder.mul(k, ldb_)
                 upcoming = builder.gep(B, [builder.add(ahead, offset)])
-                builder.call(prefetcher, [builder.bitcast(upcoming, ir.IntType(8).as_pointer()), ir.Constant(i32, 0),
-                                          ir.Constant(i32, 3), ir.Constant(i32, 1)])
+                prefetch_line(builder, upcoming, False)
                 row_of_b = builder.add(b_start_, offset)
                 operands = [builder.load(vector_at(B, builder.add(row_of_b, _int(v * width))), align=1)
                             for v in range(vectors)]
@@ -182,6 +180,15 @@ def tiles(typingctx, a, lda, b, b_start, b_next, ldb, depth, x, ldx, y, ldy, col
     return types.none(a, lda, b, b_start, b_next, ldb, depth, x, ldx, y, ldy, columns, count, onto_y, MR, NV), codegen
 
 
+def prefetch_line(builder, pointer, for_store):
+    """Emit a prefetch of the cache line at `pointer` into the L1 cache, for a store or a load."""
+    i32, byte = ir.IntType(32), ir.IntType(8).as_pointer()
+    function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [byte, i32, i32, i32]),
+                                              "llvm.prefetch.p0i8")
+    builder.call(function, [builder.bitcast(pointer, byte), ir.Constant(i32, int(for_store)), ir.Constant(i32, 3),
+                            ir.Constant(i32, 1)])
+
+
 def splat(builder, value, vector_type):
     """A vector of vector_type with `value` in every lane."""
     count = vector_type.count
@@ -196,15 +203,11 @@ def prefetch(typingctx, array, index, write):
     `write` (a compile-time bool), else for a load; the CPU may drop the request, never faults."""
     if not isinstance(write, types.BooleanLiteral):
         return None
-    for_store = int(write.literal_value)
+    for_store = bool(write.literal_value)
 
     def codegen(context, builder, signature, args):
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        i32, byte = ir.IntType(32), ir.IntType(8).as_pointer()
-        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [byte, i32, i32, i32]),
-                                                  "llvm.prefetch.p0i8")
-        where = builder.bitcast(builder.gep(data, [args[1]]), byte)
-        builder.call(function, [where, ir.Constant(i32, for_store), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        prefetch_line(builder, builder.gep(data, [args[1]]), for_store)
         return context.get_dummy_value()
     return types.none(array, index, write), codegen
 
