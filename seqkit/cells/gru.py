@@ -23,6 +23,7 @@ from seqkit._jit import kernel
 from seqkit.cells.activations import column_sums, sigmoid_of_biased, sigmoid_of_sum, tanh
 from seqkit.cells.recurrence import (
     WIDE,
+    aligned_empty,
     backward_columns,
     backward_groups,
     forward_columns,
@@ -202,7 +203,7 @@ def gru_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweight
     width, groups = lanes(dy.dtype), backward_groups(B, BACKWARD_GROUPS)
     packed = pack_backward(weight_hh, groups, width)
     from_dy, from_zero = (backward_columns(H, groups, width, start) for start in (True, False))
-    dh = np.empty((2, B, H), dy.dtype)
+    dh = aligned_empty((2, B, H), dy.dtype)
     run_split(_backward_units, (dy, dfinal, states, cache, packed, from_dy, from_zero, groups, BACKWARD_ROWS, dxproj,
                                 scratch, dh, dinitial), packed.shape[0],
               threads_for(2 * B * GATES * H * H, packed.shape[0]), T)

@@ -23,6 +23,7 @@ from seqkit._jit import kernel
 from seqkit.cells.activations import column_sums, sigmoid_of_biased, sigmoid_of_sum, tanh, tanh_of_biased, tanh_of_sum
 from seqkit.cells.recurrence import (
     WIDE,
+    aligned_empty,
     backward_columns,
     backward_groups,
     forward_columns,
@@ -182,7 +183,7 @@ def lstm_backward(dy, dfinal, states, cache, weight_hh, dxproj, dinitial, dweigh
     width, groups = lanes(dy.dtype), backward_groups(B, BACKWARD_GROUPS)
     packed = pack_backward(weight_hh, groups, width)
     from_dy, from_zero = (backward_columns(H, groups, width, start) for start in (True, False))
-    dh, dc = np.empty((2, B, H), dy.dtype), np.empty((2, B, H), dy.dtype)
+    dh, dc = aligned_empty((2, B, H), dy.dtype), aligned_empty((2, B, H), dy.dtype)
     run_split(_backward_units, (dy, dfinal, states, cache, packed, from_dy, from_zero, groups, BACKWARD_ROWS,
                                 dxproj, dh, dc, dinitial), packed.shape[0],
               threads_for(2 * B * GATES * H * H, packed.shape[0]), T)

@@ -68,6 +68,20 @@ def backward_groups(batch, groups):
 
 
 HUGE_PAGE = 2 << 20  # bytes: a transparent huge page on x86-64 Linux
+LINE = 64  # bytes: a cache line on x86-64, and the widest vector register
+
+
+def aligned_empty(shape, dtype):
+    """np.empty's array, starting on a cache line. NumPy's large arrays start 16 bytes past one
+    (malloc's header), so that each 64-byte vector the tiles and the gate math load or store
+    spans two lines, and two threads' hidden units meet inside a line. On AMD Zen 5 the forward
+    product ran 8-9% faster with its packed weights aligned, 10-12% with its operands too (hidden
+    256 batch 16, hidden 512 batch 32, one core)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(nbytes + LINE, np.uint8)  # the view keeps it alive
+    start = -raw.ctypes.data % LINE
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def packing_buffer(shape, dtype):
@@ -75,17 +89,18 @@ def packing_buffer(shape, dtype):
     large as one and the system takes the advice (Linux transparent huge pages, madvise): each
     step reads every packed weight, and on 4 KB pages a packing larger than the TLB reaches
     missed in it all along (the forward product at batch 16, hidden 1024 ran 7-22% faster on 2 MB
-    pages, at batch 20, hidden 650 4-17%; at hidden 512 and below within 3%). Elsewhere np.empty.
+    pages, at batch 20, hidden 650 4-17%; at hidden 512 and below within 3%). Elsewhere
+    aligned_empty.
     The pages are asked for anew at each call: where memory is fragmented the kernel may gather
     them first, or give 4 KB pages."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dtype.itemsize
     if nbytes < HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
-        return np.empty(shape, dtype)
+        return aligned_empty(shape, dtype)
     region = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     try:
         region.madvise(mmap.MADV_HUGEPAGE)
-    except OSError:  # a kernel without transparent huge pages: 4 KB pages, as np.empty gives
+    except OSError:  # a kernel without transparent huge pages: 4 KB pages
         pass
     raw = np.frombuffer(region, np.uint8)  # the array keeps the mapping alive; freed, it unmaps
     start = -raw.ctypes.data % HUGE_PAGE

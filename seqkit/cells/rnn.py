@@ -18,6 +18,7 @@ from seqkit._jit import kernel
 from seqkit.cells.activations import column_sums, relu_of_biased, relu_of_sum, tanh_of_biased, tanh_of_sum
 from seqkit.cells.recurrence import (
     WIDE,
+    aligned_empty,
     backward_columns,
     backward_groups,
     forward_columns,
@@ -151,7 +152,7 @@ def _backward(dy, dfinal, states, weight_hh, relu, dxproj, dinitial, dweight_hh,
     width, groups = lanes(dy.dtype), backward_groups(B, BACKWARD_GROUPS)
     packed = pack_backward(weight_hh, groups, width)
     from_dy, from_zero = (backward_columns(H, groups, width, start) for start in (True, False))
-    dh = np.empty((2, B, H), dy.dtype)
+    dh = aligned_empty((2, B, H), dy.dtype)
     run_split(_backward_units, (dy, dfinal, states, packed, relu, from_dy, from_zero, groups, BACKWARD_ROWS, dxproj,
                                 dh, dinitial), packed.shape[0], threads_for(2 * B * H * H, packed.shape[0]), T)
     _weight_gradients(dxproj, states, dweight_hh, dbias_hh)

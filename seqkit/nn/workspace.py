@@ -7,9 +7,11 @@ zeroed page by page on first touch, which costs a small model a large share of i
 
 The arrays a forward pass writes into a Workspace are its cache for backward: a later
 forward with the same Workspace overwrites them. The Trainer runs forward, backward, forward,
-backward... with its own; pass none (the default) to get fresh arrays from every call.
+backward... with its own; pass none (the default) to get fresh arrays from every call. Every
+array starts on a cache line (seqkit.cells.recurrence.aligned_empty), as the recurrences'
+vector code wants them.
 """
-import numpy as np
+from seqkit.cells.recurrence import aligned_empty
 
 
 class Workspace:
@@ -23,7 +25,7 @@ class Workspace:
         """The array called `name`, uninitialised, reallocated only if shape or dtype changed."""
         array = self._arrays.get(name)
         if array is None or array.shape != tuple(shape) or array.dtype != dtype:
-            array = self._arrays[name] = np.empty(shape, dtype)
+            array = self._arrays[name] = aligned_empty(shape, dtype)
         return array
 
     def child(self, name):
@@ -36,7 +38,7 @@ class Fresh(Workspace):
     """A Workspace that keeps nothing: every array is new."""
 
     def empty(self, name, shape, dtype):
-        return np.empty(shape, dtype)
+        return aligned_empty(shape, dtype)
 
     def child(self, name):
         return self

@@ -12,6 +12,8 @@ from numba.core.registry import cpu_target
 from seqkit.cells import gru, lstm, recurrence, rnn, sharing
 from seqkit.cells.recurrence import (
     HUGE_PAGE,
+    LINE,
+    aligned_empty,
     backward_columns,
     forward_columns,
     pack_backward,
@@ -21,6 +23,7 @@ from seqkit.cells.recurrence import (
 )
 from seqkit.cells.sharing import new_board, next_panel, threads_for
 from seqkit.cells.vector import AVX512, ISA, VECTOR_BYTES, compiled_features, lanes, tile_rows
+from seqkit.nn.workspace import FRESH, Workspace
 
 HIDDEN = (1, 7, 8, 9, 15, 16, 17, 63, 64, 65)
 BATCHES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65)
@@ -102,6 +105,17 @@ def test_the_packings_lay_weight_hh_out_as_the_module_says_with_zeros_past_h():
             padded[:, :H] = weight
             expected = padded.reshape(4 * H, -1, span).transpose(1, 0, 2)
             np.testing.assert_array_equal(pack_backward(weight, groups, width), expected)
+
+
+def test_the_arrays_the_recurrences_use_start_on_a_cache_line():
+    # NumPy's own large arrays start 16 bytes past a line: np.empty((1000, 1000)) would fail this.
+    for shape, dtype in (((1000, 1000), np.float32), ((7, 3), np.float64), ((3,), np.int64), ((1,), np.float32)):
+        array = aligned_empty(shape, dtype)
+        assert array.ctypes.data % LINE == 0 and array.shape == shape and array.dtype == dtype
+        assert array.flags.c_contiguous and array.flags.writeable
+    assert Workspace().empty("x", (512, 1024), np.float32).ctypes.data % LINE == 0
+    assert FRESH.empty("x", (512, 1024), np.float32).ctypes.data % LINE == 0
+    assert packing_buffer((1000, 3), np.float32).ctypes.data % LINE == 0
 
 
 def test_a_packing_buffer_as_large_as_a_huge_page_starts_on_one():
