@@ -67,7 +67,7 @@ def _fma_chains(typingctx, n, out):
     return types.none(n, out), codegen
 
 
-@njit
+@njit(nogil=True)  # nogil: bench/thread_split.py runs it on both cores at once
 def _chains(n, out):
     _fma_chains(n, out)
 

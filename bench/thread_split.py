@@ -13,12 +13,18 @@
    taking their panels), the gate math, the wait at the barrier, and the panels it took (a
    copy of seqkit.cells.lstm's _forward_units with a clock around each part). The faster
    thread takes more panels; what is left of the wait is the last panel's and the gate math's.
+5. What the other core's work costs this one: FMA chains on one core and on both at once
+   (GFLOP/s in all), and the LSTM's gate math over half the hidden units alone and while the
+   other core runs the same on arrays of its own (no line shared). On the Zen 5 VM of
+   docs/performance.md the chains scale 1.87x and the gate math runs 1.2-1.6x slower beside its
+   twin: the gate math of a split does not halve.
 
 Runs alternate between one and two threads (SEQKIT_THREADS) and the figures are medians.
 """
 import seqkit  # noqa: F401, I001  before NumPy loads OpenBLAS, so that it reads seqkit._cores's settings
 
 import os
+import threading
 import time
 
 import numba
@@ -159,8 +165,61 @@ def part_rows():
                 f"thread {i}: " + ", ".join(f"{v:5.1f}" for v in shares[i]) for i in range(threads)), flush=True)
 
 
+@numba.njit(nogil=True)
+def _gate_math(gates, bias, c_prev, c, h, lo, hi, repeats):
+    for _ in range(repeats):
+        _gates_to_state(gates, bias, c_prev, c, h, lo, hi)
+
+
+def alone_and_together(run, twin):
+    """Median seconds of run() alone and while another thread runs twin(), taken in turns."""
+    alone, together = [], []
+    for rounds, record in ((1, False), (ROUNDS, True)):
+        for _ in range(rounds):
+            began = time.perf_counter()
+            run()
+            if record:
+                alone.append(time.perf_counter() - began)
+            other = threading.Thread(target=twin)
+            began = time.perf_counter()
+            other.start()
+            run()
+            other.join()
+            if record:
+                together.append(time.perf_counter() - began)
+    return float(np.median(alone)), float(np.median(together))
+
+
+def core_sharing_rows():
+    saved = os.environ.get("OPENBLAS_NUM_THREADS")
+    from kernel_speed import VECTOR_BYTES, _chains  # it sets OPENBLAS_NUM_THREADS for its own run
+    os.environ.pop("OPENBLAS_NUM_THREADS") if saved is None else os.environ.update(OPENBLAS_NUM_THREADS=saved)
+    print("\nwhat the other core's work costs this one")
+    outs, n = [np.zeros(VECTOR_BYTES // 4, np.float32) for _ in range(2)], 2_000_000
+    _chains(10, outs[1])
+    alone, together = alone_and_together(lambda: _chains(n, outs[0]), lambda: _chains(n, outs[1]))
+    flops = 12 * n * (VECTOR_BYTES // 4) * 2
+    print(f"  FMA chains: one core {flops / alone / 1e9:.0f} GFLOP/s, both at once {2 * flops / together / 1e9:.0f} in all")
+    rng, repeats = np.random.default_rng(0), 2000
+    for B, H in ((16, 256), (32, 128)):
+        def arrays():
+            gates = recurrence.aligned_empty((B, GATES * H), np.float32)
+            gates[:] = rng.standard_normal(gates.shape)
+            c_prev = recurrence.aligned_empty((B, H), np.float32)
+            c_prev[:] = rng.standard_normal(c_prev.shape)
+            return (gates, rng.standard_normal(GATES * H).astype(np.float32), c_prev,
+                    recurrence.aligned_empty((B, H), np.float32), recurrence.aligned_empty((B, H), np.float32))
+        mine, twins = arrays(), arrays()
+        _gate_math(*mine, 0, H // 2, 1)
+        alone, together = alone_and_together(lambda: _gate_math(*mine, 0, H // 2, repeats),
+                                             lambda: _gate_math(*twins, H // 2, H, repeats))
+        print(f"  gate math, batch {B} hidden {H}, half the units: alone {alone / repeats * 1e6:.2f} us, "
+              f"beside its twin on the other core {together / repeats * 1e6:.2f} us ({together / alone:.2f}x)", flush=True)
+
+
 if __name__ == "__main__":
     recurrence_rows()
     small_steps()
     exchange_rows()
     part_rows()
+    core_sharing_rows()
