@@ -16,7 +16,7 @@
 5. What the other core's work costs this one: FMA chains on one core and on both at once
    (GFLOP/s in all), and the LSTM's gate math over half the hidden units alone and while the
    other core runs the same on arrays of its own (no line shared). On the Zen 5 VM of
-   docs/performance.md the chains scale 1.87x and the gate math runs 1.2-1.6x slower beside its
+   docs/performance.md the chains scale 1.87-1.91x and the gate math runs up to 1.6x slower beside its
    twin: the gate math of a split does not halve.
 
 Runs alternate between one and two threads (SEQKIT_THREADS) and the figures are medians.
