@@ -66,9 +66,10 @@ def tiles(typingctx, a, lda, b, b_start, b_next, ldb, depth, x, ldx, y, ldy, col
     tile it was computed in. MR and NV are compile-time constants. With b_next >= 0, one line of
     the next column's row at b[b_next + k ldb] is prefetched at each k, brought in meanwhile:
     the i-th tile of rows asks for line i (mod the NV vectors' lines), so that the tiles down a
-    column together ask for all of them (always the first line: AMD Zen 5, one core, the
-    products at hidden 1024 batch 16 ran 1.5x faster, batch 64 1.13-1.15x, hidden 768 1.09-1.20x,
-    hidden 256 1.01-1.13x; batch 1-2, hidden 128, and the default training step unchanged)."""
+    column together ask for all of them. Against every tile asking for the first line, on AMD
+    Zen 5 (one core) the products at hidden 1024 batch 16 ran 1.5x faster, batch 64 1.13-1.15x,
+    hidden 768 1.09-1.20x, hidden 256 1.01-1.13x; batch 1-2, hidden 128 and the default training
+    step unchanged."""
     if not (isinstance(MR, types.IntegerLiteral) and isinstance(NV, types.IntegerLiteral)):
         return None
     most, vectors = MR.literal_value, NV.literal_value
