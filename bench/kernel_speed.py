@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
+if __name__ == "__main__":  # before NumPy loads OpenBLAS; not when bench/thread_split.py imports it
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402

@@ -37,8 +37,10 @@ from numba.extending import intrinsic
 import seqkit.cells.recurrence as recurrence
 import seqkit.cells.sharing as sharing
 from seqkit.cells.lstm import FORWARD_ROWS, FORWARD_TILE, GATES, _gates_to_state
-from seqkit.cells.vector import lanes
+from seqkit.cells.vector import VECTOR_BYTES, lanes
 from seqkit.nn.recurrent import LSTM
+
+from kernel_speed import _chains  # noqa: E402  bench/'s own FMA chains, the core's peak
 
 ROUNDS = 15
 
@@ -191,9 +193,6 @@ def alone_and_together(run, twin):
 
 
 def core_sharing_rows():
-    saved = os.environ.get("OPENBLAS_NUM_THREADS")
-    from kernel_speed import VECTOR_BYTES, _chains  # it sets OPENBLAS_NUM_THREADS for its own run
-    os.environ.pop("OPENBLAS_NUM_THREADS") if saved is None else os.environ.update(OPENBLAS_NUM_THREADS=saved)
     print("\nwhat the other core's work costs this one")
     outs, n = [np.zeros(VECTOR_BYTES // 4, np.float32) for _ in range(2)], 2_000_000
     _chains(10, outs[1])

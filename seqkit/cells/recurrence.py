@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from seqkit._jit import kernel
-from seqkit.cells.vector import prefetch, tile_rows, tiles
+from seqkit.cells.vector import LINE, prefetch, tile_rows, tiles
 
 MAX_ROWS = 8  # the most rows a tile has
 # The rows of a tile of 2, 3 or 4 vectors: as many as the registers hold, at most MAX_ROWS.
@@ -68,7 +68,6 @@ def backward_groups(batch, groups):
 
 
 HUGE_PAGE = 2 << 20  # bytes: a transparent huge page on x86-64 Linux
-LINE = 64  # bytes: a cache line on x86-64, and the widest vector register
 
 
 def aligned_empty(shape, dtype):
@@ -77,10 +76,17 @@ def aligned_empty(shape, dtype):
     spans two lines, and two threads' hidden units meet inside a line. On AMD Zen 5 the forward
     product ran 8-9% faster with its packed weights aligned, 10-12% with its operands too (hidden
     256 batch 16, hidden 512 batch 32, one core)."""
+    return _starting_on(LINE, lambda nbytes: np.empty(nbytes, np.uint8), shape, dtype)
+
+
+def _starting_on(boundary, allocate, shape, dtype):
+    """An array of `shape` and `dtype` in bytes from allocate(n), starting on a multiple of
+    `boundary`: allocate is asked for `boundary` bytes more than the array needs, and the
+    array, a view of them, keeps them alive."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dtype.itemsize
-    raw = np.empty(nbytes + LINE, np.uint8)  # the view keeps it alive
-    start = -raw.ctypes.data % LINE
+    raw = allocate(nbytes + boundary)
+    start = -raw.ctypes.data % boundary
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
@@ -93,18 +99,20 @@ def packing_buffer(shape, dtype):
     aligned_empty.
     The pages are asked for anew at each call: where memory is fragmented the kernel may gather
     them first, or give 4 KB pages."""
-    dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
-    if nbytes < HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
+    if int(np.prod(shape)) * np.dtype(dtype).itemsize < HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
         return aligned_empty(shape, dtype)
-    region = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    return _starting_on(HUGE_PAGE, _huge_pages, shape, dtype)
+
+
+def _huge_pages(nbytes):
+    """nbytes of anonymous memory advised onto transparent huge pages, as a uint8 array (which
+    keeps the mapping alive; freed, it unmaps)."""
+    region = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     try:
         region.madvise(mmap.MADV_HUGEPAGE)
     except OSError:  # a kernel without transparent huge pages: 4 KB pages
         pass
-    raw = np.frombuffer(region, np.uint8)  # the array keeps the mapping alive; freed, it unmaps
-    start = -raw.ctypes.data % HUGE_PAGE
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
+    return np.frombuffer(region, np.uint8)
 
 
 def pack_forward(weight_hh, gates, groups, width):

@@ -33,6 +33,7 @@ AVX512 = bool(_FEATURES.get("avx512f"))
 FMA = bool(_FEATURES.get("fma")) or AVX512
 VECTOR_BYTES = 64 if AVX512 else 32 if _FEATURES.get("avx") else 16
 REGISTERS = 32 if AVX512 else 16  # vector registers the tile's accumulators and operands share
+LINE = 64  # bytes: a cache line on x86-64, and the widest vector register
 ISA = "AVX-512" if AVX512 else "AVX2" if _FEATURES.get("avx2") else "AVX" if VECTOR_BYTES == 32 else "SSE"
 
 
@@ -129,9 +130,9 @@ def tiles(typingctx, a, lda, b, b_start, b_next, ldb, depth, x, ldx, y, ldy, col
                                               slots[r][v])
             a_rows = [builder.mul(builder.add(row, _int(r)), lda_) for r in range(rows)]
             # Tile i of rows asks for line i (mod `lines`, those NV vectors span) of the next rows.
-            lines = max(1, vectors * VECTOR_BYTES // 64)
+            lines = max(1, vectors * VECTOR_BYTES // LINE)
             line = builder.srem(builder.sdiv(row, _int(most)), _int(lines))
-            ahead_line = builder.add(ahead, builder.mul(line, _int(64 * width // VECTOR_BYTES)))
+            ahead_line = builder.add(ahead, builder.mul(line, _int(LINE * width // VECTOR_BYTES)))
             with cgutils.for_range(builder, depth_) as loop:
                 k = loop.index
                 offset = builder.mul(k, ldb_)
