@@ -95,6 +95,31 @@ def _exp_nonpositive_float64(x):
     return e * _float_from_bits((np.int64(np.int32(n)) + 1023) << 52)
 
 
+def exp_nonpositive_lanes(lanes, x):
+    """exp_nonpositive on a vector (seqkit.cells.lanes), operation for operation as above."""
+    c = lanes.constant
+    if lanes.double:
+        x = lanes.at_least(x, c(-708.3964185322641))
+        n = lanes.floor(lanes.add(lanes.mul(x, c(1.4426950408889634)), c(0.5)))
+        r = lanes.fused(n, c(-1.42860682030941723212e-6), lanes.fused(n, c(-6.93145751953125e-1), x))
+        rr = lanes.mul(r, r)
+        p = lanes.mul(r, lanes.fused(lanes.fused(c(1.26177193074810590878e-4), rr, c(3.02994407707441961300e-2)), rr,
+                                     c(9.99999999999999999910e-1)))
+        q = lanes.fused(lanes.fused(lanes.fused(c(3.00198505138664455042e-6), rr, c(2.52448340349684104192e-3)), rr,
+                                    c(2.27265548208155028766e-1)), rr, c(2.00000000000000000009e0))
+        e = lanes.add(c(1.0), lanes.div(lanes.mul(c(2.0), p), lanes.sub(q, p)))
+        return lanes.times_power_of_two(e, n)
+    f32 = np.float32
+    x = lanes.at_least(x, c(f32(-87.33654)))
+    n = lanes.floor(lanes.add(lanes.mul(x, c(f32(1.44269504088896341))), c(f32(0.5))))
+    r = lanes.fused(n, c(f32(2.12194440e-4)), lanes.fused(n, c(f32(-0.693359375)), x))
+    p = c(f32(1.9875691500e-4))
+    for coefficient in (1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1):
+        p = lanes.fused(p, r, c(f32(coefficient)))
+    p = lanes.add(lanes.add(lanes.mul(lanes.mul(p, r), r), r), c(1))
+    return lanes.times_power_of_two(p, n)
+
+
 @overload(exp_nonpositive)
 def _exp_nonpositive_typed(x):
     if x == types.float32:
@@ -118,6 +143,21 @@ def tanh(a, one):
     e = exp_nonpositive(-(one + one) * abs(a))
     t = (one - e) / (one + e)
     return t if a >= 0 else -t
+
+
+def sigmoid_lanes(lanes, a):
+    """sigmoid on a vector, operation for operation."""
+    e = exp_nonpositive_lanes(lanes, lanes.neg(lanes.abs(a)))
+    one = lanes.constant(1)
+    return lanes.div(lanes.select(lanes.at_least_zero(a), one, e), lanes.add(one, e))
+
+
+def tanh_lanes(lanes, a):
+    """tanh on a vector, operation for operation."""
+    one = lanes.constant(1)
+    e = exp_nonpositive_lanes(lanes, lanes.mul(lanes.neg(lanes.add(one, one)), lanes.abs(a)))
+    t = lanes.div(lanes.sub(one, e), lanes.add(one, e))
+    return lanes.select(lanes.at_least_zero(a), t, lanes.neg(t))
 
 
 # Loops over one row of gates, each a separate kernel over 1-d arrays: in this shape LLVM

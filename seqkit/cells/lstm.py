@@ -18,9 +18,12 @@ per-step version (products by BLAS) for a layer stepped from Python; the sampler
 packed weights (lstm_step_packed), to the bit what the sequence kernels compute.
 """
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 from seqkit._jit import kernel
-from seqkit.cells.activations import column_sums, sigmoid_of_biased, sigmoid_of_sum, tanh, tanh_of_biased, tanh_of_sum
+from seqkit.cells.activations import column_sums, sigmoid_lanes, sigmoid_of_sum, tanh, tanh_lanes, tanh_of_sum
+from seqkit.cells.lanes import Lanes, contiguous_rows
 from seqkit.cells.recurrence import (
     WIDE,
     aligned_empty,
@@ -69,47 +72,78 @@ def lstm_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_p
     """Back through one step: dstate (2, B, H) = dLoss/d(h, c) after it. Writes dxproj_t (B, 4H),
     the gradient of the gate pre-activations (also that of bias_hh), and dstate_prev (2, B, H)."""
     dh, dc, c_prev, c, gates = dstate[0], dstate[1], states[1, t], states[1, t + 1], cache_t
-    H, one = c.shape[1], c.dtype.type(1)
+    H = c.shape[1]
     for b in range(c.shape[0]):
-        _gate_gradients(gates[b], dxproj_t[b], 0, H, H, c_prev[b], c[b], dh[b], dc[b], dstate_prev[1, b], one)
+        _gate_gradients(gates[b], dxproj_t[b], 0, H, c_prev[b], c[b], dh[b], dc[b], dstate_prev[1, b])
     np.dot(dxproj_t, weight_hh, dstate_prev[0])
 
 
-@kernel
-def _gate_gradients(row, drow, lo, hi, H, c_prev, c, dh, dc, dc_prev, one):
+@intrinsic
+def _gate_gradients(typingctx, row, drow, lo, hi, c_prev, c, dh, dc, dc_prev):
     """The units [lo, hi) of one row: the gates' pre-activation gradients into drow (4H,) and
-    dc_prev, from dh and dc (c_prev, c, dh, dc, dc_prev: the row's (H,) arrays)."""
-    _lstm_gate_gradients(row[lo:hi], row[H + lo:H + hi], row[2 * H + lo:2 * H + hi], row[3 * H + lo:3 * H + hi],
-                         c_prev[lo:hi], c[lo:hi], dh[lo:hi], dc[lo:hi], drow[lo:hi], drow[H + lo:H + hi],
-                         drow[2 * H + lo:2 * H + hi], drow[3 * H + lo:3 * H + hi], dc_prev[lo:hi], one)
+    dc_prev, from dh and dc (c_prev, c, dh, dc, dc_prev: the row's (H,) arrays); on vectors
+    (seqkit.cells.lanes), to the bit what the scalar loop of tests/cells/test_lanes.py computes."""
+    if not contiguous_rows(row, drow, c_prev, c, dh, dc, dc_prev):
+        return None
+
+    def codegen(context, builder, signature, args):
+        lanes = Lanes(context, builder, row.dtype)
+        (row_, drow_, c_prev_, c_, dh_, dc_, dc_prev_), (lo_, hi_) = lanes.pointers(signature, args), args[2:4]
+        H = lanes.length(signature.args[4], args[4])
+        one = lanes.constant(1)
+
+        def units(j, mask):
+            i, f, g, o = (lanes.load(row_, lanes.block(j, H, n), mask) for n in range(GATES))
+            dh, dc = lanes.load(dh_, j, mask), lanes.load(dc_, j, mask)
+            tanh_c = tanh_lanes(lanes, lanes.load(c_, j, mask))
+            dcj = lanes.add(dc, lanes.mul(lanes.mul(dh, o), lanes.sub(one, lanes.mul(tanh_c, tanh_c))))
+            gradients = (lanes.mul(lanes.mul(lanes.mul(dcj, g), i), lanes.sub(one, i)),
+                         lanes.mul(lanes.mul(lanes.mul(dcj, lanes.load(c_prev_, j, mask)), f), lanes.sub(one, f)),
+                         lanes.mul(lanes.mul(dcj, i), lanes.sub(one, lanes.mul(g, g))),
+                         lanes.mul(lanes.mul(lanes.mul(dh, tanh_c), o), lanes.sub(one, o)))
+            for n, gradient in enumerate(gradients):
+                lanes.store(gradient, drow_, lanes.block(j, H, n), mask)
+            lanes.store(lanes.mul(dcj, f), dc_prev_, j, mask)
+        lanes.over(lo_, hi_, units)
+        return context.get_dummy_value()
+    return types.none(row, drow, lo, hi, c_prev, c, dh, dc, dc_prev), codegen
 
 
-@kernel
-def _lstm_gate_gradients(i, f, g, o, c_prev, c, dh, dc, di, df, dg, do, dc_prev, one):
-    """Over one row: the pre-activation gradients di, df, dg, do and dc_prev from dh, dc."""
-    for j in range(c.size):
-        tanh_c = tanh(c[j], one)
-        dcj = dc[j] + dh[j] * o[j] * (one - tanh_c * tanh_c)
-        di[j] = dcj * g[j] * i[j] * (one - i[j])
-        df[j] = dcj * c_prev[j] * f[j] * (one - f[j])
-        dg[j] = dcj * i[j] * (one - g[j] * g[j])
-        do[j] = dh[j] * tanh_c * o[j] * (one - o[j])
-        dc_prev[j] = dcj * f[j]
+@intrinsic
+def _gates_to_row_state(typingctx, row, bias_hh, c_prev, c, h, lo, hi):
+    """The units [lo, hi) of one row: row (4H,) holds xproj_t + h_prev @ W_hh.T; it gets bias_hh
+    and the nonlinearities in place, and gives c and h (H,); on vectors (seqkit.cells.lanes), to
+    the bit what the scalar loops (sigmoid_of_biased, tanh_of_biased, _lstm_state) compute."""
+    if not contiguous_rows(row, bias_hh, c_prev, c, h):
+        return None
+
+    def codegen(context, builder, signature, args):
+        lanes = Lanes(context, builder, row.dtype)
+        row_, bias_, c_prev_, c_, h_ = lanes.pointers(signature, args)
+        H = lanes.length(signature.args[3], args[3])
+
+        def units(j, mask):
+            gates = []
+            for n, nonlinearity in enumerate((sigmoid_lanes, sigmoid_lanes, tanh_lanes, sigmoid_lanes)):
+                at = lanes.block(j, H, n)
+                gate = nonlinearity(lanes, lanes.add(lanes.load(row_, at, mask), lanes.load(bias_, at, mask)))
+                lanes.store(gate, row_, at, mask)
+                gates.append(gate)
+            i, f, g, o = gates
+            c = lanes.add(lanes.mul(f, lanes.load(c_prev_, j, mask)), lanes.mul(i, g))
+            lanes.store(c, c_, j, mask)
+            lanes.store(lanes.mul(o, tanh_lanes(lanes, c)), h_, j, mask)
+        lanes.over(args[5], args[6], units)
+        return context.get_dummy_value()
+    return types.none(row, bias_hh, c_prev, c, h, lo, hi), codegen
 
 
 @kernel
 def _gates_to_state(gates, bias_hh, c_prev, c, h, lo, hi):
     """The units [lo, hi) of every row: gates (B, 4H) hold xproj_t + h_prev @ W_hh.T; they get
     bias_hh and their nonlinearities in place, and give c and h."""
-    H, one = c.shape[1], c.dtype.type(1)
     for b in range(gates.shape[0]):
-        row = gates[b]
-        sigmoid_of_biased(row[lo:hi], bias_hh[lo:hi], one)
-        sigmoid_of_biased(row[H + lo:H + hi], bias_hh[H + lo:H + hi], one)
-        tanh_of_biased(row[2 * H + lo:2 * H + hi], bias_hh[2 * H + lo:2 * H + hi], one)
-        sigmoid_of_biased(row[3 * H + lo:3 * H + hi], bias_hh[3 * H + lo:3 * H + hi], one)
-        _lstm_state(row[lo:hi], row[H + lo:H + hi], row[2 * H + lo:2 * H + hi], row[3 * H + lo:3 * H + hi],
-                    c_prev[b, lo:hi], c[b, lo:hi], h[b, lo:hi], one)
+        _gates_to_row_state(gates[b], bias_hh, c_prev[b], c[b], h[b], lo, hi)
 
 
 @kernel
@@ -148,7 +182,7 @@ def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, group
     units') the panels of dh_prev = dy[t - 1] + dxproj_t @ W_hh it takes. dh, dc (2, B, H):
     the state gradient, in turn."""
     T, B, H = dy.shape
-    span, one = packed.shape[2], states.dtype.type(1)
+    span = packed.shape[2]
     taken, count = own_share(shares, thread)
     lo, hi = units_of(taken[0], span, H)
     dh[0, :, lo:hi] = dfinal[0, :, lo:hi] + dy[T - 1, :, lo:hi]
@@ -159,8 +193,8 @@ def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, group
         for run in range(count):
             lo, hi = units_of(taken[run], span, H)
             for b in range(B):
-                _gate_gradients(cache[t, b], dxproj[t, b], lo, hi, H, states[1, t, b], states[1, t + 1, b],
-                                dh[now, b], dc[now, b], dc_prev[b], one)
+                _gate_gradients(cache[t, b], dxproj[t, b], lo, hi, states[1, t, b], states[1, t + 1, b], dh[now, b],
+                                dc[now, b], dc_prev[b])
         wait_for(flags, thread, T - t)
         count = multiply_taken(board, shares, T - 1 - t, thread, taken, dxproj[t], packed, GATES * H,
                                dy[t - 1] if t > 0 else dy[0], dh[then] if t > 0 else dinitial[0], dy[max(t - 2, 0)], dh[now],
