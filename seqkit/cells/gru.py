@@ -18,9 +18,12 @@ step kernels are the plain per-step version (products by BLAS); gru_step_packed 
 sampler's, to the bit what the sequence kernels compute.
 """
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 from seqkit._jit import kernel
-from seqkit.cells.activations import column_sums, sigmoid_of_biased, sigmoid_of_sum, tanh
+from seqkit.cells.activations import column_sums, sigmoid_lanes, sigmoid_of_sum, tanh_lanes
+from seqkit.cells.lanes import Lanes, contiguous_rows
 from seqkit.cells.recurrence import (
     WIDE,
     aligned_empty,
@@ -68,24 +71,42 @@ def _finish_gates(cache_t, xproj_t, bias_hh, h_prev, h, lo, hi, add_rz_bias):
     """The units [lo, hi) of every row, where the cache holds r and z (before their bias and
     sigmoid when add_rz_bias) and hn holds W_hn h_prev: hn = W_hn h_prev + b_hn, n = tanh(xn +
     r * hn), h = (1 - z) * n + z * h_prev."""
-    H, one = h.shape[1], h.dtype.type(1)
     for b in range(h.shape[0]):
-        row, x = cache_t[b], xproj_t[b]
-        if add_rz_bias:
-            sigmoid_of_biased(row[lo:hi], bias_hh[lo:hi], one)
-            sigmoid_of_biased(row[H + lo:H + hi], bias_hh[H + lo:H + hi], one)
-        _gru_state(row[lo:hi], row[H + lo:H + hi], row[2 * H + lo:2 * H + hi], x[2 * H + lo:2 * H + hi],
-                   bias_hh[2 * H + lo:2 * H + hi], h_prev[b, lo:hi], row[3 * H + lo:3 * H + hi], h[b, lo:hi], one)
+        _finish_row(cache_t[b], xproj_t[b], bias_hh, h_prev[b], h[b], lo, hi, add_rz_bias)
 
 
-@kernel
-def _gru_state(r, z, n, xn, bias_hn, h_prev, hn, h, one):
-    """Over one row, where hn holds W_hn h_prev on entry: hn = W_hn h_prev + b_hn,
-    n = tanh(xn + r * hn) and h = (1 - z) * n + z * h_prev."""
-    for j in range(h.size):
-        hn[j] += bias_hn[j]
-        n[j] = tanh(xn[j] + r[j] * hn[j], one)
-        h[j] = (one - z[j]) * n[j] + z[j] * h_prev[j]
+@intrinsic
+def _finish_row(typingctx, row, x, bias_hh, h_prev, h, lo, hi, add_rz_bias):
+    """_finish_gates over one row (row (4H,), x (3H,), h_prev, h (H,)), on vectors
+    (seqkit.cells.lanes), to the bit what the scalar loop of tests/cells/test_lanes.py computes."""
+    if not contiguous_rows(row, x, bias_hh, h_prev, h):
+        return None
+
+    def codegen(context, builder, signature, args):
+        lanes = Lanes(context, builder, row.dtype)
+        row_, x_, bias_, h_prev_, h_ = lanes.pointers(signature, args)
+        H, one = lanes.length(signature.args[3], args[3]), lanes.constant(1)
+
+        def units(j, mask, add_rz_bias):
+            r_at, z_at, n_at, hn_at = (lanes.block(j, H, n) for n in range(4))
+            if add_rz_bias:
+                for at in (r_at, z_at):
+                    lanes.store(sigmoid_lanes(lanes, lanes.add(lanes.load(row_, at, mask), lanes.load(bias_, at, mask))),
+                                row_, at, mask)
+            r, z = lanes.load(row_, r_at, mask), lanes.load(row_, z_at, mask)
+            hn = lanes.add(lanes.load(row_, hn_at, mask), lanes.load(bias_, n_at, mask))
+            lanes.store(hn, row_, hn_at, mask)
+            n = tanh_lanes(lanes, lanes.add(lanes.load(x_, n_at, mask), lanes.mul(r, hn)))
+            lanes.store(n, row_, n_at, mask)
+            lanes.store(lanes.add(lanes.mul(lanes.sub(one, z), n), lanes.mul(z, lanes.load(h_prev_, j, mask))), h_, j,
+                        mask)
+        with builder.if_else(args[7]) as (biased, unbiased):
+            with biased:
+                lanes.over(args[5], args[6], lambda j, mask: units(j, mask, True))
+            with unbiased:
+                lanes.over(args[5], args[6], lambda j, mask: units(j, mask, False))
+        return context.get_dummy_value()
+    return types.none(row, x, bias_hh, h_prev, h, lo, hi, add_rz_bias), codegen
 
 
 @kernel
@@ -103,35 +124,66 @@ def gru_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_pr
 def _gate_gradients(cache_t, dh, h_prev, dxproj_t, dhproj_t, lo, hi):
     """The units [lo, hi) of every row: dxproj_t's r, z and n blocks, and dhproj_t's (its r and
     z as dxproj_t's, its n block the gradient of hn)."""
-    H, one = h_prev.shape[1], h_prev.dtype.type(1)
     for b in range(h_prev.shape[0]):
-        row, dx, dhp = cache_t[b], dxproj_t[b], dhproj_t[b]
-        _gru_gate_gradients(row[lo:hi], row[H + lo:H + hi], row[2 * H + lo:2 * H + hi], row[3 * H + lo:3 * H + hi],
-                            h_prev[b, lo:hi], dh[b, lo:hi], dx[lo:hi], dx[H + lo:H + hi], dx[2 * H + lo:2 * H + hi],
-                            dhp[2 * H + lo:2 * H + hi], one)
-        dhp[lo:hi] = dx[lo:hi]
-        dhp[H + lo:H + hi] = dx[H + lo:H + hi]
+        _gate_gradients_row(cache_t[b], dh[b], h_prev[b], dxproj_t[b], dhproj_t[b], lo, hi)
 
 
-@kernel
-def _gru_gate_gradients(r, z, n, hn, h_prev, dh, dr, dz, dn, dhn, one):
-    """Over one row: the pre-activation gradients dr, dz, dn of r, z and n's input part, and
-    dhn that of W_hn h_prev + b_hn."""
-    for j in range(h_prev.size):
-        dn[j] = dh[j] * (one - z[j]) * (one - n[j] * n[j])
-        dr[j] = dn[j] * hn[j] * r[j] * (one - r[j])
-        dz[j] = dh[j] * (h_prev[j] - n[j]) * z[j] * (one - z[j])
-        dhn[j] = dn[j] * r[j]
+@intrinsic
+def _gate_gradients_row(typingctx, row, dh, h_prev, dx, dhp, lo, hi):
+    """_gate_gradients over one row (row (4H,), dh, h_prev (H,), dx, dhp (3H,)): the
+    pre-activation gradients dr, dz, dn of r, z and n's input part, and dhn that of W_hn h_prev +
+    b_hn; on vectors (seqkit.cells.lanes), to the bit what the scalar loop of
+    tests/cells/test_lanes.py computes."""
+    if not contiguous_rows(row, dh, h_prev, dx, dhp):
+        return None
+
+    def codegen(context, builder, signature, args):
+        lanes = Lanes(context, builder, row.dtype)
+        row_, dh_, h_prev_, dx_, dhp_ = lanes.pointers(signature, args)
+        H, one = lanes.length(signature.args[1], args[1]), lanes.constant(1)
+
+        def units(j, mask):
+            r_at, z_at, n_at, hn_at = (lanes.block(j, H, n) for n in range(4))
+            r, z, n, hn = (lanes.load(row_, at, mask) for at in (r_at, z_at, n_at, hn_at))
+            dh = lanes.load(dh_, j, mask)
+            dn = lanes.mul(lanes.mul(dh, lanes.sub(one, z)), lanes.sub(one, lanes.mul(n, n)))
+            dr = lanes.mul(lanes.mul(lanes.mul(dn, hn), r), lanes.sub(one, r))
+            dz = lanes.mul(lanes.mul(lanes.mul(dh, lanes.sub(lanes.load(h_prev_, j, mask), n)), z), lanes.sub(one, z))
+            for value, at in ((dr, r_at), (dz, z_at)):
+                lanes.store(value, dx_, at, mask)
+                lanes.store(value, dhp_, at, mask)
+            lanes.store(dn, dx_, n_at, mask)
+            lanes.store(lanes.mul(dn, r), dhp_, n_at, mask)
+        lanes.over(args[5], args[6], units)
+        return context.get_dummy_value()
+    return types.none(row, dh, h_prev, dx, dhp, lo, hi), codegen
 
 
 @kernel
 def _add_reset_path(cache_t, dh, dh_prev, lo, hi):
     """dh_prev += dh * z over the units [lo, hi): the path through h' = ... + z * h."""
-    H = dh.shape[1]
     for b in range(dh.shape[0]):
-        z, d, out = cache_t[b, H + lo:H + hi], dh[b, lo:hi], dh_prev[b, lo:hi]
-        for j in range(out.size):
-            out[j] += d[j] * z[j]
+        _reset_path_row(cache_t[b], dh[b], dh_prev[b], lo, hi)
+
+
+@intrinsic
+def _reset_path_row(typingctx, row, dh, dh_prev, lo, hi):
+    """_add_reset_path over one row (row (4H,), dh, dh_prev (H,)), on vectors."""
+    if not contiguous_rows(row, dh, dh_prev):
+        return None
+
+    def codegen(context, builder, signature, args):
+        lanes = Lanes(context, builder, row.dtype)
+        row_, dh_, dh_prev_ = lanes.pointers(signature, args)
+        H = lanes.length(signature.args[1], args[1])
+
+        def units(j, mask):
+            z = lanes.load(row_, lanes.block(j, H, 1), mask)
+            lanes.store(lanes.add(lanes.load(dh_prev_, j, mask), lanes.mul(lanes.load(dh_, j, mask), z)), dh_prev_, j,
+                        mask)
+        lanes.over(args[3], args[4], units)
+        return context.get_dummy_value()
+    return types.none(row, dh, dh_prev, lo, hi), codegen
 
 
 @kernel

@@ -1,11 +1,11 @@
-"""The LSTM's gate math on vectors (seqkit.cells.lanes) against the scalar loops it replaced:
+"""The LSTM's and GRU's gate math on vectors (seqkit.cells.lanes) against the scalar loops it replaced:
 the same bits at every run length around the vector widths, every offset, both float types,
 and across the nonlinearities' whole range (saturated, zero, subnormal, infinite, NaN)."""
 import numba
 import numpy as np
 import pytest
 
-from seqkit.cells import lstm
+from seqkit.cells import gru, lstm
 from seqkit.cells.activations import sigmoid_of_biased, tanh, tanh_of_biased
 
 SIZES = [1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65]
@@ -45,6 +45,42 @@ def scalar_gate_gradients(gates, dgates, lo, hi, c_prev, c, dh, dc, dc_prev):
 def vector_gate_gradients(gates, dgates, lo, hi, c_prev, c, dh, dc, dc_prev):
     for b in range(gates.shape[0]):
         lstm._gate_gradients(gates[b], dgates[b], lo, hi, c_prev[b], c[b], dh[b], dc[b], dc_prev[b])
+
+
+@numba.njit
+def scalar_gru_gates(cache, x, bias_hh, h_prev, h, lo, hi, add_rz_bias):
+    H, one = h.shape[1], h.dtype.type(1)
+    for b in range(h.shape[0]):
+        row = cache[b]
+        if add_rz_bias:
+            sigmoid_of_biased(row[lo:hi], bias_hh[lo:hi], one)
+            sigmoid_of_biased(row[H + lo:H + hi], bias_hh[H + lo:H + hi], one)
+        for j in range(lo, hi):
+            row[3 * H + j] += bias_hh[2 * H + j]
+            row[2 * H + j] = tanh(x[b, 2 * H + j] + row[j] * row[3 * H + j], one)
+            h[b, j] = (one - row[H + j]) * row[2 * H + j] + row[H + j] * h_prev[b, j]
+
+
+@numba.njit
+def scalar_gru_gradients(cache, dh, h_prev, dx, dhp, lo, hi):
+    H, one = h_prev.shape[1], h_prev.dtype.type(1)
+    for b in range(h_prev.shape[0]):
+        row = cache[b]
+        for j in range(lo, hi):
+            r, z, n, hn = row[j], row[H + j], row[2 * H + j], row[3 * H + j]
+            dx[b, 2 * H + j] = dh[b, j] * (one - z) * (one - n * n)
+            dx[b, j] = dx[b, 2 * H + j] * hn * r * (one - r)
+            dx[b, H + j] = dh[b, j] * (h_prev[b, j] - n) * z * (one - z)
+            dhp[b, 2 * H + j] = dx[b, 2 * H + j] * r
+            dhp[b, j], dhp[b, H + j] = dx[b, j], dx[b, H + j]
+
+
+@numba.njit
+def scalar_reset_path(cache, dh, dh_prev, lo, hi):
+    H = dh.shape[1]
+    for b in range(dh.shape[0]):
+        for j in range(lo, hi):
+            dh_prev[b, j] += dh[b, j] * cache[b, H + j]
 
 
 def values(rng, shape, dtype):
@@ -102,3 +138,32 @@ def test_gate_gradients_on_vectors_give_the_scalar_loops_bits(dtype, H):
         for ours, theirs in zip(*results):
             assert_same_bits(ours, theirs)
         assert np.all(results[0][1][:, :lo] == 7) and np.all(results[0][1][:, hi:] == 7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("H", SIZES)
+def test_gru_gate_math_and_gradients_on_vectors_give_the_scalar_loops_bits(dtype, H):
+    rng = np.random.default_rng(200 + H)
+    B = 3
+    bias, h_prev, x, dh = values(rng, 3 * H, dtype), values(rng, (B, H), dtype), values(rng, (B, 3 * H), dtype), \
+        values(rng, (B, H), dtype)
+    for lo, hi in runs(H):
+        for add_rz_bias in (True, False):
+            cache = values(rng, (B, 4 * H), dtype)
+            results = []
+            for gate_math in (gru._finish_gates, scalar_gru_gates):
+                out = cache.copy(), np.full((B, H), 7, dtype)
+                gate_math(out[0], x, bias, h_prev, out[1], lo, hi, add_rz_bias)
+                results.append(out)
+            for ours, theirs in zip(*results):
+                assert_same_bits(ours, theirs)
+            assert np.all(results[0][1][:, :lo] == 7) and np.all(results[0][1][:, hi:] == 7)
+        results = []
+        for gradients, reset_path in ((gru._gate_gradients, gru._add_reset_path),
+                                      (scalar_gru_gradients, scalar_reset_path)):
+            out = np.full((B, 3 * H), 7, dtype), np.full((B, 3 * H), 7, dtype), h_prev.copy()
+            gradients(cache, dh, h_prev, out[0], out[1], lo, hi)
+            reset_path(cache, dh, out[2], lo, hi)
+            results.append(out)
+        for ours, theirs in zip(*results):
+            assert_same_bits(ours, theirs)
