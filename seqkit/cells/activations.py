@@ -188,29 +188,6 @@ def relu_of_sum(out, a, bias):
 
 
 @kernel
-def sigmoid_of_biased(out, bias, one):
-    """out = sigmoid(out + bias), elementwise over 1-d arrays, in place."""
-    for k in range(out.size):
-        out[k] = sigmoid(out[k] + bias[k], one)
-
-
-@kernel
-def tanh_of_biased(out, bias, one):
-    """out = tanh(out + bias), elementwise over 1-d arrays, in place."""
-    for k in range(out.size):
-        out[k] = tanh(out[k] + bias[k], one)
-
-
-@kernel
-def relu_of_biased(out, bias):
-    """out = max(out + bias, 0), elementwise over 1-d arrays, in place."""
-    zero = out.dtype.type(0)
-    for k in range(out.size):
-        s = out[k] + bias[k]
-        out[k] = s if s > zero else zero
-
-
-@kernel
 def column_sums(rows, out):
     """out (M,) = rows (N, M) summed over its rows, accumulated in the arrays' dtype."""
     out[:] = 0

@@ -80,6 +80,10 @@ class Lanes:
         """The lanes where a >= 0 (false for NaN), as a mask for `select`."""
         return self.builder.fcmp_ordered(">=", a, self.constant(0))
 
+    def above_zero(self, a):
+        """The lanes where a > 0 (false for NaN)."""
+        return self.builder.fcmp_ordered(">", a, self.constant(0))
+
     def select(self, mask, a, b):
         return self.builder.select(mask, a, b)
 

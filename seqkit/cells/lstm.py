@@ -113,7 +113,7 @@ def _gate_gradients(typingctx, row, drow, lo, hi, c_prev, c, dh, dc, dc_prev):
 def _gates_to_row_state(typingctx, row, bias_hh, c_prev, c, h, lo, hi):
     """The units [lo, hi) of one row: row (4H,) holds xproj_t + h_prev @ W_hh.T; it gets bias_hh
     and the nonlinearities in place, and gives c and h (H,); on vectors (seqkit.cells.lanes), to
-    the bit what the scalar loops (sigmoid_of_biased, tanh_of_biased, _lstm_state) compute."""
+    the bit what the scalar loops of tests/cells/test_lanes.py compute."""
     if not contiguous_rows(row, bias_hh, c_prev, c, h):
         return None
 

@@ -1,14 +1,45 @@
-"""The LSTM's and GRU's gate math on vectors (seqkit.cells.lanes) against the scalar loops it replaced:
+"""The cells' gate math on vectors (seqkit.cells.lanes) against the scalar loops it replaced:
 the same bits at every run length around the vector widths, every offset, both float types,
 and across the nonlinearities' whole range (saturated, zero, subnormal, infinite, NaN)."""
 import numba
 import numpy as np
 import pytest
 
-from seqkit.cells import gru, lstm
-from seqkit.cells.activations import sigmoid_of_biased, tanh, tanh_of_biased
+from seqkit.cells import gru, lstm, rnn
+from seqkit.cells.activations import sigmoid, tanh
 
 SIZES = [1, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65]
+
+
+# The row loops the kernels ran before, Numba vectorizing them, kept as the reference.
+
+@numba.njit
+def sigmoid_of_biased(out, bias, one):
+    for k in range(out.size):
+        out[k] = sigmoid(out[k] + bias[k], one)
+
+
+@numba.njit
+def tanh_of_biased(out, bias, one):
+    for k in range(out.size):
+        out[k] = tanh(out[k] + bias[k], one)
+
+
+@numba.njit
+def scalar_activate(h, bias_hh, relu, lo, hi):
+    one, zero = h.dtype.type(1), h.dtype.type(0)
+    for b in range(h.shape[0]):
+        for j in range(lo, hi):
+            s = h[b, j] + bias_hh[j]
+            h[b, j] = (s if s > zero else zero) if relu else tanh(s, one)
+
+
+@numba.njit
+def scalar_activation_gradients(dh, h, relu, dpre, lo, hi):
+    zero, one = h.dtype.type(0), h.dtype.type(1)
+    for b in range(h.shape[0]):
+        for j in range(lo, hi):
+            dpre[b, j] = (dh[b, j] if h[b, j] > zero else zero) if relu else dh[b, j] * (one - h[b, j] * h[b, j])
 
 
 @numba.njit
@@ -167,3 +198,25 @@ def test_gru_gate_math_and_gradients_on_vectors_give_the_scalar_loops_bits(dtype
             results.append(out)
         for ours, theirs in zip(*results):
             assert_same_bits(ours, theirs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("H", SIZES)
+def test_rnn_activations_and_their_gradients_on_vectors_give_the_scalar_loops_bits(dtype, H):
+    rng = np.random.default_rng(300 + H)
+    B = 3
+    bias, dh = values(rng, H, dtype), values(rng, (B, H), dtype)
+    for lo, hi in runs(H):
+        for relu in (False, True):
+            h = values(rng, (B, H), dtype)
+            ours, theirs = h.copy(), h.copy()
+            rnn._activate(ours, bias, relu, lo, hi)
+            scalar_activate(theirs, bias, relu, lo, hi)
+            assert_same_bits(ours, theirs)
+            results = []
+            for gradients in (rnn._activation_gradients, scalar_activation_gradients):
+                dpre = np.full((B, H), 7, dtype)
+                gradients(dh, ours, relu, dpre, lo, hi)
+                results.append(dpre)
+            assert_same_bits(*results)
+            assert np.all(results[0][:, :lo] == 7) and np.all(results[0][:, hi:] == 7)
