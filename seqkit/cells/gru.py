@@ -100,11 +100,7 @@ def _finish_row(typingctx, row, x, bias_hh, h_prev, h, lo, hi, add_rz_bias):
             lanes.store(n, row_, n_at, mask)
             lanes.store(lanes.add(lanes.mul(lanes.sub(one, z), n), lanes.mul(z, lanes.load(h_prev_, j, mask))), h_, j,
                         mask)
-        with builder.if_else(args[7]) as (biased, unbiased):
-            with biased:
-                lanes.over(args[5], args[6], lambda j, mask: units(j, mask, True))
-            with unbiased:
-                lanes.over(args[5], args[6], lambda j, mask: units(j, mask, False))
+        lanes.over_either(args[7], args[5], args[6], units)
         return context.get_dummy_value()
     return types.none(row, x, bias_hh, h_prev, h, lo, hi, add_rz_bias), codegen
 

@@ -97,8 +97,8 @@ class Lanes:
         builder = self.builder
         exponent = builder.fptosi(n, ir.VectorType(ir.IntType(32), self.width))
         if self.double:
-            bits = builder.shl(builder.add(builder.sext(exponent, self._integers(64, 0).type), self._integers(64, 1023)),
-                               self._integers(64, 52))
+            wide = builder.sext(exponent, ir.VectorType(ir.IntType(64), self.width))
+            bits = builder.shl(builder.add(wide, self._integers(64, 1023)), self._integers(64, 52))
         else:
             bits = builder.shl(builder.add(exponent, self._integers(32, 127)), self._integers(32, 23))
         return self.mul(a, builder.bitcast(bits, self.vector))
@@ -154,3 +154,13 @@ class Lanes:
         with builder.if_then(builder.icmp_signed(">", left, ir.Constant(i64, 0)), likely=False):
             lanes = ir.Constant(ir.VectorType(i64, self.width), list(range(self.width)))
             body(start, builder.icmp_signed("<", lanes, splat(builder, left, lanes.type)))
+
+    def over_either(self, flag, lo, hi, body):
+        """over(lo, hi) of body(index, mask, value) with a run-time boolean `flag` (an i1) chosen
+        once, outside the loop: value the Python bool of the branch taken, so that the body is
+        emitted twice, each without the other's code."""
+        with self.builder.if_else(flag) as (when_true, when_false):
+            with when_true:
+                self.over(lo, hi, lambda index, mask: body(index, mask, True))
+            with when_false:
+                self.over(lo, hi, lambda index, mask: body(index, mask, False))

@@ -74,12 +74,12 @@ def lstm_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_p
     dh, dc, c_prev, c, gates = dstate[0], dstate[1], states[1, t], states[1, t + 1], cache_t
     H = c.shape[1]
     for b in range(c.shape[0]):
-        _gate_gradients(gates[b], dxproj_t[b], 0, H, c_prev[b], c[b], dh[b], dc[b], dstate_prev[1, b])
+        _gate_gradients_row(gates[b], dxproj_t[b], 0, H, c_prev[b], c[b], dh[b], dc[b], dstate_prev[1, b])
     np.dot(dxproj_t, weight_hh, dstate_prev[0])
 
 
 @intrinsic
-def _gate_gradients(typingctx, row, drow, lo, hi, c_prev, c, dh, dc, dc_prev):
+def _gate_gradients_row(typingctx, row, drow, lo, hi, c_prev, c, dh, dc, dc_prev):
     """The units [lo, hi) of one row: the gates' pre-activation gradients into drow (4H,) and
     dc_prev, from dh and dc (c_prev, c, dh, dc, dc_prev: the row's (H,) arrays); on vectors
     (seqkit.cells.lanes), to the bit what the scalar loop of tests/cells/test_lanes.py computes."""
@@ -110,7 +110,7 @@ def _gate_gradients(typingctx, row, drow, lo, hi, c_prev, c, dh, dc, dc_prev):
 
 
 @intrinsic
-def _gates_to_row_state(typingctx, row, bias_hh, c_prev, c, h, lo, hi):
+def _gates_to_state_row(typingctx, row, bias_hh, c_prev, c, h, lo, hi):
     """The units [lo, hi) of one row: row (4H,) holds xproj_t + h_prev @ W_hh.T; it gets bias_hh
     and the nonlinearities in place, and gives c and h (H,); on vectors (seqkit.cells.lanes), to
     the bit what the scalar loops of tests/cells/test_lanes.py compute."""
@@ -143,7 +143,7 @@ def _gates_to_state(gates, bias_hh, c_prev, c, h, lo, hi):
     """The units [lo, hi) of every row: gates (B, 4H) hold xproj_t + h_prev @ W_hh.T; they get
     bias_hh and their nonlinearities in place, and give c and h."""
     for b in range(gates.shape[0]):
-        _gates_to_row_state(gates[b], bias_hh, c_prev[b], c[b], h[b], lo, hi)
+        _gates_to_state_row(gates[b], bias_hh, c_prev[b], c[b], h[b], lo, hi)
 
 
 @kernel
@@ -193,7 +193,7 @@ def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, group
         for run in range(count):
             lo, hi = units_of(taken[run], span, H)
             for b in range(B):
-                _gate_gradients(cache[t, b], dxproj[t, b], lo, hi, states[1, t, b], states[1, t + 1, b], dh[now, b],
+                _gate_gradients_row(cache[t, b], dxproj[t, b], lo, hi, states[1, t, b], states[1, t + 1, b], dh[now, b],
                                 dc[now, b], dc_prev[b])
         wait_for(flags, thread, T - t)
         count = multiply_taken(board, shares, T - 1 - t, thread, taken, dxproj[t], packed, GATES * H,

@@ -74,18 +74,9 @@ def _activate_row(typingctx, h, bias_hh, relu, lo, hi):
             s = lanes.add(lanes.load(h_, j, mask), lanes.load(bias_, j, mask))
             lanes.store(lanes.select(lanes.above_zero(s), s, lanes.constant(0)) if relu else tanh_lanes(lanes, s),
                         h_, j, mask)
-        _over_either(lanes, args[2], args[3], args[4], units)
+        lanes.over_either(args[2], args[3], args[4], units)
         return context.get_dummy_value()
     return types.none(h, bias_hh, relu, lo, hi), codegen
-
-
-def _over_either(lanes, relu, lo, hi, units):
-    """lanes.over(lo, hi) of units(index, mask, relu), with relu (an i1) chosen once, outside the loop."""
-    with lanes.builder.if_else(relu) as (with_relu, with_tanh):
-        with with_relu:
-            lanes.over(lo, hi, lambda j, mask: units(j, mask, True))
-        with with_tanh:
-            lanes.over(lo, hi, lambda j, mask: units(j, mask, False))
 
 
 @kernel
@@ -118,7 +109,7 @@ def _activation_gradient_row(typingctx, dh, h, relu, dpre, lo, hi):
             one = lanes.constant(1)
             lanes.store(lanes.select(lanes.above_zero(h), dh, lanes.constant(0)) if relu else
                         lanes.mul(dh, lanes.sub(one, lanes.mul(h, h))), dpre_, j, mask)
-        _over_either(lanes, args[2], args[4], args[5], units)
+        lanes.over_either(args[2], args[4], args[5], units)
         return context.get_dummy_value()
     return types.none(dh, h, relu, dpre, lo, hi), codegen
 
