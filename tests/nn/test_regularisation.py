@@ -5,7 +5,7 @@ tests/training/test_resume.py."""
 import numpy as np
 import pytest
 
-from seqkit import Model
+from seqkit import Model, Workspace
 
 V, T, B, H = 11, 6, 5, 8
 
@@ -23,6 +23,24 @@ def test_variational_dropout_uses_one_mask_per_sequence():
     per_step = Model(V, H, num_layers=2, cell="lstm", embed_size=H, dropout=0.5, seed=0)
     _, _, cache = per_step.forward(tokens, tokens, dropout_rng=np.random.default_rng(2))
     assert cache.masks[0].shape == (T, B, H) and cache.input_mask is None
+
+
+@pytest.mark.parametrize("variational", [False, True])
+def test_dropout_masks_are_one_draw_of_the_whole_shape(variational):
+    """The masks are those of one draw of (T, total streams, F) doubles, streams first:stop kept,
+    in both float types, the generator left after it: the stream the 0.1.0 runs were trained on
+    (a faster draw must keep it)."""
+    for dtype in (np.float32, np.float64):
+        model = Model(V, H, dropout=0.3, dtype=dtype, seed=0, variational=variational)
+        for shape, streams in (((64, 16, 256), None), ((7, 5, 33), None), ((50, 2, 300), (1, 3, 8))):
+            ours, theirs = np.random.default_rng(5), np.random.default_rng(5)
+            mask = model._dropout_mask(shape, ours, Workspace(), 0.3, streams)
+            steps = 1 if variational else shape[0]
+            first, stop, total = streams or (0, shape[1], shape[1])
+            draws = theirs.random((steps, total, shape[2]))[:, first:stop]
+            expected = (draws >= 0.3).astype(dtype) / np.dtype(dtype).type(1 - 0.3)
+            assert mask.dtype == dtype and np.array_equal(mask, expected)
+            assert ours.random() == theirs.random()
 
 
 def test_tied_weights_share_one_array():
