@@ -18,12 +18,11 @@ step kernels are the plain per-step version (products by BLAS); gru_step_packed 
 sampler's, to the bit what the sequence kernels compute.
 """
 import numpy as np
-from numba import types
 from numba.extending import intrinsic
 
 from seqkit._jit import kernel
 from seqkit.cells.activations import column_sums, sigmoid_lanes, sigmoid_of_sum, tanh_lanes
-from seqkit.cells.lanes import Lanes, contiguous_rows
+from seqkit.cells.lanes import row_kernel
 from seqkit.cells.recurrence import (
     WIDE,
     aligned_empty,
@@ -79,30 +78,23 @@ def _finish_gates(cache_t, xproj_t, bias_hh, h_prev, h, lo, hi, add_rz_bias):
 def _finish_row(typingctx, row, x, bias_hh, h_prev, h, lo, hi, add_rz_bias):
     """_finish_gates over one row (row (4H,), x (3H,), h_prev, h (H,)), on vectors
     (seqkit.cells.lanes), to the bit what the scalar loop of tests/cells/test_lanes.py computes."""
-    if not contiguous_rows(row, x, bias_hh, h_prev, h):
-        return None
+    return row_kernel(_finish_units, 3, (row, x, bias_hh, h_prev, h, lo, hi, add_rz_bias))
 
-    def codegen(context, builder, signature, args):
-        lanes = Lanes(context, builder, row.dtype)
-        row_, x_, bias_, h_prev_, h_ = lanes.pointers(signature, args)
-        H, one = lanes.length(signature.args[3], args[3]), lanes.constant(1)
 
-        def units(j, mask, add_rz_bias):
-            r_at, z_at, n_at, hn_at = (lanes.block(j, H, n) for n in range(4))
-            if add_rz_bias:
-                for at in (r_at, z_at):
-                    lanes.store(sigmoid_lanes(lanes, lanes.add(lanes.load(row_, at, mask), lanes.load(bias_, at, mask))),
-                                row_, at, mask)
-            r, z = lanes.load(row_, r_at, mask), lanes.load(row_, z_at, mask)
-            hn = lanes.add(lanes.load(row_, hn_at, mask), lanes.load(bias_, n_at, mask))
-            lanes.store(hn, row_, hn_at, mask)
-            n = tanh_lanes(lanes, lanes.add(lanes.load(x_, n_at, mask), lanes.mul(r, hn)))
-            lanes.store(n, row_, n_at, mask)
-            lanes.store(lanes.add(lanes.mul(lanes.sub(one, z), n), lanes.mul(z, lanes.load(h_prev_, j, mask))), h_, j,
+def _finish_units(lanes, pointers, H, j, mask, add_rz_bias):
+    row, x, bias, h_prev, h = pointers
+    r_at, z_at, n_at, hn_at = (lanes.block(j, H, n) for n in range(4))
+    if add_rz_bias:
+        for at in (r_at, z_at):
+            lanes.store(sigmoid_lanes(lanes, lanes.add(lanes.load(row, at, mask), lanes.load(bias, at, mask))), row, at,
                         mask)
-        lanes.over_either(args[7], args[5], args[6], units)
-        return context.get_dummy_value()
-    return types.none(row, x, bias_hh, h_prev, h, lo, hi, add_rz_bias), codegen
+    r, z = lanes.load(row, r_at, mask), lanes.load(row, z_at, mask)
+    hn = lanes.add(lanes.load(row, hn_at, mask), lanes.load(bias, n_at, mask))
+    lanes.store(hn, row, hn_at, mask)
+    n = tanh_lanes(lanes, lanes.add(lanes.load(x, n_at, mask), lanes.mul(r, hn)))
+    lanes.store(n, row, n_at, mask)
+    one = lanes.constant(1)
+    lanes.store(lanes.add(lanes.mul(lanes.sub(one, z), n), lanes.mul(z, lanes.load(h_prev, j, mask))), h, j, mask)
 
 
 @kernel
@@ -130,29 +122,23 @@ def _gate_gradients_row(typingctx, row, dh, h_prev, dx, dhp, lo, hi):
     pre-activation gradients dr, dz, dn of r, z and n's input part, and dhn that of W_hn h_prev +
     b_hn; on vectors (seqkit.cells.lanes), to the bit what the scalar loop of
     tests/cells/test_lanes.py computes."""
-    if not contiguous_rows(row, dh, h_prev, dx, dhp):
-        return None
+    return row_kernel(_gate_gradient_units, 1, (row, dh, h_prev, dx, dhp, lo, hi))
 
-    def codegen(context, builder, signature, args):
-        lanes = Lanes(context, builder, row.dtype)
-        row_, dh_, h_prev_, dx_, dhp_ = lanes.pointers(signature, args)
-        H, one = lanes.length(signature.args[1], args[1]), lanes.constant(1)
 
-        def units(j, mask):
-            r_at, z_at, n_at, hn_at = (lanes.block(j, H, n) for n in range(4))
-            r, z, n, hn = (lanes.load(row_, at, mask) for at in (r_at, z_at, n_at, hn_at))
-            dh = lanes.load(dh_, j, mask)
-            dn = lanes.mul(lanes.mul(dh, lanes.sub(one, z)), lanes.sub(one, lanes.mul(n, n)))
-            dr = lanes.mul(lanes.mul(lanes.mul(dn, hn), r), lanes.sub(one, r))
-            dz = lanes.mul(lanes.mul(lanes.mul(dh, lanes.sub(lanes.load(h_prev_, j, mask), n)), z), lanes.sub(one, z))
-            for value, at in ((dr, r_at), (dz, z_at)):
-                lanes.store(value, dx_, at, mask)
-                lanes.store(value, dhp_, at, mask)
-            lanes.store(dn, dx_, n_at, mask)
-            lanes.store(lanes.mul(dn, r), dhp_, n_at, mask)
-        lanes.over(args[5], args[6], units)
-        return context.get_dummy_value()
-    return types.none(row, dh, h_prev, dx, dhp, lo, hi), codegen
+def _gate_gradient_units(lanes, pointers, H, j, mask):
+    row, dh, h_prev, dx, dhp = pointers
+    one = lanes.constant(1)
+    r_at, z_at, n_at, hn_at = (lanes.block(j, H, n) for n in range(4))
+    r, z, n, hn = (lanes.load(row, at, mask) for at in (r_at, z_at, n_at, hn_at))
+    dh = lanes.load(dh, j, mask)
+    dn = lanes.mul(lanes.mul(dh, lanes.sub(one, z)), lanes.sub(one, lanes.mul(n, n)))
+    dr = lanes.mul(lanes.mul(lanes.mul(dn, hn), r), lanes.sub(one, r))
+    dz = lanes.mul(lanes.mul(lanes.mul(dh, lanes.sub(lanes.load(h_prev, j, mask), n)), z), lanes.sub(one, z))
+    for value, at in ((dr, r_at), (dz, z_at)):
+        lanes.store(value, dx, at, mask)
+        lanes.store(value, dhp, at, mask)
+    lanes.store(dn, dx, n_at, mask)
+    lanes.store(lanes.mul(dn, r), dhp, n_at, mask)
 
 
 @kernel
@@ -165,21 +151,13 @@ def _add_reset_path(cache_t, dh, dh_prev, lo, hi):
 @intrinsic
 def _reset_path_row(typingctx, row, dh, dh_prev, lo, hi):
     """_add_reset_path over one row (row (4H,), dh, dh_prev (H,)), on vectors."""
-    if not contiguous_rows(row, dh, dh_prev):
-        return None
+    return row_kernel(_reset_path_units, 1, (row, dh, dh_prev, lo, hi))
 
-    def codegen(context, builder, signature, args):
-        lanes = Lanes(context, builder, row.dtype)
-        row_, dh_, dh_prev_ = lanes.pointers(signature, args)
-        H = lanes.length(signature.args[1], args[1])
 
-        def units(j, mask):
-            z = lanes.load(row_, lanes.block(j, H, 1), mask)
-            lanes.store(lanes.add(lanes.load(dh_prev_, j, mask), lanes.mul(lanes.load(dh_, j, mask), z)), dh_prev_, j,
-                        mask)
-        lanes.over(args[3], args[4], units)
-        return context.get_dummy_value()
-    return types.none(row, dh, dh_prev, lo, hi), codegen
+def _reset_path_units(lanes, pointers, H, j, mask):
+    row, dh, dh_prev = pointers
+    z = lanes.load(row, lanes.block(j, H, 1), mask)
+    lanes.store(lanes.add(lanes.load(dh_prev, j, mask), lanes.mul(lanes.load(dh, j, mask), z)), dh_prev, j, mask)
 
 
 @kernel

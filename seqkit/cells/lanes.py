@@ -14,6 +14,9 @@ batch 32-64 on two threads 1.31-1.33x forward, 1.39x backward; hidden 256 batch 
 Each operation is the one Numba emits for the scalar expression it mirrors (an fneg for -x, an
 `fcmp olt` and a select for max(x, c), llvm.fma where `fused` uses it), so that vector code
 written as a scalar kernel's expressions gives that kernel's results to the bit.
+
+A cell's row intrinsic is a typing function returning row_kernel(units, ...), and `units` the
+vector work of one step along the row (see _gates_to_state_units in seqkit.cells.lstm).
 """
 from llvmlite import ir
 from numba import types
@@ -22,11 +25,28 @@ from numba.core import cgutils
 from seqkit.cells.vector import FMA, VECTOR_BYTES, splat
 
 
-def contiguous_rows(*arrays):
-    """Whether the Numba types are 1-d C-contiguous arrays of one float dtype, as intrinsics
-    written with Lanes read them (a typing function returns None, no match, where not)."""
-    return all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" and a.dtype == arrays[0].dtype
-               for a in arrays) and arrays[0].dtype in (types.float32, types.float64)
+def row_kernel(units, length_of, args):
+    """(signature, codegen) of an intrinsic over the units [lo, hi) of one row, for its typing
+    function to return: args are its Numba types, the 1-d arrays first, then lo and hi, then
+    optionally a boolean flag; None (no match) unless the arrays are C-contiguous and of one
+    float dtype. units(lanes, pointers, H, index, mask[, flag]) emits one vector's work, pointers
+    the arrays' data, H the length of args[length_of]; with a flag, a Python bool (Lanes.over_either)."""
+    arrays = [a for a in args if isinstance(a, types.Array)]
+    if not (all(a.ndim == 1 and a.layout == "C" and a.dtype == arrays[0].dtype for a in arrays)
+            and arrays[0].dtype in (types.float32, types.float64)):
+        return None
+
+    def codegen(context, builder, signature, values):
+        lanes = Lanes(context, builder, arrays[0].dtype)
+        pointers = lanes.pointers(signature, values)
+        H = lanes.length(signature.args[length_of], values[length_of])
+        lo, hi, *flag = values[len(arrays):]
+        if flag:
+            lanes.over_either(flag[0], lo, hi, lambda index, mask, value: units(lanes, pointers, H, index, mask, value))
+        else:
+            lanes.over(lo, hi, lambda index, mask: units(lanes, pointers, H, index, mask))
+        return context.get_dummy_value()
+    return types.none(*args), codegen
 
 
 class Lanes:

@@ -18,12 +18,11 @@ per-step version (products by BLAS) for a layer stepped from Python; the sampler
 packed weights (lstm_step_packed), to the bit what the sequence kernels compute.
 """
 import numpy as np
-from numba import types
 from numba.extending import intrinsic
 
 from seqkit._jit import kernel
 from seqkit.cells.activations import column_sums, sigmoid_lanes, sigmoid_of_sum, tanh, tanh_lanes, tanh_of_sum
-from seqkit.cells.lanes import Lanes, contiguous_rows
+from seqkit.cells.lanes import row_kernel
 from seqkit.cells.recurrence import (
     WIDE,
     aligned_empty,
@@ -74,39 +73,32 @@ def lstm_step_backward(dstate, states, t, cache_t, weight_hh, dxproj_t, dstate_p
     dh, dc, c_prev, c, gates = dstate[0], dstate[1], states[1, t], states[1, t + 1], cache_t
     H = c.shape[1]
     for b in range(c.shape[0]):
-        _gate_gradients_row(gates[b], dxproj_t[b], 0, H, c_prev[b], c[b], dh[b], dc[b], dstate_prev[1, b])
+        _gate_gradients_row(gates[b], dxproj_t[b], c_prev[b], c[b], dh[b], dc[b], dstate_prev[1, b], 0, H)
     np.dot(dxproj_t, weight_hh, dstate_prev[0])
 
 
 @intrinsic
-def _gate_gradients_row(typingctx, row, drow, lo, hi, c_prev, c, dh, dc, dc_prev):
+def _gate_gradients_row(typingctx, row, drow, c_prev, c, dh, dc, dc_prev, lo, hi):
     """The units [lo, hi) of one row: the gates' pre-activation gradients into drow (4H,) and
     dc_prev, from dh and dc (c_prev, c, dh, dc, dc_prev: the row's (H,) arrays); on vectors
     (seqkit.cells.lanes), to the bit what the scalar loop of tests/cells/test_lanes.py computes."""
-    if not contiguous_rows(row, drow, c_prev, c, dh, dc, dc_prev):
-        return None
+    return row_kernel(_gate_gradient_units, 2, (row, drow, c_prev, c, dh, dc, dc_prev, lo, hi))
 
-    def codegen(context, builder, signature, args):
-        lanes = Lanes(context, builder, row.dtype)
-        (row_, drow_, c_prev_, c_, dh_, dc_, dc_prev_), (lo_, hi_) = lanes.pointers(signature, args), args[2:4]
-        H = lanes.length(signature.args[4], args[4])
-        one = lanes.constant(1)
 
-        def units(j, mask):
-            i, f, g, o = (lanes.load(row_, lanes.block(j, H, n), mask) for n in range(GATES))
-            dh, dc = lanes.load(dh_, j, mask), lanes.load(dc_, j, mask)
-            tanh_c = tanh_lanes(lanes, lanes.load(c_, j, mask))
-            dcj = lanes.add(dc, lanes.mul(lanes.mul(dh, o), lanes.sub(one, lanes.mul(tanh_c, tanh_c))))
-            gradients = (lanes.mul(lanes.mul(lanes.mul(dcj, g), i), lanes.sub(one, i)),
-                         lanes.mul(lanes.mul(lanes.mul(dcj, lanes.load(c_prev_, j, mask)), f), lanes.sub(one, f)),
-                         lanes.mul(lanes.mul(dcj, i), lanes.sub(one, lanes.mul(g, g))),
-                         lanes.mul(lanes.mul(lanes.mul(dh, tanh_c), o), lanes.sub(one, o)))
-            for n, gradient in enumerate(gradients):
-                lanes.store(gradient, drow_, lanes.block(j, H, n), mask)
-            lanes.store(lanes.mul(dcj, f), dc_prev_, j, mask)
-        lanes.over(lo_, hi_, units)
-        return context.get_dummy_value()
-    return types.none(row, drow, lo, hi, c_prev, c, dh, dc, dc_prev), codegen
+def _gate_gradient_units(lanes, pointers, H, j, mask):
+    row, drow, c_prev, c, dh, dc, dc_prev = pointers
+    one = lanes.constant(1)
+    i, f, g, o = (lanes.load(row, lanes.block(j, H, n), mask) for n in range(GATES))
+    dh, dc = lanes.load(dh, j, mask), lanes.load(dc, j, mask)
+    tanh_c = tanh_lanes(lanes, lanes.load(c, j, mask))
+    dcj = lanes.add(dc, lanes.mul(lanes.mul(dh, o), lanes.sub(one, lanes.mul(tanh_c, tanh_c))))
+    gradients = (lanes.mul(lanes.mul(lanes.mul(dcj, g), i), lanes.sub(one, i)),
+                 lanes.mul(lanes.mul(lanes.mul(dcj, lanes.load(c_prev, j, mask)), f), lanes.sub(one, f)),
+                 lanes.mul(lanes.mul(dcj, i), lanes.sub(one, lanes.mul(g, g))),
+                 lanes.mul(lanes.mul(lanes.mul(dh, tanh_c), o), lanes.sub(one, o)))
+    for n, gradient in enumerate(gradients):
+        lanes.store(gradient, drow, lanes.block(j, H, n), mask)
+    lanes.store(lanes.mul(dcj, f), dc_prev, j, mask)
 
 
 @intrinsic
@@ -114,28 +106,21 @@ def _gates_to_state_row(typingctx, row, bias_hh, c_prev, c, h, lo, hi):
     """The units [lo, hi) of one row: row (4H,) holds xproj_t + h_prev @ W_hh.T; it gets bias_hh
     and the nonlinearities in place, and gives c and h (H,); on vectors (seqkit.cells.lanes), to
     the bit what the scalar loops of tests/cells/test_lanes.py compute."""
-    if not contiguous_rows(row, bias_hh, c_prev, c, h):
-        return None
+    return row_kernel(_gates_to_state_units, 3, (row, bias_hh, c_prev, c, h, lo, hi))
 
-    def codegen(context, builder, signature, args):
-        lanes = Lanes(context, builder, row.dtype)
-        row_, bias_, c_prev_, c_, h_ = lanes.pointers(signature, args)
-        H = lanes.length(signature.args[3], args[3])
 
-        def units(j, mask):
-            gates = []
-            for n, nonlinearity in enumerate((sigmoid_lanes, sigmoid_lanes, tanh_lanes, sigmoid_lanes)):
-                at = lanes.block(j, H, n)
-                gate = nonlinearity(lanes, lanes.add(lanes.load(row_, at, mask), lanes.load(bias_, at, mask)))
-                lanes.store(gate, row_, at, mask)
-                gates.append(gate)
-            i, f, g, o = gates
-            c = lanes.add(lanes.mul(f, lanes.load(c_prev_, j, mask)), lanes.mul(i, g))
-            lanes.store(c, c_, j, mask)
-            lanes.store(lanes.mul(o, tanh_lanes(lanes, c)), h_, j, mask)
-        lanes.over(args[5], args[6], units)
-        return context.get_dummy_value()
-    return types.none(row, bias_hh, c_prev, c, h, lo, hi), codegen
+def _gates_to_state_units(lanes, pointers, H, j, mask):
+    row, bias, c_prev, c, h = pointers
+    gates = []
+    for n, nonlinearity in enumerate((sigmoid_lanes, sigmoid_lanes, tanh_lanes, sigmoid_lanes)):
+        at = lanes.block(j, H, n)
+        gate = nonlinearity(lanes, lanes.add(lanes.load(row, at, mask), lanes.load(bias, at, mask)))
+        lanes.store(gate, row, at, mask)
+        gates.append(gate)
+    i, f, g, o = gates
+    c_new = lanes.add(lanes.mul(f, lanes.load(c_prev, j, mask)), lanes.mul(i, g))
+    lanes.store(c_new, c, j, mask)
+    lanes.store(lanes.mul(o, tanh_lanes(lanes, c_new)), h, j, mask)
 
 
 @kernel
@@ -193,8 +178,8 @@ def _backward_units(dy, dfinal, states, cache, packed, from_dy, from_zero, group
         for run in range(count):
             lo, hi = units_of(taken[run], span, H)
             for b in range(B):
-                _gate_gradients_row(cache[t, b], dxproj[t, b], lo, hi, states[1, t, b], states[1, t + 1, b], dh[now, b],
-                                dc[now, b], dc_prev[b])
+                _gate_gradients_row(cache[t, b], dxproj[t, b], states[1, t, b], states[1, t + 1, b], dh[now, b],
+                                    dc[now, b], dc_prev[b], lo, hi)
         wait_for(flags, thread, T - t)
         count = multiply_taken(board, shares, T - 1 - t, thread, taken, dxproj[t], packed, GATES * H,
                                dy[t - 1] if t > 0 else dy[0], dh[then] if t > 0 else dinitial[0], dy[max(t - 2, 0)], dh[now],

@@ -13,12 +13,11 @@ activation is applied. The step kernels are the plain per-step version (products
 the packed steps are the sampler's, to the bit what the sequence kernels compute.
 """
 import numpy as np
-from numba import types
 from numba.extending import intrinsic
 
 from seqkit._jit import kernel
 from seqkit.cells.activations import column_sums, relu_of_sum, tanh_lanes, tanh_of_sum
-from seqkit.cells.lanes import Lanes, contiguous_rows
+from seqkit.cells.lanes import row_kernel
 from seqkit.cells.recurrence import (
     WIDE,
     aligned_empty,
@@ -56,27 +55,20 @@ def _step_forward(xproj_t, h_prev, weight_hh, bias_hh, relu, h):
 def _activate(h, bias_hh, relu, lo, hi):
     """h = act(h + bias_hh) over the units [lo, hi) of every row, in place."""
     for b in range(h.shape[0]):
-        _activate_row(h[b], bias_hh, relu, lo, hi)
+        _activate_row(h[b], bias_hh, lo, hi, relu)
 
 
 @intrinsic
-def _activate_row(typingctx, h, bias_hh, relu, lo, hi):
+def _activate_row(typingctx, h, bias_hh, lo, hi, relu):
     """h = act(h + bias_hh) over the units [lo, hi) of one row, in place, on vectors
     (seqkit.cells.lanes): tanh, or with relu max(s, 0) as `s if s > 0 else 0` (NaN to 0)."""
-    if not contiguous_rows(h, bias_hh):
-        return None
+    return row_kernel(_activate_units, 0, (h, bias_hh, lo, hi, relu))
 
-    def codegen(context, builder, signature, args):
-        lanes = Lanes(context, builder, h.dtype)
-        h_, bias_ = lanes.pointers(signature, args)
 
-        def units(j, mask, relu):
-            s = lanes.add(lanes.load(h_, j, mask), lanes.load(bias_, j, mask))
-            lanes.store(lanes.select(lanes.above_zero(s), s, lanes.constant(0)) if relu else tanh_lanes(lanes, s),
-                        h_, j, mask)
-        lanes.over_either(args[2], args[3], args[4], units)
-        return context.get_dummy_value()
-    return types.none(h, bias_hh, relu, lo, hi), codegen
+def _activate_units(lanes, pointers, H, j, mask, relu):
+    h, bias = pointers
+    s = lanes.add(lanes.load(h, j, mask), lanes.load(bias, j, mask))
+    lanes.store(lanes.select(lanes.above_zero(s), s, lanes.constant(0)) if relu else tanh_lanes(lanes, s), h, j, mask)
 
 
 @kernel
@@ -90,28 +82,22 @@ def _step_backward(dh, h, weight_hh, relu, dpre, dh_prev):
 def _activation_gradients(dh, h, relu, dpre, lo, hi):
     """dpre = dh * act'(pre-activation) over the units [lo, hi) of every row, from h = act(...)."""
     for b in range(h.shape[0]):
-        _activation_gradient_row(dh[b], h[b], relu, dpre[b], lo, hi)
+        _activation_gradient_row(dh[b], h[b], dpre[b], lo, hi, relu)
 
 
 @intrinsic
-def _activation_gradient_row(typingctx, dh, h, relu, dpre, lo, hi):
+def _activation_gradient_row(typingctx, dh, h, dpre, lo, hi, relu):
     """dpre = dh * act'(pre-activation) over the units [lo, hi) of one row, from the output h =
     act(pre-activation): dh * (1 - h * h) for tanh, `dh if h > 0 else 0` for relu; on vectors."""
-    if not contiguous_rows(dh, h, dpre):
-        return None
+    return row_kernel(_activation_gradient_units, 0, (dh, h, dpre, lo, hi, relu))
 
-    def codegen(context, builder, signature, args):
-        lanes = Lanes(context, builder, h.dtype)
-        dh_, h_, dpre_ = lanes.pointers(signature, args)
 
-        def units(j, mask, relu):
-            dh, h = lanes.load(dh_, j, mask), lanes.load(h_, j, mask)
-            one = lanes.constant(1)
-            lanes.store(lanes.select(lanes.above_zero(h), dh, lanes.constant(0)) if relu else
-                        lanes.mul(dh, lanes.sub(one, lanes.mul(h, h))), dpre_, j, mask)
-        lanes.over_either(args[2], args[4], args[5], units)
-        return context.get_dummy_value()
-    return types.none(dh, h, relu, dpre, lo, hi), codegen
+def _activation_gradient_units(lanes, pointers, H, j, mask, relu):
+    dh, h, dpre = pointers
+    dh, h = lanes.load(dh, j, mask), lanes.load(h, j, mask)
+    gradient = (lanes.select(lanes.above_zero(h), dh, lanes.constant(0)) if relu else
+                lanes.mul(dh, lanes.sub(lanes.constant(1), lanes.mul(h, h))))
+    lanes.store(gradient, dpre, j, mask)
 
 
 @kernel

@@ -75,7 +75,7 @@ def scalar_gate_gradients(gates, dgates, lo, hi, c_prev, c, dh, dc, dc_prev):
 @numba.njit
 def vector_gate_gradients(gates, dgates, lo, hi, c_prev, c, dh, dc, dc_prev):
     for b in range(gates.shape[0]):
-        lstm._gate_gradients_row(gates[b], dgates[b], lo, hi, c_prev[b], c[b], dh[b], dc[b], dc_prev[b])
+        lstm._gate_gradients_row(gates[b], dgates[b], c_prev[b], c[b], dh[b], dc[b], dc_prev[b], lo, hi)
 
 
 @numba.njit
